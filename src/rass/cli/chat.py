@@ -1,0 +1,57 @@
+"""``rass chat``: one prompt in, the model's reply (and refusal score) out."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from rass.cli.errors import guarded
+from rass.cli.options import DEFAULT_MODEL, DeviceOpt, DtypeOpt, ModelOpt, ThreadsOpt
+
+
+@guarded
+def chat(
+    prompt: Annotated[str, typer.Argument(help="The user message.")],
+    model: ModelOpt = DEFAULT_MODEL,
+    system: Annotated[str | None, typer.Option(help="Optional system prompt.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Reply length limit.")] = 128,
+    sample: Annotated[bool, typer.Option(help="Sample instead of greedy decoding.")] = False,
+    temperature: Annotated[float, typer.Option(min=0.0)] = 0.7,
+    top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.9,
+    seed: Annotated[int, typer.Option(help="Random seed for sampling.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON record.")] = False,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = 0,
+) -> None:
+    """Print the model's reply (greedy by default)."""
+    from rass.models.chat import ChatModel
+
+    chat_model = ChatModel.load(
+        model, device=device, dtype=dtype, threads=threads or None, system_prompt=system, progress=False
+    )
+    reply = chat_model.generate(
+        [prompt], max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature,
+        top_p=top_p, seed=seed,
+    )[0]
+    score = float(chat_model.refusal_score([prompt])[0])
+    if as_json:
+        record = {
+            "model": model,
+            "fingerprint": chat_model.fingerprint,
+            "prompt": prompt,
+            "system": system,
+            "response": reply,
+            "refusal_score": round(score, 4),
+            "refusal_predicted": score > 0,
+            "decoding": {"sample": sample, "temperature": temperature, "top_p": top_p, "seed": seed}
+            if sample
+            else {"sample": False},
+            "max_new_tokens": max_new_tokens,
+        }
+        typer.echo(json.dumps(record, ensure_ascii=False))
+    else:
+        typer.echo(reply)
+        typer.echo(f"[refusal score {score:+.2f}]", err=True)

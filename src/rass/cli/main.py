@@ -1,0 +1,40 @@
+"""Entry point of the ``rass`` command. Imports nothing heavy: commands import what they use."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from rass import __version__
+from rass.cli import chat as chat_cmd
+from rass.cli import models as models_cmd
+
+app = typer.Typer(
+    name="rass",
+    help="Find and fix over-refusal at a chat model's safety decision boundary.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models_cmd.app, name="models")
+app.command("chat")(chat_cmd.chat)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rass {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """rass: probe, select, benchmark and mitigate over-refusal."""
+
+
+def main() -> None:
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()

@@ -1,0 +1,151 @@
+"""Resolve a model SPEC into a loaded ChatModel.
+
+A SPEC is a registry id (``qwen2.5-coder-1.5b-instruct``), a local Hugging Face folder, a hub id
+(``org/name``, needs network or a warm HF cache) or ``tiny:llama`` / ``tiny:qwen2``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rass.errors import ModelLoadError, ModelNotPreparedError, UnknownModelError
+from rass.models import registry
+
+if TYPE_CHECKING:
+    from rass.models.chat import ChatModel
+
+TINY_PREFIX = "tiny:"
+
+
+def describe(spec: str) -> str:
+    """What kind of SPEC this is: ``tiny``, ``registry``, ``folder`` or ``hub``; typed error if none."""
+    if spec.startswith(TINY_PREFIX):
+        from rass.models.tiny import FAMILIES
+
+        family = spec[len(TINY_PREFIX) :]
+        if family not in FAMILIES:
+            raise UnknownModelError(
+                f"unknown tiny family {family!r}; use one of: "
+                + ", ".join(TINY_PREFIX + f for f in FAMILIES)
+            )
+        return "tiny"
+    if spec in registry.REGISTRY:
+        return "registry"
+    if Path(spec).expanduser().is_dir():
+        return "folder"
+    if spec.count("/") == 1 and not spec.startswith((".", "/", "~")) and " " not in spec:
+        return "hub"
+    known = ", ".join([*registry.REGISTRY, "tiny:llama", "tiny:qwen2"])
+    raise UnknownModelError(
+        f"unknown model {spec!r}: not a registry id, a local folder or a hub id; known ids: {known}"
+    )
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Cheap identity of a model folder: its config plus the names and sizes of its weight files."""
+    h = hashlib.sha256()
+    config = folder / "config.json"
+    if config.is_file():
+        h.update(config.read_bytes())
+    for f in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+        h.update(f"{f.name}:{f.stat().st_size}".encode())
+    return "folder-sha256:" + h.hexdigest()[:16]
+
+
+def _pick_device(device: str) -> str:
+    import torch
+
+    if device != "auto":
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _pick_dtype(dtype: str, device: str) -> Any:
+    import torch
+
+    if dtype == "auto":
+        # No bf16 compute on these CPUs; GPUs get bf16.
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    try:
+        return getattr(torch, dtype)
+    except AttributeError:
+        raise ModelLoadError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16") from None
+
+
+def _set_threads(threads: int | None) -> None:
+    import torch
+
+    threads = threads or int(os.environ.get("RASS_THREADS", "0") or 0)
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def load_model(
+    spec: str,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    threads: int | None = None,
+    system_prompt: str | None = None,
+    batch_size: int = 8,
+    progress: bool = True,
+    seed: int = 0,
+) -> ChatModel:
+    """Load ``spec`` as a ChatModel on ``device`` (``auto``: CUDA when present, else CPU)."""
+    from rass.models.chat import ChatModel
+
+    kind = describe(spec)
+    _set_threads(threads)
+    if kind == "tiny":
+        from rass.models.tiny import build
+
+        family = spec[len(TINY_PREFIX) :]
+        model, tokenizer = build(family, seed=seed)
+        return ChatModel(
+            model, tokenizer, name=spec, fingerprint=f"{spec}:seed{seed}",
+            system_prompt=system_prompt, batch_size=batch_size, progress=progress,
+        )
+    if kind == "registry":
+        from rass.models.prepare import prepared_dir, read_manifest
+
+        entry = registry.get(spec)
+        manifest = read_manifest(entry)
+        if manifest is None:
+            raise ModelNotPreparedError(f"{spec} is not prepared yet; run: rass models prepare {spec}")
+        folder = prepared_dir(entry)
+        fingerprint = "gguf-sha256:" + entry.sha256
+    elif kind == "folder":
+        folder = Path(spec).expanduser()
+        if not (folder / "config.json").is_file():
+            raise ModelLoadError(f"{folder} has no config.json; is it a Hugging Face model folder?")
+        fingerprint = folder_fingerprint(folder)
+    else:
+        folder = Path(spec)
+        fingerprint = "hub:" + spec
+    dev = _pick_device(device)
+    model, tokenizer = _from_pretrained(str(folder), dev, _pick_dtype(dtype, dev))
+    return ChatModel(
+        model, tokenizer, name=spec, fingerprint=fingerprint, system_prompt=system_prompt,
+        batch_size=batch_size, progress=progress,
+    )
+
+
+def _from_pretrained(source: str, device: str, dtype: Any) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if device == "cuda":
+        kwargs["device_map"] = "auto"  # spreads a large model over every visible GPU
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except (OSError, ValueError, json.JSONDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"could not load model {source!r}: {first}") from None
+    if device not in ("cuda",):
+        model = model.to(device)
+    return model, tokenizer
