@@ -30,11 +30,20 @@ def chat(
     from rass.models.chat import ChatModel
 
     chat_model = ChatModel.load(
-        model, device=device, dtype=dtype, threads=threads or None, system_prompt=system, progress=False
+        model,
+        device=device,
+        dtype=dtype,
+        threads=threads or None,
+        system_prompt=system,
+        progress=False,
     )
     reply = chat_model.generate(
-        [prompt], max_new_tokens=max_new_tokens, do_sample=sample, temperature=temperature,
-        top_p=top_p, seed=seed,
+        [prompt],
+        max_new_tokens=max_new_tokens,
+        do_sample=sample,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
     )[0]
     score = float(chat_model.refusal_score([prompt])[0])
     if as_json:

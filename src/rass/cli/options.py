@@ -11,7 +11,8 @@ from rass.models.registry import DEFAULT_MODEL_ID
 ModelOpt = Annotated[
     str,
     typer.Option(
-        "--model", "-m",
+        "--model",
+        "-m",
         help="Model SPEC: registry id, local HF folder, hub id (org/name) or tiny:llama / tiny:qwen2.",
     ),
 ]

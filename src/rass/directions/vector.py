@@ -68,10 +68,7 @@ class SteeringVector:
 
         zero = torch.zeros(self.hidden_size)
         return SteeringVector(
-            {
-                k: self.layer_vectors.get(k, zero) + other.layer_vectors.get(k, zero)
-                for k in self._zip(other)
-            }
+            {k: self.layer_vectors.get(k, zero) + other.layer_vectors.get(k, zero) for k in self._zip(other)}
         )
 
     def __neg__(self) -> SteeringVector:
@@ -107,9 +104,7 @@ class SteeringVector:
         common = sorted(set(self.layer_vectors) & set(other.layer_vectors))
         return {
             k: float(
-                torch.nn.functional.cosine_similarity(
-                    self.layer_vectors[k], other.layer_vectors[k], dim=0
-                )
+                torch.nn.functional.cosine_similarity(self.layer_vectors[k], other.layer_vectors[k], dim=0)
             )
             for k in common
         }
@@ -136,7 +131,7 @@ class SteeringVector:
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = json.loads((f.metadata() or {}).get("rass", "{}"))
-                vectors = {int(key.split(".", 1)[1]): f.get_tensor(key) for key in f.keys()}
-        except (OSError, ValueError, json.JSONDecodeError) as exc:
+                vectors = {int(key.split(".", 1)[1]): f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
+        except Exception as exc:  # safetensors raises its own error type for bad headers
             raise DataError(f"{path} is not a rass direction file: {exc}") from None
         return cls(vectors, meta)

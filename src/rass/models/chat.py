@@ -9,7 +9,7 @@ removed when their ``with`` block ends.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -151,7 +151,6 @@ class ChatModel:
 
     def encode(self, prompts: Sequence[str], system: str | None = None) -> Encoded:
         """Tokenize rendered prompts with left padding; locate each user message's tokens."""
-        import torch
 
         texts = [self.render(p, system) for p in prompts]
         fast = bool(getattr(self.tokenizer, "is_fast", False))
@@ -225,8 +224,8 @@ class ChatModel:
         if positions not in POSITIONS:
             raise RassError(f"unknown position {positions!r}; use one of {', '.join(POSITIONS)}")
         for site in sites:
-            kind, _, idx = site.partition(".")
-            if kind not in ("resid_pre", "resid_post") or not idx.isdigit() or int(idx) >= self.n_layers:
+            kind, _, num = site.partition(".")
+            if kind not in ("resid_pre", "resid_post") or not num.isdigit() or int(num) >= self.n_layers:
                 raise RassError(
                     f"unknown site {site!r}; use resid_pre.L or resid_post.L with L < {self.n_layers}"
                 )
@@ -251,7 +250,7 @@ class ChatModel:
                     if stop_site is not None:
                         hooks.capture(stop_site, _stop)
                     out = None
-                    try:
+                    with suppress(_StopForward):
                         out = self.model(
                             input_ids=enc.input_ids.to(self.device),
                             attention_mask=enc.attention_mask.to(self.device),
@@ -259,8 +258,6 @@ class ChatModel:
                             use_cache=False,
                             logits_to_keep=1,
                         )
-                    except _StopForward:
-                        pass
                 for site in sites:
                     for j, i in enumerate(idx):
                         acts[site][i] = store[site][j]
@@ -350,8 +347,13 @@ class ChatModel:
 
         lengths = self.check_prompts(prompts, reserve=max_new_tokens)
         eos = self.model.generation_config.eos_token_id
-        eos_ids = sorted({*(eos if isinstance(eos, list) else [eos] if eos is not None else []),
-                          self.tokenizer.eos_token_id} - {None})
+        eos_ids = sorted(
+            {
+                *(eos if isinstance(eos, list) else [eos] if eos is not None else []),
+                self.tokenizer.eos_token_id,
+            }
+            - {None}
+        )
         config = GenerationConfig(
             max_new_tokens=max_new_tokens,
             min_new_tokens=min_new_tokens or None,
@@ -378,7 +380,7 @@ class ChatModel:
                 )
                 new = out[:, enc.input_ids.shape[1] :]
                 for j, i in enumerate(idx):
-                    replies[i] = self.tokenizer.decode(new[j], skip_special_tokens=True).strip()
+                    replies[i] = str(self.tokenizer.decode(new[j], skip_special_tokens=True)).strip()
                 bar.update(len(idx))
         bar.close()
         return replies

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
     from torch.utils.hooks import RemovableHandle
 
 Positions = Literal["all", "prompt", "generated"]
-_LAYER_PATHS = ("model.layers", "model.decoder.layers", "transformer.h", "gpt_neox.layers", "layers")
+_LAYER_PATHS = (
+    "model.layers",
+    "model.decoder.layers",
+    "transformer.h",
+    "gpt_neox.layers",
+    "layers",
+)
 
 
 def find_layers(model: nn.Module) -> nn.ModuleList:
@@ -91,9 +97,7 @@ class HookSet:
                 return None
             return args, {**kwargs, "hidden_states": fn(hidden)}
 
-        handle = self.layers[layer].register_forward_pre_hook(
-            pre_hook, with_kwargs=True, prepend=True
-        )
+        handle = self.layers[layer].register_forward_pre_hook(pre_hook, with_kwargs=True, prepend=True)
         self.handles.append(handle)
         return handle
 
@@ -117,9 +121,7 @@ class HookSet:
 
         return self.edit_input(layer, fn, positions)
 
-    def capture(
-        self, site: str, sink: Callable[[torch.Tensor], None]
-    ) -> RemovableHandle:
+    def capture(self, site: str, sink: Callable[[torch.Tensor], None]) -> RemovableHandle:
         """Call ``sink(hidden)`` with the stream at ``resid_pre.L`` or ``resid_post.L``."""
         kind, _, idx = site.partition(".")
         layer = self.layers[int(idx)]

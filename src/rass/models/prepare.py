@@ -140,9 +140,7 @@ def convert(gguf: Path, out: Path, *, dtype: str = "float32", progress: bool = T
 
     steps = tqdm(total=3, desc="convert", disable=not progress)
     steps.set_postfix_str("load GGUF (de-quantize)")
-    loaded = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
-    )
+    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     steps.update()
     steps.set_postfix_str("rebuild without quantization config")

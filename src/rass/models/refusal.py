@@ -19,8 +19,16 @@ if TYPE_CHECKING:
 
 REFUSAL_OPENINGS: dict[str, tuple[str, ...]] = {
     "en": (
-        "I cannot", "I can't", "I'm sorry", "I am sorry", "I apologize", "I must decline",
-        "Sorry", "As an AI", "Unfortunately", "Apologies",
+        "I cannot",
+        "I can't",
+        "I'm sorry",
+        "I am sorry",
+        "I apologize",
+        "I must decline",
+        "Sorry",
+        "As an AI",
+        "Unfortunately",
+        "Apologies",
     ),
     "es": ("Lamento", "Disculpa", "Perdón", "Desafortunadamente", "Lamentablemente"),
     "fr": ("Désolé", "Désolée", "Malheureusement", "Navré"),
@@ -40,17 +48,15 @@ def _is_cjk_ideograph(ch: str) -> bool:
     return "CJK UNIFIED IDEOGRAPH" in unicodedata.name(ch, "")
 
 
-def refusal_token_ids(
-    tokenizer: PreTrainedTokenizerBase, openings: Iterable[str] | None = None
-) -> list[int]:
+def refusal_token_ids(tokenizer: PreTrainedTokenizerBase, openings: Iterable[str] | None = None) -> list[int]:
     """First-token ids of the refusal openings, skipping tokens too short to be specific.
 
     A first token is kept when it spells the whole first word ("I" of "I cannot"), is at least
     two characters long ("Sor" of "Sorry"), or is a single CJK ideograph ("申").
     """
-    phrases = list(openings) if openings is not None else [
-        p for group in REFUSAL_OPENINGS.values() for p in group
-    ]
+    phrases = (
+        list(openings) if openings is not None else [p for group in REFUSAL_OPENINGS.values() for p in group]
+    )
     ids: list[int] = []
     for phrase in phrases:
         encoded = tokenizer.encode(phrase, add_special_tokens=False)
@@ -59,7 +65,7 @@ def refusal_token_ids(
         first = encoded[0]
         if first == tokenizer.unk_token_id:
             continue
-        piece = tokenizer.decode([first]).strip()
+        piece = str(tokenizer.decode([first])).strip()
         word = _first_word(phrase)
         ok = piece and (
             piece.lower() == word.lower()

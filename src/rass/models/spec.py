@@ -29,8 +29,7 @@ def describe(spec: str) -> str:
         family = spec[len(TINY_PREFIX) :]
         if family not in FAMILIES:
             raise UnknownModelError(
-                f"unknown tiny family {family!r}; use one of: "
-                + ", ".join(TINY_PREFIX + f for f in FAMILIES)
+                f"unknown tiny family {family!r}; use one of: " + ", ".join(TINY_PREFIX + f for f in FAMILIES)
             )
         return "tiny"
     if spec in registry.REGISTRY:
@@ -106,8 +105,13 @@ def load_model(
         family = spec[len(TINY_PREFIX) :]
         model, tokenizer = build(family, seed=seed)
         return ChatModel(
-            model, tokenizer, name=spec, fingerprint=f"{spec}:seed{seed}",
-            system_prompt=system_prompt, batch_size=batch_size, progress=progress,
+            model,
+            tokenizer,
+            name=spec,
+            fingerprint=f"{spec}:seed{seed}",
+            system_prompt=system_prompt,
+            batch_size=batch_size,
+            progress=progress,
         )
     if kind == "registry":
         from rass.models.prepare import prepared_dir, read_manifest
@@ -129,23 +133,45 @@ def load_model(
     dev = _pick_device(device)
     model, tokenizer = _from_pretrained(str(folder), dev, _pick_dtype(dtype, dev))
     return ChatModel(
-        model, tokenizer, name=spec, fingerprint=fingerprint, system_prompt=system_prompt,
-        batch_size=batch_size, progress=progress,
+        model,
+        tokenizer,
+        name=spec,
+        fingerprint=fingerprint,
+        system_prompt=system_prompt,
+        batch_size=batch_size,
+        progress=progress,
     )
 
 
+def _tokenizer_class(source: str) -> Any:
+    """AutoTokenizer, unless the folder names a generic fast tokenizer.
+
+    transformers 5 maps a folder to the tokenizer of its ``model_type`` even when the saved
+    ``tokenizer_class`` is the generic backend, which rebuilds a wrong vocabulary (seen on a saved
+    word-level tokenizer); honour the saved class instead.
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    cfg = Path(source) / "tokenizer_config.json"
+    if cfg.is_file():
+        saved = json.loads(cfg.read_text()).get("tokenizer_class")
+        if saved in ("TokenizersBackend", "PreTrainedTokenizerFast"):
+            return PreTrainedTokenizerFast
+    return AutoTokenizer
+
+
 def _from_pretrained(source: str, device: str, dtype: Any) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     kwargs: dict[str, Any] = {"dtype": dtype}
     if device == "cuda":
         kwargs["device_map"] = "auto"  # spreads a large model over every visible GPU
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer = _tokenizer_class(source).from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except (OSError, ValueError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"could not load model {source!r}: {first}") from None
     if device not in ("cuda",):
-        model = model.to(device)
+        model = model.to(device)  # type: ignore[arg-type]
     return model, tokenizer
