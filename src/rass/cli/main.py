@@ -8,6 +8,7 @@ import typer
 
 from rass import __version__
 from rass.cli import chat as chat_cmd
+from rass.cli import data as data_cmd
 from rass.cli import models as models_cmd
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(data_cmd.app, name="data")
 app.command("chat")(chat_cmd.chat)
 
 

@@ -1,0 +1,1 @@
+"""Prompt data: the PromptRecord schema, readers/writers and the shipped seed sets."""

@@ -1,0 +1,48 @@
+"""The seed sets shipped inside the package: harmful, harmless and look-alike prompts, 8 languages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from rass.data.io import read_jsonl
+from rass.data.schema import PromptRecord
+from rass.errors import DataError
+
+SETS = ("harmful", "harmless", "lookalike")
+
+
+def seeds_root() -> Path:
+    return Path(str(resources.files("rass.data") / "seeds"))
+
+
+def seed_langs() -> list[str]:
+    return sorted(p.name for p in seeds_root().iterdir() if p.is_dir())
+
+
+def seed_files(langs: Iterable[str] | None = None, sets: Iterable[str] | None = None) -> list[Path]:
+    langs = list(langs) if langs is not None else seed_langs()
+    sets = list(sets) if sets is not None else list(SETS)
+    for s in sets:
+        if s not in SETS:
+            raise DataError(f"unknown seed set {s!r}; use {', '.join(SETS)}")
+    files = []
+    for lang in langs:
+        if not (seeds_root() / lang).is_dir():
+            raise DataError(f"no seed sets for language {lang!r}; shipped: {', '.join(seed_langs())}")
+        files += [seeds_root() / lang / f"{s}.jsonl" for s in sets]
+    return files
+
+
+def load_seeds(
+    langs: Iterable[str] | None = None,
+    sets: Iterable[str] | None = None,
+    splits: Iterable[str] | None = None,
+) -> list[PromptRecord]:
+    """Shipped seed records, filtered by language, set and split."""
+    keep = set(splits) if splits is not None else None
+    out: list[PromptRecord] = []
+    for path in seed_files(langs, sets):
+        out += [r for r in read_jsonl(path) if keep is None or r.split in keep]
+    return out
