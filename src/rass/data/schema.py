@@ -22,7 +22,7 @@ LOOKALIKE_TYPES = (
 
 # ISO 639-1 two-letter codes: the primary subtag of a BCP-47 tag must be one of these
 # (or a syntactically valid three-letter ISO 639-2/3 code).
-_ISO639_1 = set(  # noqa: SIM905 - a code list reads better as one block
+_ISO639_1 = set(
     """aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy
     da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy
     hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li
