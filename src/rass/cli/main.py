@@ -9,6 +9,7 @@ import typer
 from rass import __version__
 from rass.cli import chat as chat_cmd
 from rass.cli import data as data_cmd
+from rass.cli import judge as judge_cmd
 from rass.cli import models as models_cmd
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(judge_cmd.app, name="judge")
 app.command("chat")(chat_cmd.chat)
 
 
@@ -35,7 +37,6 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
     ),
 ) -> None:
-    """rass: probe, select, benchmark and mitigate over-refusal."""
 
 
 def main() -> None:
