@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from rass.models.chat import ChatModel
 
@@ -34,3 +35,16 @@ def prompts() -> list[str]:
 def rass_home(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("RASS_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+def hidden_states(chat: ChatModel, prompts: list[str]) -> tuple[torch.Tensor, ...]:
+    """transformers' own ``output_hidden_states`` for the same left-padded batch (the reference)."""
+    enc = chat.encode(prompts)
+    with torch.inference_mode():
+        out = chat.model(
+            input_ids=enc.input_ids,
+            attention_mask=enc.attention_mask,
+            position_ids=enc.position_ids,
+            output_hidden_states=True,
+        )
+    return tuple(out.hidden_states)

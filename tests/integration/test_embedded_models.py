@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tests.conftest import hidden_states
 
 from rass.models.chat import ChatModel
 from rass.models.prepare import is_prepared, prepare
@@ -21,14 +22,8 @@ def smol() -> ChatModel:
 def test_smollm2_capture_matches_hidden_states_with_the_real_tokenizer(smol: ChatModel) -> None:
     prompts = ["How do I reverse a list in Python?", "Name a fruit."]
     acts = smol.capture(prompts, [3, 10], site="resid_post")
+    hs = hidden_states(smol, prompts)
     enc = smol.encode(prompts)
-    with torch.inference_mode():
-        hs = smol.model(
-            input_ids=enc.input_ids,
-            attention_mask=enc.attention_mask,
-            position_ids=enc.position_ids,
-            output_hidden_states=True,
-        ).hidden_states
     for k in (3, 10):
         torch.testing.assert_close(acts[f"resid_post.{k}"], hs[k + 1][:, -1, :], atol=1e-4, rtol=1e-4)
     assert smol.n_eoi >= 2

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import torch
+from tests.conftest import hidden_states
 
 from rass.models.chat import ChatModel
 
 
-def _hidden_states(tiny: ChatModel, prompts: list[str]) -> tuple[torch.Tensor, ...]:
-    enc = tiny.encode(prompts)
-    with torch.inference_mode():
-        out = tiny.model(
-            input_ids=enc.input_ids,
-            attention_mask=enc.attention_mask,
-            position_ids=enc.position_ids,
-            output_hidden_states=True,
-        )
-    return out.hidden_states
-
-
 def test_resid_post_k_equals_hidden_states_k_plus_1(tiny: ChatModel, prompts: list[str]) -> None:
-    hs = _hidden_states(tiny, prompts)
+    hs = hidden_states(tiny, prompts)
     acts = tiny.capture(prompts, site="resid_post", batch_size=len(prompts))
     # hidden_states[-1] is after the final norm, so the last layer is compared only via resid_pre.
     for k in range(tiny.n_layers - 1):
@@ -28,7 +17,7 @@ def test_resid_post_k_equals_hidden_states_k_plus_1(tiny: ChatModel, prompts: li
 
 
 def test_resid_pre_k_equals_hidden_states_k(tiny: ChatModel, prompts: list[str]) -> None:
-    hs = _hidden_states(tiny, prompts)
+    hs = hidden_states(tiny, prompts)
     acts = tiny.capture(prompts, batch_size=len(prompts))
     assert sorted(acts) == sorted(f"resid_pre.{k}" for k in range(tiny.n_layers))
     for k in range(tiny.n_layers):
@@ -74,7 +63,7 @@ def test_positions_eoi_and_user_mean(tiny: ChatModel, prompts: list[str]) -> Non
     enc = tiny.encode([prompts[0]])
     span = enc.user_spans[0]
     assert span is not None
-    hs = _hidden_states(tiny, [prompts[0]])[1][0]
+    hs = hidden_states(tiny, [prompts[0]])[1][0]
     torch.testing.assert_close(mean[0], hs[span[0] : span[1]].mean(0), atol=1e-5, rtol=1e-5)
 
 

@@ -11,6 +11,7 @@ from rass.cli import chat as chat_cmd
 from rass.cli import data as data_cmd
 from rass.cli import judge as judge_cmd
 from rass.cli import models as models_cmd
+from rass.cli import probe as probe_cmd
 
 app = typer.Typer(
     name="rass",
@@ -23,6 +24,7 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(judge_cmd.app, name="judge")
 app.command("chat")(chat_cmd.chat)
+app.command("probe")(probe_cmd.probe)
 
 
 def _version(value: bool) -> None:
@@ -37,6 +39,7 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
     ),
 ) -> None:
+    """rass: probe, select, benchmark and mitigate over-refusal."""
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""The safety decision boundary: projections, fitted threshold, steering distance, analysis, plots."""

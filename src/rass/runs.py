@@ -1,0 +1,125 @@
+"""RunDir: one folder per run, one sub-folder per stage, a manifest, atomic writes and resume.
+
+A stage is finished when the manifest says ``done`` for the same config; re-running it is then a
+no-op unless forced. Files are written to a temporary name and renamed, so a killed run never
+leaves a half-written artifact that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from rass import __version__
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n")
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _git_sha() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).parent, check=False,
+        )  # fmt: skip
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"rass": __version__, "python": platform.python_version()}
+    for pkg in ("torch", "transformers", "numpy", "peft", "trl"):
+        with suppress(PackageNotFoundError):
+            out[pkg] = version(pkg)
+    return out
+
+
+class RunDir:
+    """A run folder: ``manifest.json`` plus ``<stage>/`` sub-folders."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.manifest_path = self.root / "manifest.json"
+        if self.manifest_path.is_file():
+            self.manifest: dict[str, Any] = read_json(self.manifest_path)
+        else:
+            self.manifest = {
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "git_sha": _git_sha(),
+                "versions": _versions(),
+                "stages": {},
+            }
+            self.save()
+
+    def save(self) -> None:
+        write_json(self.manifest_path, self.manifest)
+
+    def path(self, stage: str, name: str = "") -> Path:
+        folder = self.root / stage
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name if name else folder
+
+    def is_done(self, stage: str, config: dict[str, Any] | None = None) -> bool:
+        entry = self.manifest["stages"].get(stage)
+        if not entry or entry.get("status") != "done":
+            return False
+        return config is None or entry.get("config") == json.loads(json.dumps(config, default=_jsonable))
+
+    @contextmanager
+    def stage(self, name: str, config: dict[str, Any], model: dict[str, Any] | None = None) -> Iterator[Path]:
+        """Mark a stage running, yield its folder, mark it done (or failed) with its timing."""
+        entry: dict[str, Any] = {
+            "status": "running",
+            "config": json.loads(json.dumps(config, default=_jsonable)),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        if model:
+            entry["model"] = model
+        self.manifest["stages"][name] = entry
+        self.save()
+        start = time.perf_counter()
+        try:
+            yield self.path(name)
+        except BaseException as exc:
+            entry.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+            entry["seconds"] = round(time.perf_counter() - start, 2)
+            self.save()
+            raise
+        entry.update(status="done", seconds=round(time.perf_counter() - start, 2))
+        entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.save()
