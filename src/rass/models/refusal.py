@@ -19,23 +19,17 @@ if TYPE_CHECKING:
 
 REFUSAL_OPENINGS: dict[str, tuple[str, ...]] = {
     "en": (
-        "I cannot",
-        "I can't",
-        "I'm sorry",
-        "I am sorry",
-        "I apologize",
-        "I must decline",
-        "Sorry",
-        "As an AI",
-        "Unfortunately",
-        "Apologies",
+        "I cannot", "I can't", "I'm sorry", "I am sorry", "I apologize", "I must decline",
+        "Sorry", "As an AI", "Unfortunately", "Apologies",
     ),
-    "es": ("Lamento", "Disculpa", "Perdón", "Desafortunadamente", "Lamentablemente"),
-    "fr": ("Désolé", "Désolée", "Malheureusement", "Navré"),
-    "de": ("Entschuldigung", "Leider", "Bedauerlicherweise"),
-    "zh": ("抱歉", "对不起", "非常抱歉"),
-    "ja": ("申し訳", "恐れ入りますが", "残念ながら"),
-    "ru": ("Извините", "Простите", "Сожалею"),
+    # First-person openings ("Lo siento", "Je", "Ich", "Я", "我") are kept like English "I": on the
+    # default model's generations for the shipped seeds, replies starting with them were refusals.
+    "es": ("Lo siento", "Lamento", "Disculpa", "Desafortunadamente", "Lamentablemente"),
+    "fr": ("Je suis désolé", "Je ne peux pas", "Désolé", "Malheureusement"),
+    "de": ("Ich kann nicht", "Entschuldigung", "Leider", "Bedauerlicherweise"),
+    "zh": ("抱歉", "我不能", "我无法"),
+    "ja": ("申し訳",),
+    "ru": ("Я не могу", "Извините", "Простите", "Сожалею"),
     "ar": ("عذرًا", "عذراً", "آسف", "للأسف", "أعتذر"),
 }
 
@@ -51,8 +45,10 @@ def _is_cjk_ideograph(ch: str) -> bool:
 def refusal_token_ids(tokenizer: PreTrainedTokenizerBase, openings: Iterable[str] | None = None) -> list[int]:
     """First-token ids of the refusal openings, skipping tokens too short to be specific.
 
-    A first token is kept when it spells the whole first word ("I" of "I cannot"), is at least
-    two characters long ("Sor" of "Sorry"), or is a single CJK ideograph ("申").
+    A first token is kept when it spells the whole first word ("I" of "I cannot"), covers at least
+    half of it and two characters ("Unfortun" of "Unfortunately", but not "Le" of "Leider"), or
+    is a single CJK ideograph ("我"). Openings whose first token is a generic fragment (Arabic
+    "ع" of "عذرًا" in Qwen's tokenizer) are therefore skipped for that tokenizer.
     """
     phrases = (
         list(openings) if openings is not None else [p for group in REFUSAL_OPENINGS.values() for p in group]
@@ -69,7 +65,7 @@ def refusal_token_ids(tokenizer: PreTrainedTokenizerBase, openings: Iterable[str
         word = _first_word(phrase)
         ok = piece and (
             piece.lower() == word.lower()
-            or (len(piece) >= 2 and word.lower().startswith(piece.lower()))
+            or (len(piece) >= max(2, -(-len(word) // 2)) and word.lower().startswith(piece.lower()))
             or (len(piece) == 1 and _is_cjk_ideograph(piece))
         )
         if ok and first not in ids:
