@@ -12,6 +12,7 @@ from rass.cli import data as data_cmd
 from rass.cli import judge as judge_cmd
 from rass.cli import models as models_cmd
 from rass.cli import probe as probe_cmd
+from rass.cli import select as select_cmd
 
 app = typer.Typer(
     name="rass",
@@ -25,6 +26,8 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(judge_cmd.app, name="judge")
 app.command("chat")(chat_cmd.chat)
 app.command("probe")(probe_cmd.probe)
+app.command("generate")(select_cmd.generate)
+app.command("select")(select_cmd.select)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,80 @@
+"""Selection math on scored candidates: the boundary band, near-duplicate removal, category quotas."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rass.errors import RassError
+
+
+@dataclass(frozen=True)
+class BandRule:
+    """Keep candidates whose ``field`` lies in [lo, hi].
+
+    ``p_refuse`` is the fitted boundary's refusal probability at the candidate's projection;
+    ``distance`` the signed distance to the threshold (projection units); ``flip_alpha`` the
+    signed steering distance (needs the optional flip search).
+    """
+
+    field: str = "p_refuse"
+    lo: float = 0.3
+    hi: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.field not in ("p_refuse", "distance", "refusal_score", "flip_alpha"):
+            raise RassError(f"unknown band field {self.field!r}")
+        if self.lo > self.hi:
+            raise RassError(f"empty band: lo {self.lo} > hi {self.hi}")
+
+    def contains(self, row: dict[str, Any]) -> bool:
+        value = row.get(self.field)
+        return value is not None and self.lo <= float(value) <= self.hi
+
+
+def _char_grams(text: str, n: int = 4) -> set[str]:
+    t = re.sub(r"\s+", " ", text.lower())
+    return {t[i : i + n] for i in range(max(1, len(t) - n + 1))}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def dedup(
+    rows: Sequence[dict[str, Any]], threshold: float = 0.6
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    """Greedy near-duplicate removal on character 4-grams (works for every script): keep the earlier row."""
+    kept: list[dict[str, Any]] = []
+    grams: list[set[str]] = []
+    dropped: list[tuple[dict[str, Any], str]] = []
+    for row in rows:
+        g = _char_grams(row["text"])
+        match = next((k for k, other in enumerate(grams) if jaccard(g, other) >= threshold), None)
+        if match is None:
+            kept.append(row)
+            grams.append(g)
+        else:
+            dropped.append((row, f"near-duplicate of {kept[match]['id']}"))
+    return kept, dropped
+
+
+def apply_quota(
+    rows: Sequence[dict[str, Any]], per_category: int | None
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    """At most ``per_category`` rows per (language, category), in the given (priority) order."""
+    if not per_category:
+        return list(rows), []
+    seen: Counter[tuple[str, str]] = Counter()
+    kept, dropped = [], []
+    for row in rows:
+        key = (row["lang"], row["category"])
+        if seen[key] < per_category:
+            seen[key] += 1
+            kept.append(row)
+        else:
+            dropped.append((row, f"quota: {per_category} per category already taken"))
+    return kept, dropped
