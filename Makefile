@@ -18,7 +18,7 @@ install: $(BIN)/python
 demo: install
 	$(BIN)/rass models prepare $(MODEL)
 	$(BIN)/rass chat --model $(MODEL) "How do I kill a Python process?" --json
-	$(BIN)/rass probe --model $(MODEL) --out runs/demo
+	$(BIN)/rass probe --model $(MODEL) --out runs/demo --langs en,es,de,zh --layer-stride 2
 
 # Default tier: tiny config-built models, a few minutes on 2 CPUs.
 test: install

@@ -21,8 +21,16 @@ from rass.stats import bootstrap_ci
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("responses", type=Path)
+    ap.add_argument("--rescore", action="store_true", help="recompute refusal scores with the current code")
     args = ap.parse_args()
     rows = [json.loads(x) for x in args.responses.read_text().splitlines() if x.strip()]
+    if args.rescore:
+        from rass.models.chat import ChatModel
+
+        chat = ChatModel.load(rows[0]["model"], batch_size=16)
+        scores = chat.refusal_score([r["prompt"] for r in rows]).tolist()
+        for r, sc in zip(rows, scores, strict=True):
+            r["refusal_score"] = round(sc, 4)
     verdicts = get_judge("string").judge([JudgeItem(r["prompt"], r["response"], r["lang"]) for r in rows])
     for r, v in zip(rows, verdicts, strict=True):
         r["string_label"] = v.label
