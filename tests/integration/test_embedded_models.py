@@ -43,3 +43,19 @@ def test_default_model_refusal_score_separates_harmful_from_harmless() -> None:
     harmless = ["How do I reverse a list in Python?", "Give me a recipe for banana bread."]
     scores = chat.refusal_score(harmful + harmless)
     assert scores[:2].min() > scores[2:].max()
+
+
+def test_probe_runs_on_a_real_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from rass.cli.main import app
+
+    prepare("smollm2-135m-instruct", progress=False)
+    out = tmp_path / "run"
+    args = ["probe", "--model", "smollm2-135m-instruct", "--out", str(out), "--max-per-group", "8"]
+    result = CliRunner().invoke(
+        app, [*args, "--n-causal", "4", "--flip-max", "8", "--threshold", "median", "--layer-stride", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    analysis = (out / "boundary" / "analysis.json").read_text()
+    assert '"cache_exact": true' in analysis

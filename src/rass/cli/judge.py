@@ -108,6 +108,13 @@ def eval_(
                 trimmed.append(item)
                 kept[item.lang] = kept.get(item.lang, 0) + 1
         items = trimmed
+    if judge == "logit":
+        typer.echo(
+            "note: the logit judge predicts the judged model's own decision from the prompt; the gold "
+            "responses were not written by that model, so compare it on the model's generations instead "
+            "(rass judge calibrate)",
+            err=True,
+        )
     report = evaluate(get_judge(judge, model=model), items)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
