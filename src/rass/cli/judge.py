@@ -94,20 +94,14 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Accuracy, per-class precision/recall and confusion per language against the gold set."""
+    from rass.data.seeds import cap_per_lang
     from rass.judge.base import get_judge
     from rass.judge.gold import evaluate, load_gold
 
     if split not in ("dev", "heldout", "all"):
         raise typer.BadParameter("use dev, heldout or all", param_hint="--split")
     items = load_gold(langs.split(",") if langs else None, None if split == "all" else [split])
-    if limit:
-        kept: dict[str, int] = {}
-        trimmed = []
-        for item in items:
-            if kept.get(item.lang, 0) < limit:
-                trimmed.append(item)
-                kept[item.lang] = kept.get(item.lang, 0) + 1
-        items = trimmed
+    items = cap_per_lang(items, limit)
     if judge == "logit":
         typer.echo(
             "note: the logit judge predicts the judged model's own decision from the prompt; the gold "

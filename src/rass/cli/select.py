@@ -38,7 +38,7 @@ def generate(
 ) -> None:
     """Rewrite harmful seeds into benign look-alike candidates (resumable)."""
     from rass.data.io import read_records
-    from rass.data.seeds import load_seeds
+    from rass.data.seeds import cap_per_lang, load_seeds
     from rass.generate.runner import GenerateConfig, generate_candidates
     from rass.runs import RunDir
 
@@ -48,14 +48,7 @@ def generate(
         records = read_records(seeds)
     else:
         records = load_seeds(langs=langs.split(","), sets=["harmful"], splits=["train"])
-    if limit:
-        per: dict[str, int] = {}
-        kept = []
-        for r in records:
-            if per.get(r.lang, 0) < limit:
-                kept.append(r)
-                per[r.lang] = per.get(r.lang, 0) + 1
-        records = kept
+    records = cap_per_lang(records, limit)
     direction = layer = None
     if "steer" in chosen:
         from rass.select.runner import probe_artifacts

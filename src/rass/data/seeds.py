@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from rass.data.io import read_jsonl
 from rass.data.schema import PromptRecord
@@ -46,3 +47,24 @@ def load_seeds(
     for path in seed_files(langs, sets):
         out += [r for r in read_jsonl(path) if keep is None or r.split in keep]
     return out
+
+
+class _HasLang(Protocol):
+    @property
+    def lang(self) -> str: ...
+
+
+T = TypeVar("T", bound=_HasLang)
+
+
+def cap_per_lang(items: Sequence[T], limit: int) -> list[T]:
+    """The first ``limit`` items of each language, in order (all of them when ``limit`` is 0)."""
+    if not limit:
+        return list(items)
+    seen: dict[str, int] = {}
+    kept = []
+    for item in items:
+        if seen.get(item.lang, 0) < limit:
+            kept.append(item)
+            seen[item.lang] = seen.get(item.lang, 0) + 1
+    return kept
