@@ -9,6 +9,7 @@ import typer
 from rass import __version__
 from rass.cli import chat as chat_cmd
 from rass.cli import data as data_cmd
+from rass.cli import evaluate as eval_cmd
 from rass.cli import judge as judge_cmd
 from rass.cli import models as models_cmd
 from rass.cli import probe as probe_cmd
@@ -28,6 +29,7 @@ app.command("chat")(chat_cmd.chat)
 app.command("probe")(probe_cmd.probe)
 app.command("generate")(select_cmd.generate)
 app.command("select")(select_cmd.select)
+app.command("eval")(eval_cmd.eval_)
 
 
 def _version(value: bool) -> None:

@@ -27,6 +27,7 @@ _LAYER_PATHS = (
     "transformer.h",
     "gpt_neox.layers",
     "layers",
+    "base_model.model.model.layers",  # a peft-wrapped causal LM
 )
 
 

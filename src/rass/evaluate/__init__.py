@@ -1,0 +1,1 @@
+"""Evaluation: generate answers to a benchmark, judge them, and report safety and helpfulness."""
