@@ -19,8 +19,14 @@ console = Console()
 
 
 def _bench_records(bench: Path) -> list[Any]:
-    """A benchmark file, an HF dataset folder, or a folder of rass JSONL files."""
+    """``core``, a MORBench folder, a benchmark file, an HF dataset folder, or a folder of JSONL files."""
+    from rass.bench.build import core_records, load_bench
     from rass.data.io import read_jsonl, read_records
+
+    if str(bench) == "core":
+        return core_records()
+    if (bench / "morbench.json").is_file():
+        return load_bench(bench)
 
     if bench.is_dir() and not (bench / "dataset_info.json").exists() and not (bench / "state.json").exists():
         files = sorted(bench.rglob("*.jsonl"))

@@ -7,6 +7,7 @@ import os
 import typer
 
 from rass import __version__
+from rass.cli import bench as bench_cmd
 from rass.cli import chat as chat_cmd
 from rass.cli import data as data_cmd
 from rass.cli import evaluate as eval_cmd
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(judge_cmd.app, name="judge")
+app.add_typer(bench_cmd.app, name="bench")
 app.command("chat")(chat_cmd.chat)
 app.command("probe")(probe_cmd.probe)
 app.command("generate")(select_cmd.generate)

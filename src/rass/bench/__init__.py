@@ -1,0 +1,1 @@
+"""MORBench: a multilingual over-refusal benchmark built from boundary prompts and contrasts."""

@@ -1,0 +1,193 @@
+"""Translation backends behind one interface, and the quality gates every translation must pass.
+
+- ``parallel``: the natively written multilingual seed sets (exact, only for seed items);
+- ``apertium``: Debian's offline rule-based MT (``apt-get install apertium apertium-eng-spa``);
+- ``llm``: a chat model prompted to translate (and to translate back, for the similarity gate);
+- ``hf``: any local seq2seq translation model folder (e.g. on a GPU box).
+
+Gates: the output is in the target language (script and stop-word checks), its length is within a
+ratio of the source, and its back-translation resembles the source. Failures are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rass.errors import RassError
+
+if TYPE_CHECKING:
+    from rass.models.chat import ChatModel
+
+APERTIUM_PAIRS = {"es": "eng-spa", "ca": "eng-cat", "gl": "eng-glg", "eo": "eng-epo", "eu": "eng-eus",
+                  "sh": "eng-hbs", "is": "eng-isl", "mk": "eng-mkd"}  # fmt: skip
+
+
+class Translator(Protocol):
+    name: str
+
+    def supports(self, lang: str) -> bool: ...
+
+    def translate(self, texts: Sequence[str], lang: str) -> list[str]: ...
+
+    def back(self, texts: Sequence[str], lang: str) -> list[str] | None: ...
+
+
+class ApertiumTranslator:
+    name = "apertium"
+
+    def supports(self, lang: str) -> bool:
+        return lang in APERTIUM_PAIRS
+
+    def _run(self, pair: str, texts: Sequence[str]) -> list[str]:
+        if shutil.which("apertium") is None:
+            raise RassError("apertium is not installed: apt-get install -y --no-install-recommends apertium")
+        joined = "\n".join(t.replace("\n", " ") for t in texts) + "\n"
+        out = subprocess.run(
+            ["apertium", "-u", pair], input=joined, capture_output=True, text=True, check=False
+        )
+        if out.returncode != 0:
+            pkg = "apertium-" + pair if "-" in pair else pair
+            raise RassError(
+                f"apertium pair {pair} is missing: apt-get install -y {pkg} ({out.stderr.strip()[:80]})"
+            )
+        lines = out.stdout.rstrip("\n").split("\n")
+        if len(lines) != len(texts):
+            raise RassError(f"apertium returned {len(lines)} lines for {len(texts)} inputs")
+        return lines
+
+    def translate(self, texts: Sequence[str], lang: str) -> list[str]:
+        if lang not in APERTIUM_PAIRS:
+            raise RassError(
+                f"apertium has no English pair for {lang!r}; it supports: {', '.join(sorted(APERTIUM_PAIRS))}"
+            )
+        return self._run(APERTIUM_PAIRS[lang], texts)
+
+    def back(self, texts: Sequence[str], lang: str) -> list[str] | None:
+        eng, other = APERTIUM_PAIRS[lang].split("-")
+        try:
+            return self._run(f"{other}-{eng}", texts)
+        except RassError:
+            return None
+
+
+LLM_TRANSLATE = "Translate the following request into {language}. Keep its meaning and tone exactly, \
+including any risky-sounding words. Reply with the translation only.\n\n{text}"
+
+
+class LLMTranslator:
+    name = "llm"
+
+    def __init__(self, chat: ChatModel, batch_size: int = 8) -> None:
+        self.chat = chat
+        self.batch_size = batch_size
+
+    def supports(self, lang: str) -> bool:
+        return True
+
+    def _ask(self, texts: Sequence[str], language: str) -> list[str]:
+        prompts = [LLM_TRANSLATE.format(language=language, text=t) for t in texts]
+        outs = self.chat.generate(prompts, max_new_tokens=160, batch_size=self.batch_size)
+        return [o.strip().strip('"“”«»').split("\n\n")[0].strip() for o in outs]
+
+    def translate(self, texts: Sequence[str], lang: str) -> list[str]:
+        from rass.generate.templates import LANGUAGE_NAMES
+
+        return self._ask(texts, LANGUAGE_NAMES.get(lang, lang))
+
+    def back(self, texts: Sequence[str], lang: str) -> list[str] | None:
+        return self._ask(texts, "English")
+
+
+class HFTranslator:
+    """A local seq2seq model folder, one per language pair: ``{"es": "/models/opus-en-es", …}``."""
+
+    name = "hf"
+
+    def __init__(self, folders: dict[str, str]) -> None:
+        self.folders = folders
+        self._pipes: dict[str, Any] = {}
+
+    def supports(self, lang: str) -> bool:
+        return lang in self.folders
+
+    def translate(self, texts: Sequence[str], lang: str) -> list[str]:
+        if lang not in self.folders:
+            raise RassError(
+                f"no local translation model for {lang!r}; configured: {', '.join(sorted(self.folders))}"
+            )
+        if lang not in self._pipes:
+            from transformers import pipeline
+
+            self._pipes[lang] = pipeline("translation", model=self.folders[lang])  # type: ignore[call-overload]
+        return [o["translation_text"] for o in self._pipes[lang](list(texts))]
+
+    def back(self, texts: Sequence[str], lang: str) -> list[str] | None:
+        return None
+
+
+# --------------------------------------------------------------------------- quality gates
+_SCRIPTS = {
+    "zh": re.compile(r"[\u4e00-\u9fff]"),
+    "ja": re.compile(r"[\u3040-\u30ff]"),
+    "ko": re.compile(r"[\uac00-\ud7af]"),
+    "ru": re.compile(r"[\u0400-\u04ff]"),
+    "ar": re.compile(r"[\u0600-\u06ff]"),
+    "mk": re.compile(r"[\u0400-\u04ff]"),
+}
+_STOPWORDS = {
+    "en": "the a an and or of to in is are how what why do i you my for with on".split(),
+    "es": "el la los las un una y o de del que en es cómo por qué para con mi".split(),
+    "fr": "le la les un une et ou de des du que en est comment pourquoi pour avec mon je".split(),
+    "de": "der die das ein eine und oder von zu im ist wie was warum für mit mein ich".split(),
+    "ca": "el la els les un una i o de del que en és com per què amb".split(),
+    "gl": "o a os as un unha e ou de do que en é como por que para con".split(),
+    "it": "il lo la i gli le un una e o di del che in è come perché per con".split(),
+    "pt": "o a os as um uma e ou de do que em é como por que para com".split(),
+}
+
+
+def looks_like(text: str, lang: str) -> bool:
+    """A light language check: the right script, or more target than English stop words."""
+    if lang in _SCRIPTS:
+        letters = [c for c in text if c.isalpha()]
+        return bool(letters) and sum(bool(_SCRIPTS[lang].match(c)) for c in letters) / len(letters) >= 0.5
+    words = re.findall(r"\w+", text.lower())
+    if lang not in _STOPWORDS or not words:
+        return bool(words)
+    target = sum(w in _STOPWORDS[lang] for w in words)
+    english = sum(w in _STOPWORDS["en"] for w in words)
+    return target > english
+
+
+def similarity(a: str, b: str) -> float:
+    from rass.select.choose import _char_grams, jaccard
+
+    return jaccard(_char_grams(a, 3), _char_grams(b, 3))
+
+
+@dataclass(frozen=True)
+class Gates:
+    min_length_ratio: float = 0.3
+    max_length_ratio: float = 3.0
+    min_back_similarity: float = 0.25
+
+    def check(self, source: str, translated: str, back: str | None, lang: str) -> str | None:
+        """The first gate that fails, or None."""
+        if not translated.strip():
+            return "empty translation"
+        if not looks_like(translated, lang):
+            return "not in the target language"
+        ratio = len(translated) / max(1, len(source))
+        low = (
+            self.min_length_ratio / 3 if lang in ("zh", "ja", "ko") else self.min_length_ratio
+        )  # dense scripts
+        if not low <= ratio <= self.max_length_ratio:
+            return f"length ratio {ratio:.2f}"
+        if back is not None and similarity(source.lower(), back.lower()) < self.min_back_similarity:
+            return "back-translation too different"
+        return None
