@@ -14,6 +14,7 @@ from rass.cli import evaluate as eval_cmd
 from rass.cli import judge as judge_cmd
 from rass.cli import models as models_cmd
 from rass.cli import probe as probe_cmd
+from rass.cli import run as run_cmd
 from rass.cli import select as select_cmd
 
 app = typer.Typer(
@@ -32,6 +33,8 @@ app.command("probe")(probe_cmd.probe)
 app.command("generate")(select_cmd.generate)
 app.command("select")(select_cmd.select)
 app.command("eval")(eval_cmd.eval_)
+app.command("run")(run_cmd.run)
+app.command("report")(run_cmd.report)
 
 
 def _version(value: bool) -> None:
@@ -53,3 +56,7 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()
+
+
+if __name__ == "__main__":
+    main()

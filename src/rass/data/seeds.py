@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -57,14 +57,16 @@ class _HasLang(Protocol):
 T = TypeVar("T", bound=_HasLang)
 
 
-def cap_per_lang(items: Sequence[T], limit: int) -> list[T]:
-    """The first ``limit`` items of each language, in order (all of them when ``limit`` is 0)."""
+def cap_per_lang(items: Sequence[T], limit: int, key: Callable[[T], object] | None = None) -> list[T]:
+    """The first ``limit`` items of each language (or of each ``key`` group), in order; 0 keeps all."""
     if not limit:
         return list(items)
-    seen: dict[str, int] = {}
+    group = key or (lambda item: item.lang)
+    seen: dict[object, int] = {}
     kept = []
     for item in items:
-        if seen.get(item.lang, 0) < limit:
+        k = group(item)
+        if seen.get(k, 0) < limit:
             kept.append(item)
-            seen[item.lang] = seen.get(item.lang, 0) + 1
+            seen[k] = seen.get(k, 0) + 1
     return kept

@@ -1,0 +1,174 @@
+"""``rass run``: probe → generate → select → bench → eval → report in one run folder.
+
+Profiles size the work (``quick``: the 0.5B model and small sets; ``default``: the 1.5B; ``full``:
+everything, for GPUs); a TOML config file and CLI overrides refine them and the resolved config
+is saved in the manifest. Every stage resumes: finished stages are skipped, and the stages that
+work item by item (generation, evaluation) continue where they stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rass.errors import DataError, RassError
+from rass.runs import RunDir, write_json
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "model": "qwen2.5-coder-0.5b-instruct",
+        "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 8, "n_causal": 8, "flip_max": 24, "layer_stride": 3},
+        "generate": {"methods": ["rules", "llm"], "limit": 6, "per_seed": 4, "max_new_tokens": 160},
+        "select": {"band_lo": 0.3, "verify": 8},
+        "bench": {"langs": ["en", "es", "de", "zh"], "translator": "parallel"},
+        "eval": {"limit": 10, "max_new_tokens": 40},
+    },
+    "default": {
+        "model": "qwen2.5-coder-1.5b-instruct",
+        "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 24, "n_causal": 16, "flip_max": 96, "layer_stride": 2},
+        "generate": {"methods": ["rules", "llm", "steer"], "limit": 24, "per_seed": 5, "max_new_tokens": 220},
+        "select": {"band_lo": 0.3, "verify": 32},
+        "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "parallel"},
+        "eval": {"limit": 30, "max_new_tokens": 64},
+    },
+    "full": {
+        "model": "qwen2.5-coder-1.5b-instruct",
+        "probe": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "max_per_group": 0, "n_causal": 32, "flip_max": 400, "layer_stride": 1},
+        "generate": {"methods": ["rules", "llm", "steer"], "limit": 0, "per_seed": 5, "max_new_tokens": 256},
+        "select": {"band_lo": 0.3, "verify": 100},
+        "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "llm"},
+        "eval": {"limit": 0, "max_new_tokens": 256},
+    },
+}  # fmt: skip
+STAGES = ("probe", "generate", "select", "bench", "eval", "report")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def resolve_config(
+    profile: str, config_file: Path | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    if profile not in PROFILES:
+        raise RassError(f"unknown profile {profile!r}; use {', '.join(PROFILES)}")
+    cfg = copy.deepcopy(PROFILES[profile])
+    if config_file is not None:
+        try:
+            cfg = _merge(cfg, tomllib.loads(config_file.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise DataError(f"{config_file}: not a readable TOML config ({exc})") from None
+    unknown = set(cfg) - {"model", *STAGES}
+    if unknown:
+        raise DataError(f"unknown config section(s) {sorted(unknown)}; known: model, {', '.join(STAGES)}")
+    cfg = _merge(cfg, overrides or {})
+    cfg["profile"] = profile
+    return cfg
+
+
+def run_pipeline(
+    cfg: dict[str, Any], out: Path, *, on_stage: Callable[[str, str], None] | None = None
+) -> dict[str, Any]:
+    """Run every stage for ``cfg`` in ``out``; returns a summary of each stage."""
+    from rass.bench.build import base_from_run, build, core_records, write_bench
+    from rass.boundary.probe import ProbeConfig, run_probe
+    from rass.data.seeds import cap_per_lang, load_seeds
+    from rass.directions.layers import LayerRule
+    from rass.evaluate.backends import TransformersBackend
+    from rass.evaluate.harness import run_eval
+    from rass.generate.runner import GenerateConfig, generate_candidates, load_candidates
+    from rass.models.chat import ChatModel
+    from rass.report.html import build_report
+    from rass.select.choose import BandRule
+    from rass.select.runner import SelectConfig, run_select
+
+    note = on_stage or (lambda stage, status: None)
+    run = RunDir(out)
+    run.manifest["config"] = cfg
+    run.save()
+    summary: dict[str, Any] = {}
+    chat = ChatModel.load(cfg["model"], batch_size=16)
+    tiny = cfg["model"].startswith("tiny:")
+
+    note("probe", "running")
+    p = cfg["probe"]
+    probe_cfg = ProbeConfig(langs=p["langs"], max_per_group=p["max_per_group"], n_causal=p["n_causal"], flip_max=p["flip_max"],
+                            rule=LayerRule(stride=p.get("layer_stride", 1)), threshold="median" if tiny else p.get("threshold"))  # fmt: skip
+    summary["probe"] = run_probe(chat, run, probe_cfg)["analysed"]
+    note("probe", "done")
+
+    note("generate", "running")
+    g = cfg["generate"]
+    with run.stage("generate", g):  # always entered: generation resumes item by item on its own
+        seeds = cap_per_lang(load_seeds(langs=p["langs"], sets=["harmful"], splits=["train"]), g["limit"])
+        direction = layer = None
+        if "steer" in g["methods"]:
+            from rass.select.runner import probe_artifacts
+
+            direction, fit = probe_artifacts(run)
+            layer = int(fit["layer"])
+        gen_cfg = GenerateConfig(
+            methods=g["methods"], per_seed=g["per_seed"], max_new_tokens=g["max_new_tokens"]
+        )
+        stats = generate_candidates(
+            chat, seeds, run.path("generate"), gen_cfg, direction=direction, layer=layer
+        )
+    summary["generate"] = {"new_candidates": stats.candidates, "unparsed": stats.unparsed}
+    note("generate", "done")
+
+    note("select", "running")
+    s = cfg["select"]
+    if not run.is_done("select", s):
+        with run.stage("select", s):
+            candidates = load_candidates(run.root / "generate")
+            report = run_select(chat, run, candidates, SelectConfig(band=BandRule("p_refuse", s["band_lo"], 1.0), verify=s["verify"])) if candidates else {"counts": {"selected": 0}, "empty_because": "no candidates were generated"}  # fmt: skip
+            write_json(run.path("select", "report.json"), report)
+    summary["select"] = run.manifest["stages"]["select"].get("status")
+    note("select", "done")
+
+    note("bench", "running")
+    b = cfg["bench"]
+    if not run.is_done("bench", b):
+        with run.stage("bench", b) as folder:
+            try:
+                base, model_name = base_from_run(run.root)
+                records, stats_b = build(base, b["langs"], None)
+                how = "RASS boundary prompts of this run + contrasts + controls; native parallels only"
+            except RassError as exc:  # empty selection: evaluate on MORBench-core instead, and say so
+                records, stats_b, model_name = core_records(b["langs"]), {}, None
+                how = f"MORBench-core (the selection was empty: {exc})"
+            write_bench(
+                records, folder / "morbench", name="MORBench", how=how, model=model_name, stats=stats_b
+            )
+    note("bench", "done")
+
+    note("eval", "running")
+    e = cfg["eval"]
+    from rass.bench.build import load_bench
+
+    # a stratified sample: the first N of every language x kind, so each language keeps all kinds
+    records = cap_per_lang(
+        load_bench(run.path("bench") / "morbench"), e["limit"], key=lambda r: (r.lang, r.kind)
+    )
+    with run.stage("eval", e):
+        metrics = run_eval(
+            TransformersBackend(chat),
+            records,
+            run.path("eval"),
+            logit_chat=chat,
+            max_new_tokens=e["max_new_tokens"],
+        )
+    summary["eval"] = metrics["overall"]
+    note("eval", "done")
+
+    note("report", "running")
+    html_path, _ = build_report(run.root)
+    summary["report"] = str(html_path)
+    note("report", "done")
+    return summary

@@ -1,0 +1,1 @@
+"""The HTML/Markdown report, built only from a run's saved artifacts."""

@@ -1,0 +1,234 @@
+"""Build ``report.html`` (self-contained, plots embedded) and ``report.md`` from a run folder.
+
+Nothing here loads a model: every number and picture comes from files the stages saved, so a
+report can be rebuilt anywhere, any time.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from rass.runs import atomic_write_text
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}
+th{background:#f3f3f3}.num{text-align:right}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
+.muted{color:#777}.card{background:#fafafa;border:1px solid #e5e5e5;padding:.5em 1em;margin:.5em 0}"""
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def _img(path: Path, alt: str) -> str:
+    if not path.is_file():
+        return ""
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.3f}"
+    return html.escape(str(x))
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _md_cell(x: Any) -> str:
+    return html.unescape(_fmt(x)).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+class Doc:
+    """Collects one section as HTML and as Markdown at the same time."""
+
+    def __init__(self) -> None:
+        self.html: list[str] = []
+        self.md: list[str] = []
+
+    def p(self, text: str, muted: bool = False) -> None:
+        self.html.append(f"<p{' class=muted' if muted else ''}>{html.escape(text)}</p>")
+        self.md.append(text)
+
+    def h3(self, text: str) -> None:
+        self.html.append(f"<h3>{html.escape(text)}</h3>")
+        self.md.append(f"### {text}")
+
+    def table(self, headers: list[str], rows: list[list[Any]]) -> None:
+        self.html.append(_table(headers, rows))
+        self.md.append(_md_table(headers, rows))
+
+    def img(self, path: Path, alt: str) -> None:
+        if path.is_file():
+            self.html.append(_img(path, alt))
+            self.md.append(f"![{alt}]({path.parent.name}/{path.name})")
+
+
+def _rate(m: dict[str, Any] | None) -> str:
+    if not m:
+        return "–"
+    lo, hi = m["ci95"] or [m["rate"], m["rate"]]
+    return f"{m['rate']:.2f} [{lo:.2f}, {hi:.2f}] (n={m['n']})"
+
+
+def sections(run: Path) -> list[tuple[str, Doc]]:
+    """(title, section) for every part of the run that exists."""
+    out: list[tuple[str, Doc]] = []
+    manifest = _read(run / "manifest.json") or {}
+    stages = manifest.get("stages", {})
+    model: dict[str, Any] = next((s.get("model") for s in stages.values() if s.get("model")), {}) or {}
+    d = Doc()
+    versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())
+    d.table(["", ""], [["model", model.get("name")], ["fingerprint", model.get("fingerprint")],
+                       ["created", manifest.get("created")], ["git", manifest.get("git_sha")], ["versions", versions]])  # fmt: skip
+    d.table(
+        ["stage", "status", "seconds"], [[k, v.get("status"), v.get("seconds")] for k, v in stages.items()]
+    )
+    out.append(("Run", d))
+
+    layers = _read(run / "directions" / "layers.json")
+    analysis = _read(run / "boundary" / "analysis.json")
+    if layers and analysis:
+        d = Doc()
+        choice = layers["choice"]
+        m = next(x for x in layers["metrics"] if x["layer"] == choice["chosen"])
+        d.p(f"Chosen layer {choice['chosen']}: {choice['note']}. Fitted boundary at projection "
+            f"{analysis['threshold']:.2f} (logistic fit accuracy {analysis['fit_accuracy']:.3f}).")  # fmt: skip
+        d.table(["measure at the chosen layer", "value"], [
+            ["AUROC harmful vs harmless", m.get("auroc_harmful_vs_harmless")],
+            ["AUROC harmful vs imperative harmless", m.get("auroc_harmful_vs_imperative")],
+            ["AUROC harmful vs look-alikes", m.get("auroc_harmful_vs_lookalike")],
+            ["AUROC of the projection for the model's look-alike refusals", m.get("auroc_lookalike_refusal")],
+            ["harmless refusal rate: base → +direction", f"{m.get('harmless_refusal_rate_base')} → {m.get('harmless_refusal_rate_steered')}"],
+            ["harmful refusal rate: base → ablated", f"{m.get('harmful_refusal_rate_base')} → {m.get('harmful_refusal_rate_ablated')}"],
+            ["KL on harmless prompts under ablation", m.get("kl_harmless_ablated")],
+        ])  # fmt: skip
+        d.h3("Over-refusal at the boundary (held-out benign prompts)")
+        a = analysis["analysed"]
+        rows = [
+            [
+                "all",
+                a["benign"],
+                a["benign_refused"],
+                a["auroc_distance"],
+                a.get("auroc_steering_distance"),
+                a["refusal_source"],
+            ]
+        ]
+        rows += [[lang, e["benign"], e["benign_refused"], e["auroc_distance"], e.get("auroc_steering_distance"), e["refusal_source"]]
+                 for lang, e in analysis["by_lang"].items()]  # fmt: skip
+        d.table(
+            ["language", "benign", "refused", "AUROC distance", "AUROC steering distance", "refusals from"],
+            rows,
+        )
+        sd = analysis.get("steering_distance", {}).get("compare")
+        if sd:
+            d.p(f"Steering-distance search: {sd['cached_s']:.1f} s with the layer cache vs {sd['uncached_s']:.1f} s without "
+                f"on {sd['prompts']} prompts ({sd['speedup']}x), same flip point for {sd['same_alpha']}/{sd['prompts']}.", muted=True)  # fmt: skip
+        for name, alt in (("layers.png", "per-layer curves"), ("projection_histogram.png", "projection histogram"),
+                          ("boundary_map.png", "boundary map"), ("alpha_curves.png", "refusal probability vs alpha")):  # fmt: skip
+            d.img(run / "plots" / name, alt)
+        out.append(("The safety boundary", d))
+
+    refused = [
+        r
+        for r in _jsonl(run / "boundary" / "boundary.jsonl")
+        if r["label"] == "benign" and r.get("refused_generated")
+    ]
+    if refused:
+        d = Doc()
+        d.table(["lang", "category", "prompt", "distance", "reply"],
+                [[r["lang"], r["category"], r["text"], f"{r['distance']:+.2f}", (r.get("response") or "")[:120]] for r in refused[:24]])  # fmt: skip
+        out.append(("Benign prompts the model refused", d))
+
+    sel = _read(run / "select" / "report.json")
+    if sel:
+        d = Doc()
+        c = sel["counts"]
+        d.table(["candidates", "verified benign", "in band", "selected"],
+                [[c.get("candidates"), c.get("verified_benign"), c.get("in_band"), c.get("selected")]])  # fmt: skip
+        proof = sel.get("proof")
+        if proof:
+            secs = " / ".join(f"{v:.2f}" for v in proof["seconds_per_candidate"].values())
+            d.table(["", "value"], [
+                ["hit rate of the selection", f"{proof['selected_hit_rate']:.2f} ({proof['selected_refused']}/{proof['selected_checked']})"],
+                ["hit rate of a random verified-benign sample", f"{proof['baseline_hit_rate']:.2f} ({proof['baseline_refused']}/{proof['baseline_checked']})"],
+                ["ratio", proof["hit_rate_ratio"]],
+                ["agreement of the one-pass score with the generated verdict", proof["cheap_vs_generated_agreement"]],
+                ["seconds per candidate: score / short generate+judge / full answer", secs],
+            ])  # fmt: skip
+        selected = _jsonl(run / "select" / "boundary.jsonl")[:20]
+        if selected:
+            d.table(["lang", "category", "selected boundary prompt", "P(refuse)"],
+                    [[r["lang"], r["category"], r["text"], r["p_refuse"]] for r in selected])  # fmt: skip
+        if sel.get("empty_because"):
+            d.p(f"Nothing was selected: {sel['empty_because']}.")
+        out.append(("RASS selection", d))
+
+    for folder in sorted(p for p in run.iterdir() if p.is_dir()):
+        metrics = _read(folder / "metrics.json")
+        if not metrics:
+            continue
+        d = Doc()
+        rows = [
+            [lang, _rate(m["over_refusal"]), _rate(m["harmful_refusal"]), m["sh_score"]]
+            for lang, m in metrics["by_lang"].items()
+        ]
+        rows.append(["all", _rate(metrics["overall"]["over_refusal"]), _rate(metrics["overall"]["harmful_refusal"]),
+                     metrics["overall"]["sh_score"]])  # fmt: skip
+        d.table(["language", "over-refusal [95% CI]", "harmful refused [95% CI]", "S-H score"], rows)
+        if "judge_agreement" in metrics:
+            ja = metrics["judge_agreement"]
+            d.p(
+                f"String vs logit judge agreement: {ja['string_vs_logit']:.3f} on {ja['n']} answers.",
+                muted=True,
+            )
+        d.img(folder / "by_language.png", "per-language rates")
+        out.append((f"Evaluation: {folder.name}", d))
+    d = Doc()
+    d.p("No mitigation stage in this run.", muted=True)
+    out.append(("Mitigation", d))
+    return out
+
+
+def build_report(run: Path) -> tuple[Path, Path]:
+    """Write ``report.html`` and ``report.md`` into the run folder."""
+    from rass.errors import RassError
+
+    if not (run / "manifest.json").is_file():
+        raise RassError(f"{run} is not a rass run folder (no manifest.json)")
+    parts = sections(run)
+    body = "".join(f"<h2>{html.escape(t)}</h2>{''.join(d.html)}" for t, d in parts)
+    page = (
+        f"<!doctype html><html><head><meta charset=utf-8><title>rass report: {html.escape(run.name)}</title>"
+        f"<style>{CSS}</style></head><body><h1>rass report: {html.escape(run.name)}</h1>{body}</body></html>"
+    )
+    html_path = atomic_write_text(run / "report.html", page)
+    md = [f"# rass report: {run.name}", ""]
+    for t, d in parts:
+        md += [f"## {t}", "", "\n\n".join(d.md), ""]
+    md_path = atomic_write_text(run / "report.md", "\n".join(md))
+    return html_path, md_path
