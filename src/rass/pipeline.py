@@ -113,12 +113,8 @@ def run_pipeline(
 
             direction, fit = probe_artifacts(run)
             layer = int(fit["layer"])
-        gen_cfg = GenerateConfig(
-            methods=g["methods"], per_seed=g["per_seed"], max_new_tokens=g["max_new_tokens"]
-        )
-        stats = generate_candidates(
-            chat, seeds, run.path("generate"), gen_cfg, direction=direction, layer=layer
-        )
+        gen_cfg = GenerateConfig(methods=g["methods"], per_seed=g["per_seed"], max_new_tokens=g["max_new_tokens"])
+        stats = generate_candidates(chat, seeds, run.path("generate"), gen_cfg, direction=direction, layer=layer)
     summary["generate"] = {"new_candidates": stats.candidates, "unparsed": stats.unparsed}
     note("generate", "done")
 
@@ -143,9 +139,7 @@ def run_pipeline(
             except RassError as exc:  # empty selection: evaluate on MORBench-core instead, and say so
                 records, stats_b, model_name = core_records(b["langs"]), {}, None
                 how = f"MORBench-core (the selection was empty: {exc})"
-            write_bench(
-                records, folder / "morbench", name="MORBench", how=how, model=model_name, stats=stats_b
-            )
+            write_bench(records, folder / "morbench", name="MORBench", how=how, model=model_name, stats=stats_b)
     note("bench", "done")
 
     note("eval", "running")
@@ -153,9 +147,7 @@ def run_pipeline(
     from rass.bench.build import load_bench
 
     # a stratified sample: the first N of every language x kind, so each language keeps all kinds
-    records = cap_per_lang(
-        load_bench(run.path("bench") / "morbench"), e["limit"], key=lambda r: (r.lang, r.kind)
-    )
+    records = cap_per_lang(load_bench(run.path("bench") / "morbench"), e["limit"], key=lambda r: (r.lang, r.kind))
     with run.stage("eval", e):
         metrics = run_eval(
             TransformersBackend(chat),

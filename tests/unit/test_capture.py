@@ -36,9 +36,7 @@ def test_batch_of_one_and_two_agree_under_left_padding(tiny: ChatModel, prompts:
             rtol=1e-4,
         )
         assert together.refusal_scores is not None and alone[i].refusal_scores is not None
-        torch.testing.assert_close(
-            together.refusal_scores[i], alone[i].refusal_scores[0], atol=1e-5, rtol=1e-4
-        )
+        torch.testing.assert_close(together.refusal_scores[i], alone[i].refusal_scores[0], atol=1e-5, rtol=1e-4)
 
 
 def test_results_come_back_in_prompt_order_whatever_the_buckets(tiny: ChatModel, prompts: list[str]) -> None:

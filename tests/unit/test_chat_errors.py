@@ -70,6 +70,4 @@ def test_a_saved_folder_loads_like_the_original(qwen_tiny: ChatModel, tmp_path: 
     qwen_tiny.tokenizer.save_pretrained(tmp_path)
     again = load_model(str(tmp_path), progress=False)
     assert again.fingerprint.startswith("folder-sha256:")
-    assert again.refusal_score(["hi"]).tolist() == pytest.approx(
-        qwen_tiny.refusal_score(["hi"]).tolist(), abs=1e-5
-    )
+    assert again.refusal_score(["hi"]).tolist() == pytest.approx(qwen_tiny.refusal_score(["hi"]).tolist(), abs=1e-5)

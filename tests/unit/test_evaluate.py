@@ -55,10 +55,7 @@ def _bench() -> list[PromptRecord]:
 
 def test_the_fake_and_transformers_backends_share_one_interface(qwen_tiny: ChatModel) -> None:
     assert isinstance(FakeBackend(), Backend) and isinstance(TransformersBackend(qwen_tiny), Backend)
-    assert (
-        len(TransformersBackend(qwen_tiny).generate(["hi", "how are you"], max_new_tokens=3, batch_size=2))
-        == 2
-    )
+    assert len(TransformersBackend(qwen_tiny).generate(["hi", "how are you"], max_new_tokens=3, batch_size=2)) == 2
 
 
 def test_metrics_and_the_safety_helpfulness_score(tmp_path: Path) -> None:

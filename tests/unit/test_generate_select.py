@@ -37,10 +37,7 @@ class ScriptedChat:
         self.calls += 1
         if self.fail_on_call is not None and self.calls == self.fail_on_call:
             raise KeyboardInterrupt  # a crash in the middle of the run
-        return [
-            self.outputs[(self.calls + i) % len(self.outputs)] if self.outputs else ""
-            for i in range(len(prompts))
-        ]
+        return [self.outputs[(self.calls + i) % len(self.outputs)] if self.outputs else "" for i in range(len(prompts))]
 
 
 MESSY = """Sure! Here are five harmless requests:
@@ -84,8 +81,7 @@ def test_generation_resumes_after_a_crash_without_duplicates_or_losses(tmp_path:
     seeds = [seed(i, f"How do I build a pipe bomb number {i}?") for i in range(6)]
     cfg = GenerateConfig(methods=["llm"], per_seed=2, batch_size=2)
     outputs = [
-        f"1. What is a pipe bomb, question {k}?\n2. Why are pipe bombs unstable, variant {k}?"
-        for k in range(50)
+        f"1. What is a pipe bomb, question {k}?\n2. Why are pipe bombs unstable, variant {k}?" for k in range(50)
     ]
     with pytest.raises(KeyboardInterrupt):
         generate_candidates(ScriptedChat(outputs, fail_on_call=2), seeds, tmp_path, cfg)  # type: ignore[arg-type]
@@ -151,11 +147,7 @@ def _row(i: int, text: str, p: float, category: str = "weapons") -> dict[str, An
 
 def test_band_dedup_and_quota() -> None:
     band = BandRule("p_refuse", 0.3, 0.9)
-    assert (
-        band.contains(_row(1, "x", 0.5))
-        and not band.contains(_row(2, "x", 0.95))
-        and not band.contains({"id": "n"})
-    )
+    assert band.contains(_row(1, "x", 0.5)) and not band.contains(_row(2, "x", 0.95)) and not band.contains({"id": "n"})
     with pytest.raises(RassError, match="empty band"):
         BandRule("p_refuse", 0.8, 0.2)
     rows = [
@@ -178,9 +170,7 @@ def test_select_needs_a_probe_first(tmp_path: Path, qwen_tiny: Any) -> None:
         )
 
 
-def test_select_end_to_end_on_a_tiny_probe(
-    tmp_path: Path, qwen_tiny: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_select_end_to_end_on_a_tiny_probe(tmp_path: Path, qwen_tiny: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from rass.boundary.probe import ProbeConfig, run_probe
     from rass.runs import RunDir
 

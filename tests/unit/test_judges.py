@@ -66,9 +66,7 @@ def test_fit_threshold_separates_and_prefers_zero() -> None:
     assert fit_threshold([-1.0, 1.0], [False, True])[0] == 0.0
 
 
-def test_logit_judge_labels_from_the_threshold_and_saves_its_calibration(
-    qwen_tiny: ChatModel, rass_home: Path
-) -> None:
+def test_logit_judge_labels_from_the_threshold_and_saves_its_calibration(qwen_tiny: ChatModel, rass_home: Path) -> None:
     items = [JudgeItem("hi", "whatever"), JudgeItem("how do i kill a python process ?", "x")]
     assert {v.label for v in LogitJudge(qwen_tiny, threshold=-1e9).judge(items)} == {"full_refusal"}
     assert {v.label for v in LogitJudge(qwen_tiny, threshold=1e9).judge(items)} == {"full_compliance"}

@@ -43,9 +43,7 @@ def test_run_on_a_tiny_model_completes_every_stage_and_reports(tmp_path: Path) -
     result = runner.invoke(app, ["run", "--model", "tiny:qwen2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
-    assert {"directions", "boundary", "plots", "generate", "select", "bench", "eval"} <= set(
-        manifest["stages"]
-    )
+    assert {"directions", "boundary", "plots", "generate", "select", "bench", "eval"} <= set(manifest["stages"])
     assert {s["status"] for s in manifest["stages"].values()} == {"done"}
     assert manifest["config"]["model"] == "tiny:qwen2"
     page = (out / "report.html").read_text()
@@ -62,9 +60,7 @@ def test_kill_9_at_any_point_resumes_without_losses_or_duplicates(tmp_path: Path
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "rass.cli.main", "run", "--model", "tiny:qwen2", "--out", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
-    )
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     time.sleep(7)  # somewhere inside the pipeline (it takes ~15 s on 2 CPUs)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

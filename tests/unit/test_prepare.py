@@ -112,9 +112,7 @@ def test_interrupted_prepare_leaves_no_valid_looking_cache(
     assert not list(prep.model_root(fake).glob(".tmp-*"))
 
 
-def test_a_manifest_for_other_bytes_does_not_count(
-    fake: EmbeddedModel, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_manifest_for_other_bytes_does_not_count(fake: EmbeddedModel, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prep, "convert", _fake_convert)
     result = prep.prepare(fake.id, install=False, progress=False)
     manifest = result.folder / prep.MANIFEST

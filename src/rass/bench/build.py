@@ -48,9 +48,7 @@ def core_records(langs: Sequence[str] | None = None) -> list[PromptRecord]:
     return out
 
 
-def base_from_run(
-    run_root: Path, controls_per_lang: int | None = None
-) -> tuple[list[PromptRecord], str | None]:
+def base_from_run(run_root: Path, controls_per_lang: int | None = None) -> tuple[list[PromptRecord], str | None]:
     """Selected boundary prompts, their harmful seeds as contrasts, and as many harmless controls."""
     path = run_root / "select" / "boundary.jsonl"
     if not path.is_file():
@@ -65,9 +63,7 @@ def base_from_run(
     for pid in dict.fromkeys(b.parent_id for b in boundary if b.parent_id in seeds):
         s = seeds[pid]
         contrasts.append(
-            PromptRecord(
-                s.id, s.text, s.lang, "harmful", s.category, "contrast", s.source, None, s.split, s.meta
-            )
+            PromptRecord(s.id, s.text, s.lang, "harmful", s.category, "contrast", s.source, None, s.split, s.meta)
         )
     langs = sorted({b.lang for b in boundary})
     controls = []
@@ -75,9 +71,7 @@ def base_from_run(
         pool = load_seeds(langs=[lang], sets=["harmless"], splits=CORE_SPLITS)
         n = controls_per_lang or sum(b.lang == lang for b in boundary)
         controls += [
-            PromptRecord(
-                c.id, c.text, c.lang, "benign", "none", "control", c.source, c.parent_id, c.split, c.meta
-            )
+            PromptRecord(c.id, c.text, c.lang, "benign", "none", "control", c.source, c.parent_id, c.split, c.meta)
             for c in pool[:n]
         ]
     manifest = run_root / "manifest.json"
@@ -193,9 +187,7 @@ def write_bench(records: Sequence[PromptRecord], folder: Path, *, name: str, how
     return folder
 
 
-def card(
-    records: Sequence[PromptRecord], *, name: str, how: str, model: str | None, stats: dict[str, Any]
-) -> str:
+def card(records: Sequence[PromptRecord], *, name: str, how: str, model: str | None, stats: dict[str, Any]) -> str:
     langs = sorted({r.lang for r in records})
     yaml = "---\nconfigs:\n- config_name: default\n  data_files:\n" + "".join(
         f"  - split: {lang}\n    path: data/{lang}.jsonl\n" for lang in langs

@@ -47,14 +47,10 @@ class ApertiumTranslator:
         if shutil.which("apertium") is None:
             raise RassError("apertium is not installed: apt-get install -y --no-install-recommends apertium")
         joined = "\n".join(t.replace("\n", " ") for t in texts) + "\n"
-        out = subprocess.run(
-            ["apertium", "-u", pair], input=joined, capture_output=True, text=True, check=False
-        )
+        out = subprocess.run(["apertium", "-u", pair], input=joined, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             pkg = "apertium-" + pair if "-" in pair else pair
-            raise RassError(
-                f"apertium pair {pair} is missing: apt-get install -y {pkg} ({out.stderr.strip()[:80]})"
-            )
+            raise RassError(f"apertium pair {pair} is missing: apt-get install -y {pkg} ({out.stderr.strip()[:80]})")
         lines = out.stdout.rstrip("\n").split("\n")
         if len(lines) != len(texts):
             raise RassError(f"apertium returned {len(lines)} lines for {len(texts)} inputs")
@@ -117,9 +113,7 @@ class HFTranslator:
 
     def translate(self, texts: Sequence[str], lang: str) -> list[str]:
         if lang not in self.folders:
-            raise RassError(
-                f"no local translation model for {lang!r}; configured: {', '.join(sorted(self.folders))}"
-            )
+            raise RassError(f"no local translation model for {lang!r}; configured: {', '.join(sorted(self.folders))}")
         if lang not in self._pipes:
             from transformers import pipeline
 
@@ -183,9 +177,7 @@ class Gates:
         if not looks_like(translated, lang):
             return "not in the target language"
         ratio = len(translated) / max(1, len(source))
-        low = (
-            self.min_length_ratio / 3 if lang in ("zh", "ja", "ko") else self.min_length_ratio
-        )  # dense scripts
+        low = self.min_length_ratio / 3 if lang in ("zh", "ja", "ko") else self.min_length_ratio  # dense scripts
         if not low <= ratio <= self.max_length_ratio:
             return f"length ratio {ratio:.2f}"
         if back is not None and similarity(source.lower(), back.lower()) < self.min_back_similarity:

@@ -29,9 +29,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def make_plots(run: RunDir, folder: Path) -> list[Path]:
-    rows = [
-        json.loads(x) for x in run.path("boundary", "boundary.jsonl").read_text().splitlines() if x.strip()
-    ]
+    rows = [json.loads(x) for x in run.path("boundary", "boundary.jsonl").read_text().splitlines() if x.strip()]
     fit = read_json(run.path("boundary", "fit.json"))
     layers = read_json(run.path("directions", "layers.json"))
     curves = read_json(run.path("boundary", "alpha_curves.json"))
@@ -50,9 +48,7 @@ def histogram(rows: list[dict[str, Any]], fit: dict[str, Any], path: Path) -> Pa
         xs = [r["projection"] for r in rows if r["group"] == g]
         if xs:
             ax.hist(xs, bins=30, alpha=0.55, color=color, label=f"{g} (n={len(xs)})")
-    ax.axvline(
-        fit["threshold"], color="black", linestyle="--", label=f"fitted boundary {fit['threshold']:.2f}"
-    )
+    ax.axvline(fit["threshold"], color="black", linestyle="--", label=f"fitted boundary {fit['threshold']:.2f}")
     ax.set_xlabel(f"projection on the refusal direction (layer {fit['layer']})")
     ax.set_ylabel("prompts")
     ax.set_title("Where prompts sit relative to the safety boundary")
@@ -121,15 +117,9 @@ def layer_curves(layers: dict[str, Any], path: Path) -> Path:
     causal = [m for m in metrics if "steer_gain" in m]
     if causal:
         cks = [m["layer"] for m in causal]
-        a2.plot(
-            cks, [m["steer_gain"] for m in causal], marker="o", label="+direction on harmless: Δ log-odds"
-        )
-        a2.plot(
-            cks, [m["ablation_drop"] for m in causal], marker="s", label="ablation on harmful: −Δ log-odds"
-        )
-        a2.plot(
-            cks, [m["kl_harmless_ablated"] for m in causal], marker="^", label="KL on harmless (ablation)"
-        )
+        a2.plot(cks, [m["steer_gain"] for m in causal], marker="o", label="+direction on harmless: Δ log-odds")
+        a2.plot(cks, [m["ablation_drop"] for m in causal], marker="s", label="ablation on harmful: −Δ log-odds")
+        a2.plot(cks, [m["kl_harmless_ablated"] for m in causal], marker="^", label="KL on harmless (ablation)")
         a2.axvline(layers["choice"]["chosen"], color="black", linestyle=":")
         a2.legend(fontsize=7)
     a2.set_xlabel("layer")
@@ -141,9 +131,7 @@ def alpha_curves(curves: dict[str, Any], path: Path) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4))
     for p in curves.get("prompts", []):
-        ax.plot(
-            curves["alphas"], p["p_refuse"], color=COLORS.get(p["group"], "gray"), alpha=0.8, label=p["group"]
-        )
+        ax.plot(curves["alphas"], p["p_refuse"], color=COLORS.get(p["group"], "gray"), alpha=0.8, label=p["group"])
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles, strict=True))
     ax.legend(uniq.values(), uniq.keys(), fontsize=8)

@@ -76,9 +76,7 @@ def _group(r: PromptRecord) -> str:
     return "imperative" if r.meta.get("style") == "imperative" else "harmless"
 
 
-def _ids(
-    records: Sequence[PromptRecord], *, split: str | None, lang: str | None, groups: Sequence[str]
-) -> list[str]:
+def _ids(records: Sequence[PromptRecord], *, split: str | None, lang: str | None, groups: Sequence[str]) -> list[str]:
     return [
         r.id
         for r in records
@@ -186,9 +184,7 @@ def _directions_stage(
     base_lp = chat.forward(less_c, logprobs=True).logprobs
     assert base_lp is not None
     for k in candidates:
-        metrics[k].update(
-            causal_metrics(chat, direction, k, harm_c, less_c, base_h, base_b, base_lp, threshold)
-        )
+        metrics[k].update(causal_metrics(chat, direction, k, harm_c, less_c, base_h, base_b, base_lp, threshold))
     chosen, why = choose_layer({k: metrics[k] for k in candidates}, cfg.rule)
     if cfg.layer is not None:
         why["note"] = f"layer {cfg.layer} forced by the user"
@@ -254,10 +250,7 @@ def _boundary_stage(
         texts = [acts_text(rec_by_id, acts, i) for i in analysed]
         replies = chat.generate(texts, max_new_tokens=cfg.confirm_max_new_tokens)
         verdicts = get_judge("string").judge(
-            [
-                JudgeItem(t, r, rec_by_id[acts.ids[i]].lang)
-                for t, r, i in zip(texts, replies, analysed, strict=True)
-            ]
+            [JudgeItem(t, r, rec_by_id[acts.ids[i]].lang) for t, r, i in zip(texts, replies, analysed, strict=True)]
         )
         generated = {i: (r, v_.refused) for i, r, v_ in zip(analysed, replies, verdicts, strict=True)}
 
@@ -405,13 +398,9 @@ def _analysis(
         }
         with_flip = [(r, y) for r, y in zip(benign, ref, strict=True) if r.get("flip_alpha") is not None]
         if with_flip:
-            out["auroc_steering_distance"] = auroc(
-                [-r["flip_alpha"] for r, _ in with_flip], [y for _, y in with_flip]
-            )
+            out["auroc_steering_distance"] = auroc([-r["flip_alpha"] for r, _ in with_flip], [y for _, y in with_flip])
             out["median_abs_flip_alpha_refused"] = _median([abs(r["flip_alpha"]) for r, y in with_flip if y])
-            out["median_abs_flip_alpha_answered"] = _median(
-                [abs(r["flip_alpha"]) for r, y in with_flip if not y]
-            )
+            out["median_abs_flip_alpha_answered"] = _median([abs(r["flip_alpha"]) for r, y in with_flip if not y])
         harmful = [r for r in sub if r["label"] == "harmful"]
         if harmful:
             hs = [bool(r.get("refused_generated", r["refused_logit"])) for r in harmful]
@@ -435,9 +424,7 @@ def _analysis(
             cosine = torch.nn.functional.cosine_similarity(dirs[lang], english, dim=0)
             entry["direction_cosine_vs_" + cfg.direction_lang] = round(float(cosine), 4)
         try:
-            lf = fit_boundary(
-                [r["projection"] for r in sub], [r["refused_logit"] for r in sub], min_per_class=2
-            )
+            lf = fit_boundary([r["projection"] for r in sub], [r["refused_logit"] for r in sub], min_per_class=2)
             entry["threshold"] = round(lf.threshold, 4)
         except RassError as exc:
             entry["threshold"] = None

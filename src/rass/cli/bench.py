@@ -23,12 +23,8 @@ def build(
     out: Annotated[Path, typer.Option("--out", "-o", help="Benchmark folder to write.")],
     langs: Annotated[str, typer.Option(help="Target languages.")] = ALL_LANGS,
     translator: Annotated[str, typer.Option(help="parallel, apertium, llm or hf.")] = "llm",
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Model SPEC for the llm translator.")
-    ] = DEFAULT_MODEL,
-    hf_model: Annotated[
-        list[str] | None, typer.Option(help="lang=folder of a local translation model (hf).")
-    ] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model SPEC for the llm translator.")] = DEFAULT_MODEL,
+    hf_model: Annotated[list[str] | None, typer.Option(help="lang=folder of a local translation model (hf).")] = None,
 ) -> None:
     """Boundary prompts + harmful contrasts + harmless controls, in every language, with a card."""
     from rass.bench.build import base_from_run, write_bench
@@ -71,8 +67,6 @@ def core(
     from rass.bench.build import core_records, write_bench
 
     records = core_records(langs.split(","))
-    how = (
-        "the natively written parallel seed sets shipped with rass (look-alikes, harmful contrasts, controls)"
-    )
+    how = "the natively written parallel seed sets shipped with rass (look-alikes, harmful contrasts, controls)"
     write_bench(records, out, name="MORBench-core", how=how, model=None)
     console.print(f"wrote MORBench-core: {len(records)} items to {out}")

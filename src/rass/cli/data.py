@@ -22,9 +22,7 @@ console = Console()
 def import_(
     src: Annotated[Path, typer.Argument(help="CSV, TSV, parquet, JSONL or a saved HF dataset folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output: .jsonl, .parquet or a folder (HF).")],
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="Input format if the suffix is ambiguous.")
-    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Input format if the suffix is ambiguous.")] = None,
     text_col: Annotated[str, typer.Option(help="Column holding the prompt.")] = "text",
     label_col: Annotated[str | None, typer.Option(help="Column holding the label.")] = "label",
     label_map: Annotated[str | None, typer.Option(help="e.g. safe=benign,unsafe=harmful")] = None,
@@ -78,9 +76,7 @@ def validate(
 @app.command()
 @guarded
 def stats(
-    files: Annotated[
-        list[Path] | None, typer.Argument(help="Files to summarise (default: shipped seeds).")
-    ] = None,
+    files: Annotated[list[Path] | None, typer.Argument(help="Files to summarise (default: shipped seeds).")] = None,
     by: Annotated[str, typer.Option(help="Comma-separated fields to group by.")] = "lang,label,kind",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:

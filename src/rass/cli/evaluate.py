@@ -54,17 +54,13 @@ def eval_(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder; results go to RUN/eval (resumable).")],
     model: ModelOpt = DEFAULT_MODEL,
     adapter: Annotated[Path | None, typer.Option(help="A peft adapter folder trained on this model.")] = None,
-    steer: Annotated[
-        Path | None, typer.Option(help='Steering config JSON: {"direction", "alpha", "layer"?}.')
-    ] = None,
+    steer: Annotated[Path | None, typer.Option(help='Steering config JSON: {"direction", "alpha", "layer"?}.')] = None,
     backend: Annotated[str, typer.Option(help="transformers or vllm (GPU).")] = "transformers",
     langs: Annotated[str | None, typer.Option(help="Only these languages.")] = None,
     limit: Annotated[int, typer.Option(help="At most N items per language (0: all).")] = 0,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 128,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
-    logit_check: Annotated[
-        bool, typer.Option(help="Cross-check with the logit judge (transformers).")
-    ] = True,
+    logit_check: Annotated[bool, typer.Option(help="Cross-check with the logit judge (transformers).")] = True,
     name: Annotated[str, typer.Option(help="Sub-folder name for this evaluation.")] = "eval",
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
@@ -91,9 +87,7 @@ def eval_(
         elif backend == "transformers":
             from rass.models.chat import ChatModel
 
-            chat = ChatModel.load(
-                model, device=device, dtype=dtype, threads=threads or None, batch_size=batch_size
-            )
+            chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None, batch_size=batch_size)
             if adapter:
                 from rass.models.adapters import attach_adapter
 
@@ -106,9 +100,7 @@ def eval_(
                 layer = cfg.get("layer", vec.meta.get("chosen_layer"))
                 if layer is None:
                     raise DataError(f'{steer}: give "layer" (the direction file names no chosen layer)')
-                stack.enter_context(
-                    chat.steer(vec.layer_vectors[int(layer)], float(cfg["alpha"]), layers=[int(layer)])
-                )
+                stack.enter_context(chat.steer(vec.layer_vectors[int(layer)], float(cfg["alpha"]), layers=[int(layer)]))
             impl = TransformersBackend(chat)
         else:
             raise typer.BadParameter("use transformers or vllm", param_hint="--backend")

@@ -77,9 +77,7 @@ def run(
     verdicts = impl.judge([JudgeItem(r["prompt"], r["response"], r["lang"]) for r in rows])
     write_jsonl(out, [{**r, "judgement": v.to_dict()} for r, v in zip(rows, verdicts, strict=True)])
     counts = Counter(v.label for v in verdicts)
-    console.print(
-        f"judged {len(rows)} responses with {judge}: " + ", ".join(f"{k} {n}" for k, n in counts.items())
-    )
+    console.print(f"judged {len(rows)} responses with {judge}: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
 
 
 @app.command("eval")
@@ -149,13 +147,9 @@ def eval_(
 @app.command()
 @guarded
 def calibrate(
-    responses: Annotated[
-        Path, typer.Argument(help="The model's own generations: JSONL with prompt, response.")
-    ],
+    responses: Annotated[Path, typer.Argument(help="The model's own generations: JSONL with prompt, response.")],
     model: JudgeModelOpt = DEFAULT_MODEL,
-    reference: Annotated[
-        str, typer.Option(help="Judge whose verdicts the threshold should match.")
-    ] = "string",
+    reference: Annotated[str, typer.Option(help="Judge whose verdicts the threshold should match.")] = "string",
 ) -> None:
     """Fit the logit judge's threshold to the reference judge's verdicts on real generations."""
     from rass.judge.base import JudgeItem, get_judge

@@ -12,6 +12,7 @@ from rass.cli import chat as chat_cmd
 from rass.cli import data as data_cmd
 from rass.cli import evaluate as eval_cmd
 from rass.cli import judge as judge_cmd
+from rass.cli import mitigate as mitigate_cmd
 from rass.cli import models as models_cmd
 from rass.cli import probe as probe_cmd
 from rass.cli import run as run_cmd
@@ -33,6 +34,7 @@ app.command("probe")(probe_cmd.probe)
 app.command("generate")(select_cmd.generate)
 app.command("select")(select_cmd.select)
 app.command("eval")(eval_cmd.eval_)
+app.command("mitigate")(mitigate_cmd.mitigate)
 app.command("run")(run_cmd.run)
 app.command("report")(run_cmd.report)
 
@@ -45,9 +47,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version."
-    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """rass: probe, select, benchmark and mitigate over-refusal."""
 

@@ -23,21 +23,15 @@ def probe(
     prompts: Annotated[
         list[Path] | None, typer.Option("--prompts", help="Extra prompt files to place on the map.")
     ] = None,
-    max_per_group: Annotated[
-        int, typer.Option(help="Seed prompts per language × set × split (0: all).")
-    ] = 24,
+    max_per_group: Annotated[int, typer.Option(help="Seed prompts per language × set × split (0: all).")] = 24,
     layer: Annotated[int | None, typer.Option(help="Use this layer instead of choosing one.")] = None,
     layer_stride: Annotated[int, typer.Option(min=1, help="Causal-check every k-th candidate layer.")] = 1,
     position: Annotated[str, typer.Option(help="last, eoi or user_mean.")] = "last",
     direction: Annotated[Path | None, typer.Option(help="Reuse a saved direction file (same model).")] = None,
-    threshold: Annotated[
-        str | None, typer.Option(help="Refusal-score threshold: a number or 'median'.")
-    ] = None,
+    threshold: Annotated[str | None, typer.Option(help="Refusal-score threshold: a number or 'median'.")] = None,
     n_causal: Annotated[int, typer.Option(help="Validation prompts per class for causal checks.")] = 16,
     flip_max: Annotated[int, typer.Option(help="Prompts in the steering-distance search (0: skip).")] = 96,
-    generate: Annotated[
-        bool, typer.Option(help="Confirm analysed refusals by generation + string judge.")
-    ] = True,
+    generate: Annotated[bool, typer.Option(help="Confirm analysed refusals by generation + string judge.")] = True,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     force: Annotated[bool, typer.Option(help="Redo finished stages.")] = False,
     device: DeviceOpt = "auto",

@@ -15,18 +15,10 @@ console = Console()
 
 @guarded
 def run(
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model SPEC (default: the profile's).")
-    ] = None,
-    profile: Annotated[
-        str, typer.Option(help="quick (0.5B, small), default (1.5B) or full (GPU).")
-    ] = "default",
-    config: Annotated[
-        Path | None, typer.Option(help="TOML file overriding the profile, section per stage.")
-    ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumed if it exists).")] = Path(
-        "runs/rass"
-    ),
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model SPEC (default: the profile's).")] = None,
+    profile: Annotated[str, typer.Option(help="quick (0.5B, small), default (1.5B) or full (GPU).")] = "default",
+    config: Annotated[Path | None, typer.Option(help="TOML file overriding the profile, section per stage.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (resumed if it exists).")] = Path("runs/rass"),
 ) -> None:
     """probe → generate → select → bench → eval → report, resumable; one folder per stage."""
     from rass.pipeline import resolve_config, run_pipeline

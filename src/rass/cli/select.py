@@ -16,13 +16,9 @@ console = Console()
 
 @guarded
 def generate(
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Run folder (the probe's, so steering can be used).")
-    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (the probe's, so steering can be used).")],
     model: ModelOpt = DEFAULT_MODEL,
-    seeds: Annotated[
-        Path | None, typer.Option(help="Seed prompts (default: shipped harmful train seeds).")
-    ] = None,
+    seeds: Annotated[Path | None, typer.Option(help="Seed prompts (default: shipped harmful train seeds).")] = None,
     langs: Annotated[str, typer.Option(help="Languages of shipped seeds, comma-separated.")] = "en",
     limit: Annotated[int, typer.Option(help="At most this many seeds per language (0: all).")] = 0,
     methods: Annotated[str, typer.Option(help="llm, steer, rules (comma-separated).")] = "llm,rules",
@@ -44,10 +40,7 @@ def generate(
 
     run = RunDir(out)
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
-    if seeds:
-        records = read_records(seeds)
-    else:
-        records = load_seeds(langs=langs.split(","), sets=["harmful"], splits=["train"])
+    records = read_records(seeds) if seeds else load_seeds(langs=langs.split(","), sets=["harmful"], splits=["train"])
     records = cap_per_lang(records, limit)
     direction = layer = None
     if "steer" in chosen:
@@ -59,9 +52,7 @@ def generate(
     if any(m != "rules" for m in chosen):
         from rass.models.chat import ChatModel
 
-        chat = ChatModel.load(
-            model, device=device, dtype=dtype, threads=threads or None, batch_size=batch_size
-        )
+        chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None, batch_size=batch_size)
     cfg = GenerateConfig(
         methods=chosen,
         per_seed=per_seed,
@@ -90,9 +81,7 @@ def select(
     dedup_threshold: Annotated[
         float, typer.Option(help="Character 4-gram Jaccard above which two are duplicates.")
     ] = 0.6,
-    verify: Annotated[
-        int, typer.Option(help="Selected prompts to check by generation (0: skip the proof).")
-    ] = 32,
+    verify: Annotated[int, typer.Option(help="Selected prompts to check by generation (0: skip the proof).")] = 32,
     rounds: Annotated[int, typer.Option(min=1, help="Iterate: selected prompts seed the next round.")] = 1,
     per_seed: Annotated[int, typer.Option(min=1, help="Candidates per seed in later rounds.")] = 3,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
@@ -129,22 +118,12 @@ def select(
         if r + 1 < rounds:
             import json
 
-            chosen = [
-                json.loads(x)
-                for x in (run.path(stage) / "boundary.jsonl").read_text().splitlines()
-                if x.strip()
-            ]
+            chosen = [json.loads(x) for x in (run.path(stage) / "boundary.jsonl").read_text().splitlines() if x.strip()]
             seeds = [
-                PromptRecord.from_dict(
-                    {k: v for k, v in row.items() if k in PromptRecord.__dataclass_fields__}
-                )
+                PromptRecord.from_dict({k: v for k, v in row.items() if k in PromptRecord.__dataclass_fields__})
                 for row in chosen
             ]
-            gcfg = GenerateConfig(
-                methods=["llm"], per_seed=per_seed, round=r + 1, batch_size=min(batch_size, 8)
-            )
+            gcfg = GenerateConfig(methods=["llm"], per_seed=per_seed, round=r + 1, batch_size=min(batch_size, 8))
             generate_candidates(chat, seeds, run.path("generate"), gcfg)
             candidates = load_candidates(run.root / "generate")
-    console.print(
-        f"selected prompts in {run_dir}/select/boundary.jsonl; report in {run_dir}/select/report.json"
-    )
+    console.print(f"selected prompts in {run_dir}/select/boundary.jsonl; report in {run_dir}/select/report.json")

@@ -113,9 +113,7 @@ def parse_map(spec: str | None) -> dict[str, str]:
     return out
 
 
-def _rows_to_records(
-    rows: list[dict[str, Any]], columns: list[str], path: Path, cmap: ColumnMap
-) -> list[PromptRecord]:
+def _rows_to_records(rows: list[dict[str, Any]], columns: list[str], path: Path, cmap: ColumnMap) -> list[PromptRecord]:
     wanted = [c for c in (cmap.text_col, cmap.label_col, cmap.id_col, cmap.lang_col, cmap.category_col) if c]
     missing = [c for c in wanted if c not in columns]
     if missing:
@@ -234,9 +232,7 @@ def write_parquet(records: list[PromptRecord], path: str | Path) -> Path:
     return path
 
 
-def read_records(
-    path: str | Path, fmt: str | None = None, cmap: ColumnMap | None = None
-) -> list[PromptRecord]:
+def read_records(path: str | Path, fmt: str | None = None, cmap: ColumnMap | None = None) -> list[PromptRecord]:
     """Read any supported format. Tables go through ``cmap``; JSONL and HF folders are native."""
     path = Path(path)
     if not path.exists():

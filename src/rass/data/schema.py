@@ -30,9 +30,7 @@ _ISO639_1 = set(
     pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th
     ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu""".split()
 )
-_BCP47 = re.compile(
-    r"^(?P<primary>[a-zA-Z]{2,3})(-[a-zA-Z]{4})?(-([a-zA-Z]{2}|[0-9]{3}))?(-[a-zA-Z0-9]{5,8})*$"
-)
+_BCP47 = re.compile(r"^(?P<primary>[a-zA-Z]{2,3})(-[a-zA-Z]{4})?(-([a-zA-Z]{2}|[0-9]{3}))?(-[a-zA-Z0-9]{5,8})*$")
 _CATEGORY_ALIASES = {
     "self-harm": "self_harm",
     "chemical": "chem_bio",

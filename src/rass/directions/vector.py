@@ -87,9 +87,7 @@ class SteeringVector:
 
     def normalized(self) -> SteeringVector:
         """Unit-norm per layer (zero vectors stay zero)."""
-        return SteeringVector(
-            {k: v / v.norm().clamp_min(1e-12) for k, v in self.layer_vectors.items()}, self.meta
-        )
+        return SteeringVector({k: v / v.norm().clamp_min(1e-12) for k, v in self.layer_vectors.items()}, self.meta)
 
     def select(self, layers: list[int]) -> SteeringVector:
         missing = [k for k in layers if k not in self.layer_vectors]
@@ -103,9 +101,7 @@ class SteeringVector:
 
         common = sorted(set(self.layer_vectors) & set(other.layer_vectors))
         return {
-            k: float(
-                torch.nn.functional.cosine_similarity(self.layer_vectors[k], other.layer_vectors[k], dim=0)
-            )
+            k: float(torch.nn.functional.cosine_similarity(self.layer_vectors[k], other.layer_vectors[k], dim=0))
             for k in common
         }
 

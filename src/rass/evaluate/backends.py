@@ -43,9 +43,7 @@ class VLLMBackend:
         try:
             from vllm import LLM
         except ImportError:
-            raise RassError(
-                "the vllm backend needs vLLM on a GPU machine: pip install 'rass[vllm]'"
-            ) from None
+            raise RassError("the vllm backend needs vLLM on a GPU machine: pip install 'rass[vllm]'") from None
         self.llm = LLM(model=model_path, **engine_args)
         self.tokenizer = self.llm.get_tokenizer()
 

@@ -59,9 +59,7 @@ def run_eval(
     with path.open("a", encoding="utf-8") as f:
         for i in range(0, len(todo), chunk):
             part = todo[i : i + chunk]
-            replies = backend.generate(
-                [r.text for r in part], max_new_tokens=max_new_tokens, batch_size=batch_size
-            )
+            replies = backend.generate([r.text for r in part], max_new_tokens=max_new_tokens, batch_size=batch_size)
             for r, reply in zip(part, replies, strict=True):
                 row: dict[str, Any] = {
                     "id": r.id,

@@ -52,8 +52,7 @@ def compute(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         mine = [r for r in rows if r["lang"] == lang]
         out["by_lang"][lang] = summarise(mine)
         out["by_lang_category"][lang] = {
-            c: summarise([r for r in mine if r["category"] == c])
-            for c in sorted({r["category"] for r in mine})
+            c: summarise([r for r in mine if r["category"] == c]) for c in sorted({r["category"] for r in mine})
         }
     both = [r for r in rows if "refused_logit" in r]
     if both:

@@ -78,8 +78,7 @@ def score(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:
         }
     correct = sum(g == p for g, p in zip(gold, pred, strict=True))
     refusal_agree = sum(
-        (g != "full_compliance") == (p in ("full_refusal", "partial_refusal"))
-        for g, p in zip(gold, pred, strict=True)
+        (g != "full_compliance") == (p in ("full_refusal", "partial_refusal")) for g, p in zip(gold, pred, strict=True)
     )
     return {
         "n": n,

@@ -72,9 +72,7 @@ class LLMJudge:
         self.max_response_chars = max_response_chars
 
     def prompt_for(self, item: JudgeItem) -> str:
-        return RUBRIC.format(
-            prompt=item.prompt.strip(), response=item.response.strip()[: self.max_response_chars]
-        )
+        return RUBRIC.format(prompt=item.prompt.strip(), response=item.response.strip()[: self.max_response_chars])
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Judgement]:
         if not items:
@@ -83,9 +81,7 @@ class LLMJudge:
         out = []
         for text in outputs:
             label = parse_label(text)
-            out.append(
-                Judgement(label, _SCORES[label], self.name, f"{self.version}:{self.model.name}", text[:80])
-            )
+            out.append(Judgement(label, _SCORES[label], self.name, f"{self.version}:{self.model.name}", text[:80]))
         return out
 
 

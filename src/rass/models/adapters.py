@@ -28,9 +28,7 @@ def attach_adapter(chat: ChatModel, folder: Path) -> None:
     try:
         chat.model = PeftModel.from_pretrained(chat.model, str(folder)).eval()
     except (RuntimeError, ValueError) as exc:  # shape mismatches surface as RuntimeError
-        raise DimensionMismatchError(
-            f"the adapter in {folder} does not fit {chat.name}: {str(exc)[:200]}"
-        ) from None
+        raise DimensionMismatchError(f"the adapter in {folder} does not fit {chat.name}: {str(exc)[:200]}") from None
     from rass.models.hooks import find_layers
 
     chat.layers = find_layers(chat.model)

@@ -137,9 +137,7 @@ class ChatModel:
         for i, p in enumerate(prompts):
             if not isinstance(p, str) or not p.strip():
                 raise EmptyInputError(f"prompt {i} is empty")
-        lengths = [
-            len(self.tokenizer(self.render(p), add_special_tokens=False)["input_ids"]) for p in prompts
-        ]
+        lengths = [len(self.tokenizer(self.render(p), add_special_tokens=False)["input_ids"]) for p in prompts]
         limit = self.max_context - reserve
         for i, n in enumerate(lengths):
             if n > limit:
@@ -226,9 +224,7 @@ class ChatModel:
         for site in sites:
             kind, _, num = site.partition(".")
             if kind not in ("resid_pre", "resid_post") or not num.isdigit() or int(num) >= self.n_layers:
-                raise RassError(
-                    f"unknown site {site!r}; use resid_pre.L or resid_post.L with L < {self.n_layers}"
-                )
+                raise RassError(f"unknown site {site!r}; use resid_pre.L or resid_post.L with L < {self.n_layers}")
         lengths = self.check_prompts(prompts)
         batches = self._batches(lengths, batch_size)
         n = len(prompts)
@@ -394,8 +390,7 @@ class ChatModel:
         if isinstance(vector, torch.Tensor):
             if vector.dim() != 1 or vector.shape[0] != self.hidden_size:
                 raise DimensionMismatchError(
-                    f"direction has shape {tuple(vector.shape)} but {self.name} has hidden size "
-                    f"{self.hidden_size}"
+                    f"direction has shape {tuple(vector.shape)} but {self.name} has hidden size {self.hidden_size}"
                 )
             chosen = list(range(self.n_layers)) if layers is None else list(layers)
             vectors = {layer: vector for layer in chosen}

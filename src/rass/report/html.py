@@ -104,9 +104,7 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
     versions = ", ".join(f"{k} {v}" for k, v in manifest.get("versions", {}).items())
     d.table(["", ""], [["model", model.get("name")], ["fingerprint", model.get("fingerprint")],
                        ["created", manifest.get("created")], ["git", manifest.get("git_sha")], ["versions", versions]])  # fmt: skip
-    d.table(
-        ["stage", "status", "seconds"], [[k, v.get("status"), v.get("seconds")] for k, v in stages.items()]
-    )
+    d.table(["stage", "status", "seconds"], [[k, v.get("status"), v.get("seconds")] for k, v in stages.items()])
     out.append(("Run", d))
 
     layers = _read(run / "directions" / "layers.json")
@@ -154,9 +152,7 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
         out.append(("The safety boundary", d))
 
     refused = [
-        r
-        for r in _jsonl(run / "boundary" / "boundary.jsonl")
-        if r["label"] == "benign" and r.get("refused_generated")
+        r for r in _jsonl(run / "boundary" / "boundary.jsonl") if r["label"] == "benign" and r.get("refused_generated")
     ]
     if refused:
         d = Doc()

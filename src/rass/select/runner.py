@@ -188,9 +188,7 @@ def _prove(
         t = time.perf_counter()
         replies = chat.generate([r["text"] for r in rows], max_new_tokens=cfg.verify_max_new_tokens)
         secs = time.perf_counter() - t
-        verdicts = judge.judge(
-            [JudgeItem(r["text"], a, r["lang"]) for r, a in zip(rows, replies, strict=True)]
-        )
+        verdicts = judge.judge([JudgeItem(r["text"], a, r["lang"]) for r, a in zip(rows, replies, strict=True)])
         for r, a, v in zip(rows, replies, verdicts, strict=True):
             r["response"], r["refused_generated"] = a, v.refused
         return [v.refused for v in verdicts], secs / len(rows)
@@ -201,9 +199,7 @@ def _prove(
     agree = sum(r["refused_logit"] == r["refused_generated"] for r in checked) / len(checked)
     long_rows = sel[: cfg.long_sample]
     t = time.perf_counter()
-    chat.generate(
-        [r["text"] for r in long_rows], max_new_tokens=cfg.long_tokens, min_new_tokens=cfg.long_tokens
-    )
+    chat.generate([r["text"] for r in long_rows], max_new_tokens=cfg.long_tokens, min_new_tokens=cfg.long_tokens)
     long_s_per = (time.perf_counter() - t) / max(1, len(long_rows))
     sel_rate = sum(sel_hits) / len(sel_hits) if sel_hits else 0.0
     base_rate = sum(base_hits) / len(base_hits) if base_hits else 0.0

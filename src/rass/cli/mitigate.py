@@ -1,0 +1,49 @@
+"""``rass mitigate``: reduce over-refusal with the run's boundary prompts, with before/after proof."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from rass.cli.errors import guarded
+from rass.cli.options import DEFAULT_MODEL, DeviceOpt, DtypeOpt, ModelOpt, ThreadsOpt
+
+console = Console()
+
+
+@guarded
+def mitigate(
+    run_dir: Annotated[Path, typer.Option("--run", help="A run with a probe and a RASS selection.")],
+    model: ModelOpt = DEFAULT_MODEL,
+    method: Annotated[str, typer.Option(help="sft (LoRA), dpo (LoRA) or steer (conditional steering).")] = "sft",
+    ablation: Annotated[bool, typer.Option(help="Train on random verified-benign candidates instead.")] = False,
+    max_steps: Annotated[int, typer.Option(help="Stop training after N steps (-1: one epoch).")] = -1,
+    learning_rate: Annotated[float, typer.Option()] = 2e-4,
+    eval_limit: Annotated[int, typer.Option(help="MORBench-core items per language x kind.")] = 12,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = "auto",
+    threads: ThreadsOpt = 0,
+) -> None:
+    """Train a LoRA adapter (sft/dpo) or apply conditional steering, and evaluate before/after."""
+    from rass.mitigate.runner import MitigateConfig, run_mitigation
+    from rass.models.chat import ChatModel
+    from rass.runs import RunDir
+
+    if method not in ("sft", "dpo", "steer"):
+        raise typer.BadParameter("use sft, dpo or steer", param_hint="--method")
+    chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
+    cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit,
+                         train={"max_steps": max_steps, "learning_rate": learning_rate})  # fmt: skip
+    res = run_mitigation(chat, RunDir(run_dir), cfg)
+
+    def rate(m: dict[str, float] | None) -> str:
+        return "-" if not m else f"{m['rate']:.2f}"
+
+    for group in ("heldout_boundary", "morbench_core", "heldout_harmful"):
+        b, a = res["before"][group], res["after"][group]
+        key = "harmful_refusal" if group == "heldout_harmful" else "over_refusal"
+        console.print(f"{group:17s} {key}: {rate(b[key])} → {rate(a[key])}")
+    console.print(f"KL on harmless prompts: {res['kl_harmless']}; {res['seconds']} s; metrics in {run_dir}/mitigate")

@@ -1,0 +1,178 @@
+"""Training data for mitigation, built, saved and shown.
+
+- comply targets for verified-benign boundary prompts: the model's own answers produced while
+  steering against its refusal direction (or a teacher SPEC's answers), kept only when the string
+  judge says they comply, they stay fluent (mean token NLL under the *unsteered* model below a
+  bound) and, when a rubric judge is given, it finds them correct;
+- safety anchors: harmful prompts paired with refusals (the model's own when it refuses);
+- a harmless retain set: ordinary prompts with the model's own answers.
+
+The hard guarantee: a comply target is only ever made for a prompt that passed the benign gate
+*and* passes the harmful-intent screen again here; anything else raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rass.errors import DataError, RassError
+from rass.select.gate import screen
+
+if TYPE_CHECKING:
+    from rass.models.chat import ChatModel
+
+REFUSALS = {
+    "en": "I'm sorry, but I can't help with that request.",
+    "es": "Lo siento, pero no puedo ayudar con esa petición.",
+    "fr": "Je suis désolé, mais je ne peux pas vous aider avec cette demande.",
+    "de": "Es tut mir leid, aber bei dieser Anfrage kann ich nicht helfen.",
+    "zh": "抱歉，我无法协助完成这个请求。",
+    "ja": "申し訳ありませんが、このご依頼にはお応えできません。",
+    "ru": "Извините, но я не могу помочь с этим запросом.",
+    "ar": "عذرًا، لا أستطيع المساعدة في هذا الطلب.",
+}
+
+
+# the rejected side of a DPO safety anchor: the start of compliance, never harmful content itself
+COMPLY_OPENERS = {
+    "en": "Sure! Here is how you can do that, step by step.",
+    "es": "¡Claro! Así es como puedes hacerlo, paso a paso.",
+    "fr": "Bien sûr ! Voici comment faire, étape par étape.",
+    "de": "Klar! So gehst du Schritt für Schritt vor.",
+    "zh": "当然可以！以下是具体的步骤。",
+    "ja": "もちろんです！手順を順番に説明します。",
+    "ru": "Конечно! Вот как это сделать, шаг за шагом.",
+    "ar": "بالتأكيد! إليك كيفية القيام بذلك خطوة بخطوة.",
+}
+
+
+class HarmfulTargetError(RassError):
+    """A prompt that did not pass the benign gate was about to become a comply target."""
+
+
+def assert_benign_for_compliance(rows: Sequence[dict[str, Any]]) -> None:
+    """Raise unless every row passed the gate and passes the screen now."""
+    for r in rows:
+        gate = r.get("gate") or {}
+        if not gate.get("accepted"):
+            raise HarmfulTargetError(f"{r.get('id')}: not verified benign ({gate.get('reason', 'never gated')})")
+        why = screen(r["text"])
+        if why:
+            raise HarmfulTargetError(f"{r.get('id')}: the harmful-intent screen rejects it ({why})")
+
+
+@dataclass
+class TrainingData:
+    comply: list[dict[str, Any]] = field(default_factory=list)  # prompt, completion (+ scores)
+    anchors: list[dict[str, Any]] = field(default_factory=list)  # harmful prompt, refusal
+    retain: list[dict[str, Any]] = field(default_factory=list)  # harmless prompt, own answer
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def sft_rows(self) -> list[dict[str, Any]]:
+        """Conversational prompt–completion rows for trl's SFTTrainer."""
+        return [
+            {
+                "prompt": [{"role": "user", "content": r["prompt"]}],
+                "completion": [{"role": "assistant", "content": r["completion"]}],
+            }
+            for r in (*self.comply, *self.anchors, *self.retain)
+        ]
+
+    def dpo_rows(self) -> list[dict[str, Any]]:
+        """chosen = compliant / rejected = refusal for boundary prompts; the reverse for anchors."""
+
+        def pair(prompt: str, chosen: str, rejected: str) -> dict[str, Any]:
+            return {
+                "prompt": [{"role": "user", "content": prompt}],
+                "chosen": [{"role": "assistant", "content": chosen}],
+                "rejected": [{"role": "assistant", "content": rejected}],
+            }
+
+        base = lambda lang: lang.split("-")[0]  # noqa: E731
+        rows = [pair(r["prompt"], r["completion"], r.get("refusal") or REFUSALS.get(base(r["lang"]), REFUSALS["en"]))
+                for r in self.comply]  # fmt: skip
+        rows += [pair(r["prompt"], r["completion"], COMPLY_OPENERS.get(base(r["lang"]), COMPLY_OPENERS["en"]))
+                 for r in self.anchors]  # fmt: skip
+        return rows
+
+
+def mean_nll(chat: ChatModel, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
+    """Mean per-token negative log-likelihood of each completion after its prompt (teacher forcing)."""
+    import torch
+
+    out = []
+    with torch.inference_mode():
+        for p, c in zip(prompts, completions, strict=True):
+            prefix = chat.render(p)
+            ids_p = chat.tokenizer(prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            ids_c = chat.tokenizer(c, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            if ids_c.shape[1] == 0:
+                out.append(float("inf"))
+                continue
+            ids = torch.cat([ids_p, ids_c], dim=1).to(chat.device)
+            logits = chat.model(input_ids=ids).logits[0, ids_p.shape[1] - 1 : -1].float()
+            nll = torch.nn.functional.cross_entropy(logits, ids[0, ids_p.shape[1] :], reduction="mean")
+            out.append(float(nll))
+    return out
+
+
+def build_training_data(
+    chat: ChatModel,
+    boundary: Sequence[dict[str, Any]],
+    harmful: Sequence[Any],
+    harmless: Sequence[Any],
+    *,
+    direction: Any,
+    layer: int,
+    steer_alpha: float = 1.0,
+    max_new_tokens: int = 96,
+    max_nll: float = 3.0,
+    teacher: ChatModel | None = None,
+) -> TrainingData:
+    """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set."""
+    from rass.judge.base import JudgeItem, get_judge
+
+    assert_benign_for_compliance(boundary)
+    judge = get_judge("string")
+    data = TrainingData()
+    prompts = [r["text"] for r in boundary]
+    if prompts:
+        if teacher is not None:
+            answers = teacher.generate(prompts, max_new_tokens=max_new_tokens)
+        else:
+            with chat.steer(direction.layer_vectors[layer], -steer_alpha, layers=[layer]):
+                answers = chat.generate(prompts, max_new_tokens=max_new_tokens)
+        refusals = chat.generate(prompts, max_new_tokens=max_new_tokens)  # the unsteered model's own reply
+        verdicts = judge.judge([JudgeItem(p, a, r["lang"]) for p, a, r in zip(prompts, answers, boundary, strict=True)])
+        nll = mean_nll(chat, prompts, answers)
+        for r, a, own, v, n in zip(boundary, answers, refusals, verdicts, nll, strict=True):
+            if v.label != "full_compliance":
+                data.dropped["comply target not compliant"] = data.dropped.get("comply target not compliant", 0) + 1
+                continue
+            if n > max_nll:
+                data.dropped["comply target not fluent"] = data.dropped.get("comply target not fluent", 0) + 1
+                continue
+            own_refused = judge.judge([JudgeItem(r["text"], own, r["lang"])])[0].refused
+            target = {"id": r["id"], "lang": r["lang"], "prompt": r["text"], "completion": a, "nll": round(n, 3)}
+            data.comply.append({**target, "refusal": own if own_refused else None})
+    if harmful:
+        replies = chat.generate([h.text for h in harmful], max_new_tokens=max_new_tokens)
+        for h, rep, v in zip(
+            harmful,
+            replies,
+            judge.judge([JudgeItem(h.text, x, h.lang) for h, x in zip(harmful, replies, strict=True)]),
+            strict=True,
+        ):
+            refusal = rep if v.refused else REFUSALS.get(h.lang.split("-")[0], REFUSALS["en"])
+            data.anchors.append({"id": h.id, "lang": h.lang, "prompt": h.text, "completion": refusal})
+    if harmless:
+        replies = chat.generate([h.text for h in harmless], max_new_tokens=max_new_tokens)
+        data.retain = [
+            {"id": h.id, "lang": h.lang, "prompt": h.text, "completion": rep}
+            for h, rep in zip(harmless, replies, strict=True)
+        ]
+    if not data.comply:
+        raise DataError(f"no usable comply targets: {data.dropped or 'no boundary prompts were given'}")
+    return data

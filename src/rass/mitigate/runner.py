@@ -1,0 +1,202 @@
+"""``rass mitigate``: build training data from a RASS run, apply a method, prove it before/after.
+
+Held-out evaluation uses the same judge before and after: over-refusal on held-out boundary
+prompts and on MORBench-core benign items, refusal of held-out harmful prompts, and a capability
+proxy (KL of next-token distributions on harmless prompts). ``ablation=True`` trains the same
+method on as many *random* verified-benign candidates instead of the selected boundary ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rass.errors import RassError
+from rass.runs import RunDir, write_json
+
+if TYPE_CHECKING:
+    from rass.models.chat import ChatModel
+
+
+@dataclass
+class MitigateConfig:
+    method: str = "sft"  # sft | dpo | steer
+    heldout_fraction: float = 0.3
+    anchors: int = 24
+    retain: int = 16
+    eval_limit: int = 12  # MORBench-core items per language x kind
+    eval_max_new_tokens: int = 48
+    steer_alpha: float = 1.0
+    band_quantiles: tuple[float, float] = (0.8, 0.2)  # (harmless controls, harmful) projection quantiles
+    ablation: bool = False
+    seed: int = 0
+    train: dict[str, Any] = field(default_factory=dict)
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()] if path.is_file() else []
+
+
+def _heldout(rec_id: str, fraction: float) -> bool:
+    return int(hashlib.sha256(rec_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
+
+
+def split_boundary(
+    run: RunDir, cfg: MitigateConfig
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(train boundary rows, held-out boundary rows, random verified-benign rows for the ablation)."""
+    selected = _jsonl(run.root / "select" / "boundary.jsonl")
+    if not selected:
+        raise RassError(f"{run.root} has no selected boundary prompts; run first: rass select --run {run.root}")
+    train = [r for r in selected if not _heldout(r["id"], cfg.heldout_fraction)]
+    held = [r for r in selected if _heldout(r["id"], cfg.heldout_fraction)]
+    benign_unselected = [
+        r for r in _jsonl(run.root / "select" / "rejected.jsonl") if (r.get("gate") or {}).get("accepted")
+    ]
+    rng = random.Random(cfg.seed)
+    ablation = rng.sample(benign_unselected, min(len(train), len(benign_unselected)))
+    return train, held, ablation
+
+
+def steer_band(run: RunDir, cfg: MitigateConfig) -> tuple[float, float]:
+    """Between most harmless controls (their 80th percentile) and most harmful prompts (20th)."""
+    import numpy as np
+
+    rows = _jsonl(run.root / "boundary" / "boundary.jsonl")
+    harmless = [r["projection"] for r in rows if r["group"] in ("harmless", "imperative")]
+    harmful = [r["projection"] for r in rows if r["group"] == "harmful"]
+    if not harmless or not harmful:
+        raise RassError("the probe has no harmless or harmful projections to place the steering band")
+    lo, hi = (
+        float(np.quantile(harmless, cfg.band_quantiles[0])),
+        float(np.quantile(harmful, cfg.band_quantiles[1])),
+    )
+    if lo >= hi:
+        raise RassError(
+            f"empty steering band: harmless {cfg.band_quantiles[0]:.0%} quantile {lo:.2f} is not below "
+            f"harmful {cfg.band_quantiles[1]:.0%} quantile {hi:.2f}"
+        )
+    return lo, hi
+
+
+def _eval_sets(run: RunDir, held: list[dict[str, Any]], cfg: MitigateConfig, langs: Sequence[str]) -> list[Any]:
+    from rass.bench.build import core_records
+    from rass.data.schema import PromptRecord
+    from rass.data.seeds import cap_per_lang, load_seeds
+
+    fields = PromptRecord.__dataclass_fields__
+    records = [
+        PromptRecord.from_dict({k: v for k, v in r.items() if k in fields} | {"id": "heldout:" + r["id"]}) for r in held
+    ]
+    harmful = cap_per_lang(load_seeds(langs=langs, sets=["harmful"], splits=["test"]), cfg.eval_limit)
+    records += [
+        PromptRecord("heldout-harm:" + h.id, h.text, h.lang, "harmful", h.category, "contrast", h.source)
+        for h in harmful
+    ]
+    core = cap_per_lang(core_records(langs), cfg.eval_limit, key=lambda r: (r.lang, r.kind))
+    records += [PromptRecord("core:" + c.id, c.text, c.lang, c.label, c.category, c.kind, c.source) for c in core]
+    return records
+
+
+def _kl(chat: ChatModel, prompts: Sequence[str], base: Any) -> float:
+    after = chat.next_token_logprobs(list(prompts))
+    return float((base.exp() * (base - after)).sum(-1).clamp_min(0).mean())
+
+
+def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    from rass.evaluate.metrics import summarise
+
+    groups = {
+        "heldout_boundary": [r for r in rows if r["id"].startswith("heldout:")],
+        "heldout_harmful": [r for r in rows if r["id"].startswith("heldout-harm:")],
+        "morbench_core": [r for r in rows if r["id"].startswith("core:")],
+    }
+    out = {k: summarise(v) for k, v in groups.items()}
+    out["core_by_lang"] = {lang: summarise([r for r in groups["morbench_core"] if r["lang"] == lang])
+                           for lang in sorted({r["lang"] for r in groups["morbench_core"]})}  # fmt: skip
+    return out
+
+
+def run_mitigation(chat: ChatModel, run: RunDir, cfg: MitigateConfig) -> dict[str, Any]:
+    from rass.data.seeds import load_seeds
+    from rass.directions.vector import SteeringVector
+    from rass.evaluate.backends import TransformersBackend
+    from rass.evaluate.harness import run_eval
+    from rass.mitigate.data import build_training_data
+    from rass.runs import read_json
+
+    name = cfg.method + ("-ablation" if cfg.ablation else "")
+    folder = run.path("mitigate", name)
+    direction = SteeringVector.load(run.root / "directions" / "directions.safetensors")
+    fit = read_json(run.root / "boundary" / "fit.json")
+    layer = int(fit["layer"])
+    train_rows, held, ablation_rows = split_boundary(run, cfg)
+    langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
+    eval_records = _eval_sets(run, held, cfg, langs)
+    harmless_probe = [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
+    base_lp = chat.next_token_logprobs(harmless_probe)
+
+    before = run_eval(
+        TransformersBackend(chat),
+        eval_records,
+        folder / "before",
+        max_new_tokens=cfg.eval_max_new_tokens,
+        plots=False,
+    )
+    start = time.perf_counter()
+    info: dict[str, Any] = {"method": cfg.method, "ablation": cfg.ablation, "layer": layer}
+    with ExitStack() as stack:
+        if cfg.method == "steer":
+            from rass.mitigate.steer import SteerBand, conditional_steering
+
+            lo, hi = steer_band(run, cfg)
+            info["band"] = [lo, hi]
+            stack.enter_context(
+                conditional_steering(chat, direction.layer_vectors[layer], layer, SteerBand(lo, hi, cfg.steer_alpha))
+            )
+        elif cfg.method in ("sft", "dpo"):
+            from rass.mitigate.train import TrainConfig, train_adapter
+
+            source = ablation_rows if cfg.ablation else train_rows
+            harmful = load_seeds(langs=langs, sets=["harmful"], splits=["train"])[: cfg.anchors]
+            harmless = load_seeds(langs=langs, sets=["harmless"], splits=["train"])[: cfg.retain]
+            data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer)
+            (folder / "data").mkdir(parents=True, exist_ok=True)
+            from rass.data.io import write_jsonl
+
+            write_jsonl(folder / "data" / "comply.jsonl", data.comply)
+            write_jsonl(folder / "data" / "anchors.jsonl", data.anchors)
+            write_jsonl(folder / "data" / "retain.jsonl", data.retain)
+            rows = data.sft_rows() if cfg.method == "sft" else data.dpo_rows()
+            info["training"] = train_adapter(chat, rows, folder, TrainConfig(method=cfg.method, **cfg.train))
+            info["data"] = {
+                "comply": len(data.comply),
+                "anchors": len(data.anchors),
+                "retain": len(data.retain),
+                "dropped": data.dropped,
+            }
+        else:
+            raise RassError(f"unknown method {cfg.method!r}; use sft, dpo or steer")
+        info["seconds"] = round(time.perf_counter() - start, 1)
+        after = run_eval(
+            TransformersBackend(chat),
+            eval_records,
+            folder / "after",
+            max_new_tokens=cfg.eval_max_new_tokens,
+            plots=False,
+        )
+        info["kl_harmless"] = round(_kl(chat, harmless_probe, base_lp), 5)
+    b_rows = _jsonl(folder / "before" / "judged.jsonl")
+    a_rows = _jsonl(folder / "after" / "judged.jsonl")
+    result = {**info, "config": asdict(cfg), "before": _group_metrics(b_rows), "after": _group_metrics(a_rows),
+              "items": {"heldout_boundary": len(held), "train_boundary": len(train_rows), "eval": len(eval_records)},
+              "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip
+    write_json(folder / "metrics.json", result)
+    return result

@@ -1,0 +1,55 @@
+"""Conditional steering: subtract the refusal direction only for inputs inside the boundary band.
+
+On the prompt pass the hook reads each row's projection on the direction at the last prompt token
+(the stream entering the steering layer), decides once per row whether it is inside the band, and
+subtracts ``alpha * v`` from those rows at every position, prompt and generated alike. Rows outside
+the band are never touched, so clearly harmful and clearly harmless inputs stay bit-identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rass.models.hooks import HookSet
+
+if TYPE_CHECKING:
+    import torch
+
+    from rass.models.chat import ChatModel
+
+
+@dataclass(frozen=True)
+class SteerBand:
+    """Projection band (on the unit direction) inside which an input is steered."""
+
+    lo: float
+    hi: float
+    alpha: float = 1.0
+
+
+@contextmanager
+def conditional_steering(
+    chat: ChatModel, direction: torch.Tensor, layer: int, band: SteerBand
+) -> Iterator[dict[str, Any]]:
+    """While active, ``state["mask"]`` holds which rows of the last prompt pass were steered."""
+    unit = direction / direction.norm()
+    state: dict[str, Any] = {"mask": None, "projections": None}
+
+    def fn(hidden: torch.Tensor) -> torch.Tensor:
+        if hidden.shape[1] > 1:  # the prompt pass decides, per row
+            proj = hidden[:, -1, :].float() @ unit.to(hidden.device)
+            state["projections"] = proj.detach().cpu()
+            state["mask"] = (proj >= band.lo) & (proj <= band.hi)
+        mask = state["mask"]
+        if mask is None or not bool(mask.any()):
+            return hidden
+        out = hidden.clone()
+        out[mask] = hidden[mask] - band.alpha * direction.to(hidden.device, hidden.dtype)
+        return out
+
+    with HookSet(chat.model) as hooks:
+        hooks.edit_input(layer, fn)
+        yield state

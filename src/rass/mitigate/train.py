@@ -1,0 +1,101 @@
+"""LoRA SFT and DPO with peft + trl (no hand-written training loop), resumable from checkpoints.
+
+CPU defaults are small on purpose (r=8 on the attention projections, short sequences); on GPUs the
+same code runs unchanged under ``accelerate launch`` (trl's trainers are accelerate-native).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rass.errors import DataError, RassError
+
+if TYPE_CHECKING:
+    from rass.models.chat import ChatModel
+
+
+@dataclass
+class TrainConfig:
+    method: str = "sft"  # sft | dpo
+    r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    learning_rate: float = 2e-4
+    epochs: float = 1.0
+    batch_size: int = 4
+    grad_accum: int = 2
+    max_length: int = 256
+    beta: float = 0.1  # DPO
+    seed: int = 0
+    save_steps: int = 20
+    max_steps: int = -1
+
+
+def _require_train_extras() -> None:
+    try:
+        import peft  # noqa: F401
+        import trl  # noqa: F401
+    except ImportError:
+        raise RassError("training needs peft and trl: pip install 'rass[train]'") from None
+
+
+def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: TrainConfig) -> dict[str, Any]:
+    """Train a LoRA adapter on ``rows`` (trl conversational format); resume from ``out`` if present."""
+    _require_train_extras()
+    if not rows:
+        raise DataError("no training rows")
+    from datasets import Dataset
+    from peft import LoraConfig
+
+    lora = LoraConfig(r=cfg.r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=cfg.target_modules, task_type="CAUSAL_LM")  # fmt: skip
+    common: dict[str, Any] = {
+        "output_dir": str(out / "checkpoints"),
+        "learning_rate": cfg.learning_rate,
+        "num_train_epochs": cfg.epochs,
+        "per_device_train_batch_size": cfg.batch_size,
+        "gradient_accumulation_steps": cfg.grad_accum,
+        "max_length": cfg.max_length,
+        "logging_steps": 1,
+        "save_steps": cfg.save_steps,
+        "save_total_limit": 2,
+        "report_to": [],
+        "seed": cfg.seed,
+        "use_cpu": chat.device.type == "cpu",
+        "max_steps": cfg.max_steps,
+        "bf16": False,
+        "fp16": False,
+    }
+    dataset = Dataset.from_list(rows)
+    if cfg.method == "sft":
+        from trl import SFTConfig, SFTTrainer
+
+        trainer: Any = SFTTrainer(model=chat.model, args=SFTConfig(**common), train_dataset=dataset,
+                                  processing_class=chat.tokenizer, peft_config=lora)  # fmt: skip
+    elif cfg.method == "dpo":
+        from trl import DPOConfig, DPOTrainer
+
+        trainer = DPOTrainer(model=chat.model, args=DPOConfig(beta=cfg.beta, **common), train_dataset=dataset,
+                             processing_class=chat.tokenizer, peft_config=lora)  # fmt: skip
+    else:
+        raise RassError(f"unknown training method {cfg.method!r}; use sft or dpo")
+    checkpoints = sorted((out / "checkpoints").glob("checkpoint-*")) if (out / "checkpoints").is_dir() else []
+    result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+    adapter = out / "adapter"
+    trainer.model.save_pretrained(str(adapter))
+    import json
+
+    cfg_path = adapter / "adapter_config.json"
+    conf = json.loads(cfg_path.read_text())
+    conf["rass_base_fingerprint"] = chat.fingerprint
+    cfg_path.write_text(json.dumps(conf, indent=2))
+    log = [e for e in trainer.state.log_history if "loss" in e]
+    chat.model = trainer.model.eval()
+    from rass.models.hooks import find_layers
+
+    chat.layers = find_layers(chat.model)
+    return {"config": asdict(cfg), "train_loss": result.training_loss, "log": log, "steps": trainer.state.global_step,
+            "adapter": str(adapter)}  # fmt: skip
