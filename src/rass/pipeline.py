@@ -25,6 +25,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "select": {"band_lo": 0.3, "verify": 8},
         "bench": {"langs": ["en", "es", "de", "zh"], "translator": "parallel"},
         "eval": {"limit": 10, "max_new_tokens": 40},
+        "mitigate": {"method": "steer", "eval_limit": 6},
     },
     "default": {
         "model": "qwen2.5-coder-1.5b-instruct",
@@ -33,6 +34,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "select": {"band_lo": 0.3, "verify": 32},
         "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "parallel"},
         "eval": {"limit": 30, "max_new_tokens": 64},
+        "mitigate": {"method": "steer", "eval_limit": 12},
     },
     "full": {
         "model": "qwen2.5-coder-1.5b-instruct",
@@ -41,9 +43,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "select": {"band_lo": 0.3, "verify": 100},
         "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "llm"},
         "eval": {"limit": 0, "max_new_tokens": 256},
+        "mitigate": {"method": "sft", "eval_limit": 30},
     },
 }  # fmt: skip
-STAGES = ("probe", "generate", "select", "bench", "eval", "report")
+STAGES = ("probe", "generate", "select", "bench", "eval", "mitigate", "report")
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +161,19 @@ def run_pipeline(
         )
     summary["eval"] = metrics["overall"]
     note("eval", "done")
+
+    note("mitigate", "running")
+    mcfg = cfg.get("mitigate", {})
+    if not run.is_done("mitigate", mcfg):
+        from rass.mitigate.runner import MitigateConfig, run_mitigation
+
+        with run.stage("mitigate", mcfg) as folder:
+            try:
+                summary["mitigate"] = run_mitigation(chat, run, MitigateConfig(**mcfg))["after"]
+            except RassError as exc:  # e.g. an empty selection: nothing to train on; say why and go on
+                write_json(folder / "skipped.json", {"reason": str(exc)})
+                summary["mitigate"] = {"skipped": str(exc)}
+    note("mitigate", "done")
 
     note("report", "running")
     html_path, _ = build_report(run.root)

@@ -205,7 +205,22 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
         d.img(folder / "by_language.png", "per-language rates")
         out.append((f"Evaluation: {folder.name}", d))
     d = Doc()
-    d.p("No mitigation stage in this run.", muted=True)
+    mitigations = sorted((run / "mitigate").glob("*/metrics.json")) if (run / "mitigate").is_dir() else []
+    skipped = _read(run / "mitigate" / "skipped.json")
+    for path in mitigations:
+        m = _read(path)
+        rows = []
+        for group, key in (
+            ("heldout_boundary", "over_refusal"),
+            ("morbench_core", "over_refusal"),
+            ("heldout_harmful", "harmful_refusal"),
+        ):
+            rows.append([group, key.replace("_", " "), _rate(m["before"][group][key]), _rate(m["after"][group][key])])
+        d.h3(f"{path.parent.name} ({m.get('seconds')} s)")
+        d.table(["set", "measure", "before", "after"], rows)
+        d.p(f"KL of next-token distributions on harmless prompts after mitigation: {m.get('kl_harmless')}", muted=True)
+    if not mitigations:
+        d.p(f"No mitigation in this run{': ' + skipped['reason'] if skipped else ''}.", muted=True)
     out.append(("Mitigation", d))
     return out
 
