@@ -68,9 +68,7 @@ def main() -> None:
     def score_vs_generate(ps: list[str], bs: int) -> dict[str, float]:
         s = median_seconds(lambda: chat.refusal_score(ps, batch_size=bs), args.repeats)
         g = median_seconds(
-            lambda: chat.generate(
-                ps, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, batch_size=bs
-            ),
+            lambda: chat.generate(ps, max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens, batch_size=bs),
             1,
         )
         return {"score_s_per_prompt": s / len(ps), "generate_s_per_prompt": g / len(ps), "ratio": g / s}

@@ -73,8 +73,7 @@ def main() -> None:
             "by_lang": by_lang,
         },
         "string_labels": {
-            k: sum(r["string_label"] == k for r in rows)
-            for k in ("full_compliance", "full_refusal", "partial_refusal")
+            k: sum(r["string_label"] == k for r in rows) for k in ("full_compliance", "full_refusal", "partial_refusal")
         },
     }
     path = write(f"seed-refusals-{rows[0]['model']}", result)

@@ -42,9 +42,7 @@ def main() -> None:
         for r in records:
             by_lang.setdefault(r.lang, []).append(r)
         for lang_records in by_lang.values():
-            todo += [
-                (s, r) for r in sorted(lang_records, key=lambda r: r.id)[: args.per_set] if r.id not in done
-            ]
+            todo += [(s, r) for r in sorted(lang_records, key=lambda r: r.id)[: args.per_set] if r.id not in done]
     print(f"{len(done)} done, {len(todo)} to go")
     if not todo:
         return

@@ -159,9 +159,9 @@ def looks_like(text: str, lang: str) -> bool:
 
 
 def similarity(a: str, b: str) -> float:
-    from rass.select.choose import _char_grams, jaccard
+    from rass.select.choose import char_grams, jaccard
 
-    return jaccard(_char_grams(a, 3), _char_grams(b, 3))
+    return jaccard(char_grams(a, 3), char_grams(b, 3))
 
 
 @dataclass(frozen=True)

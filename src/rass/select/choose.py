@@ -35,7 +35,7 @@ class BandRule:
         return value is not None and self.lo <= float(value) <= self.hi
 
 
-def _char_grams(text: str, n: int = 4) -> set[str]:
+def char_grams(text: str, n: int = 4) -> set[str]:
     t = re.sub(r"\s+", " ", text.lower())
     return {t[i : i + n] for i in range(max(1, len(t) - n + 1))}
 
@@ -52,7 +52,7 @@ def dedup(
     grams: list[set[str]] = []
     dropped: list[tuple[dict[str, Any], str]] = []
     for row in rows:
-        g = _char_grams(row["text"])
+        g = char_grams(row["text"])
         match = next((k for k, other in enumerate(grams) if jaccard(g, other) >= threshold), None)
         if match is None:
             kept.append(row)

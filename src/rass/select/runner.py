@@ -147,9 +147,9 @@ def run_select(
 
 def diversity(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean pairwise character-4-gram Jaccard (lower: more varied) and distinct seeds and categories."""
-    from rass.select.choose import _char_grams, jaccard
+    from rass.select.choose import char_grams, jaccard
 
-    grams = [_char_grams(r["text"]) for r in rows]
+    grams = [char_grams(r["text"]) for r in rows]
     pairs = [(i, j) for i in range(len(grams)) for j in range(i + 1, len(grams))]
     mean = sum(jaccard(grams[i], grams[j]) for i, j in pairs) / len(pairs) if pairs else None
     return {
