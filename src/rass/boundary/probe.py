@@ -247,7 +247,7 @@ def _boundary_stage(
     if cfg.confirm_generate and analysed:
         from rass.judge.base import JudgeItem, get_judge
 
-        texts = [acts_text(rec_by_id, acts, i) for i in analysed]
+        texts = [_text_at(rec_by_id, acts, i) for i in analysed]
         replies = chat.generate(texts, max_new_tokens=cfg.confirm_max_new_tokens)
         verdicts = get_judge("string").judge(
             [JudgeItem(t, r, rec_by_id[acts.ids[i]].lang) for t, r, i in zip(texts, replies, analysed, strict=True)]
@@ -274,7 +274,7 @@ def _boundary_stage(
     write_json(folder / "analysis.json", _analysis(rows, fit, timing, acts, records, layer, cfg))
 
 
-def acts_text(rec_by_id: dict[str, PromptRecord], acts: Activations, i: int) -> str:
+def _text_at(rec_by_id: dict[str, PromptRecord], acts: Activations, i: int) -> str:
     return rec_by_id[acts.ids[i]].text
 
 
@@ -302,7 +302,7 @@ def _steering_distance(
 
     def run_search(chunk: list[int], cached: bool) -> tuple[list[float | None], int, float, bool]:
         start = time.perf_counter()
-        cache = LayerCache(chat, [acts_text(rec_by_id, acts, i) for i in chunk], layer)
+        cache = LayerCache(chat, [_text_at(rec_by_id, acts, i) for i in chunk], layer)
         use_cache = cached and cache.exact
         base = refusal_log_odds(cache.base_logits, ids_)
 
@@ -352,7 +352,7 @@ def _steering_distance(
     for g in ("harmful", "harmless", "lookalike"):
         picks += [i for i, rid in enumerate(acts.ids) if _group(rec_by_id[rid]) == g][:3]
     if picks:
-        cache = LayerCache(chat, [acts_text(rec_by_id, acts, i) for i in picks], layer)
+        cache = LayerCache(chat, [_text_at(rec_by_id, acts, i) for i in picks], layer)
         for a in grid:
             delta = a * v[None, :].expand(len(picks), -1)
             s = refusal_log_odds(cache.logits(delta) if cache.exact else cache.full_logits(delta), ids_)
