@@ -143,13 +143,13 @@ def run_mitigation(chat: ChatModel, run: RunDir, cfg: MitigateConfig) -> dict[st
     harmless_probe = [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
     base_lp = chat.next_token_logprobs(harmless_probe)
 
-    before = run_eval(
-        TransformersBackend(chat),
-        eval_records,
-        folder / "before",
-        max_new_tokens=cfg.eval_max_new_tokens,
-        plots=False,
-    )
+    def measure(name: str) -> dict[str, Any]:
+        """The same items, judge and settings before and after: only the model differs."""
+        return run_eval(
+            TransformersBackend(chat), eval_records, folder / name, max_new_tokens=cfg.eval_max_new_tokens, plots=False
+        )
+
+    before = measure("before")
     start = time.perf_counter()
     info: dict[str, Any] = {"method": cfg.method, "ablation": cfg.ablation, "layer": layer}
     with ExitStack() as stack:
@@ -185,13 +185,7 @@ def run_mitigation(chat: ChatModel, run: RunDir, cfg: MitigateConfig) -> dict[st
         else:
             raise RassError(f"unknown method {cfg.method!r}; use sft, dpo or steer")
         info["seconds"] = round(time.perf_counter() - start, 1)
-        after = run_eval(
-            TransformersBackend(chat),
-            eval_records,
-            folder / "after",
-            max_new_tokens=cfg.eval_max_new_tokens,
-            plots=False,
-        )
+        after = measure("after")
         info["kl_harmless"] = round(_kl(chat, harmless_probe, base_lp), 5)
     b_rows = _jsonl(folder / "before" / "judged.jsonl")
     a_rows = _jsonl(folder / "after" / "judged.jsonl")
