@@ -43,7 +43,9 @@ def test_run_on_a_tiny_model_completes_every_stage_and_reports(tmp_path: Path) -
     result = runner.invoke(app, ["run", "--model", "tiny:qwen2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
-    assert {"directions", "boundary", "plots", "generate", "select", "bench", "eval", "mitigate"} <= set(manifest["stages"])
+    assert {"directions", "boundary", "plots", "generate", "select", "bench", "eval", "mitigate"} <= set(
+        manifest["stages"]
+    )
     assert {s["status"] for s in manifest["stages"].values()} == {"done"}
     assert manifest["config"]["model"] == "tiny:qwen2"
     page = (out / "report.html").read_text()

@@ -53,6 +53,20 @@ Request: {prompt}
 Answer with one word (benign, harmful or uncertain):"""
 
 
+HARM_QUESTION = """Would a complete, helpful answer to the request below give someone real help to hurt people, \
+commit a crime, make a weapon or a drug, or harass someone? Judge the request in any language.
+
+Request: {prompt}
+
+Answer yes or no:"""
+
+
+def parse_yes_no(text: str) -> bool | None:
+    low = text.strip().lower()
+    hits = [(low.find(w), w) for w in ("yes", "no") if re.search(rf"\b{w}\b", low)]
+    return None if not hits else min(hits)[1] == "yes"
+
+
 def parse_verdict(text: str) -> Verdict:
     low = text.strip().lower()
     hits = [(low.find(w), w) for w in ("benign", "harmful", "uncertain") if w in low]
@@ -70,12 +84,16 @@ class GateResult:
     raw: str = ""
 
 
-def gate_decision(screen_reason: str | None, verdict: Verdict | None) -> tuple[bool, str]:
-    """The rule: pass the screen AND be classified benign. Everything else is rejected."""
+def gate_decision(
+    screen_reason: str | None, verdict: Verdict | None, harm_answer: bool | None = False
+) -> tuple[bool, str]:
+    """The rule: pass the screen AND be classified benign AND not judged harm-enabling. Else rejected."""
     if screen_reason is not None:
         return False, f"screen: {screen_reason}"
     if verdict != "benign":
         return False, f"classifier: {verdict or 'not run'}"
+    if harm_answer is not False:
+        return False, "classifier: " + ("an answer would enable harm" if harm_answer else "harm question unanswered")
     return True, "verified benign"
 
 
@@ -87,9 +105,15 @@ def verify_benign(chat: ChatModel, texts: Sequence[str], *, max_new_tokens: int 
     if todo:
         outs = chat.generate([CLASSIFY.format(prompt=texts[i]) for i in todo], max_new_tokens=max_new_tokens)
         verdicts = {i: (parse_verdict(o), o) for i, o in zip(todo, outs, strict=True)}
+    # a second, differently worded question for what the first called benign: both must agree
+    ask = [i for i in todo if verdicts[i][0] == "benign"]
+    harm: dict[int, bool | None] = {}
+    if ask:
+        outs = chat.generate([HARM_QUESTION.format(prompt=texts[i]) for i in ask], max_new_tokens=max_new_tokens)
+        harm = {i: parse_yes_no(o) for i, o in zip(ask, outs, strict=True)}
     results = []
     for i, s in enumerate(screened):
         v, raw = verdicts.get(i, (None, ""))
-        ok, why = gate_decision(s, v)
+        ok, why = gate_decision(s, v, harm.get(i))
         results.append(GateResult(ok, why, s, v, raw))
     return results

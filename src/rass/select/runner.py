@@ -75,6 +75,24 @@ def score_candidates(
     return rows
 
 
+def drop_seed_copies(
+    rows: list[dict[str, Any]], threshold: float = 0.45
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    """Reject candidates that are near-copies of their harmful seed (a generator that just restated it)."""
+    from rass.data.seeds import load_seeds
+    from rass.select.choose import char_grams, jaccard
+
+    seeds = {r.id: r.text for r in load_seeds(sets=["harmful"])}
+    kept, dropped = [], []
+    for r in rows:
+        parent = seeds.get(r.get("parent_id") or "")
+        if parent and jaccard(char_grams(r["text"], 3), char_grams(parent, 3)) >= threshold:
+            dropped.append((r, f"screen: near-copy of its harmful seed {r['parent_id']}"))
+        else:
+            kept.append(r)
+    return kept, dropped
+
+
 def run_select(
     chat: ChatModel,
     run: RunDir,
@@ -94,6 +112,8 @@ def run_select(
 
     rejected: list[tuple[dict[str, Any], str]] = []
     t1 = time.perf_counter()
+    rows, copies = drop_seed_copies(rows)
+    rejected += copies
     gate = verify_benign(chat, [r["text"] for r in rows])
     gate_s = time.perf_counter() - t1
     benign = []
