@@ -86,6 +86,15 @@ class RunDir:
             }
             self.save()
 
+    @classmethod
+    def existing(cls, root: str | Path, first: str = "rass probe --model SPEC --out RUN") -> RunDir:
+        """Open a run that must already exist (commands that consume a run never create one)."""
+        from rass.errors import RassError
+
+        if not (Path(root) / "manifest.json").is_file():
+            raise RassError(f"{root} is not a rass run folder; create it first with: {first}")
+        return cls(root)
+
     def save(self) -> None:
         write_json(self.manifest_path, self.manifest)
 

@@ -79,3 +79,11 @@ def test_kill_9_at_any_point_resumes_without_losses_or_duplicates(tmp_path: Path
 def test_report_needs_a_run_folder(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 1 and "not a rass run folder" in result.stderr
+
+
+def test_commands_that_consume_a_run_never_create_one(tmp_path: Path) -> None:
+    for args in (["select", "--run", str(tmp_path / "a"), "--model", "tiny:qwen2"],
+                 ["mitigate", "--run", str(tmp_path / "b"), "--model", "tiny:qwen2", "--method", "steer"]):  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1 and "not a rass run folder" in result.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -34,10 +34,14 @@ def mitigate(
 
     if method not in ("sft", "dpo", "steer"):
         raise typer.BadParameter("use sft, dpo or steer", param_hint="--method")
+    from rass.select.runner import probe_artifacts
+
+    run = RunDir.existing(run_dir)
+    probe_artifacts(run)  # fail early, before loading a model
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit,
                          train={"max_steps": max_steps, "learning_rate": learning_rate})  # fmt: skip
-    res = run_mitigation(chat, RunDir(run_dir), cfg)
+    res = run_mitigation(chat, run, cfg)
 
     def rate(m: dict[str, float] | None) -> str:
         return "-" if not m else f"{m['rate']:.2f}"

@@ -97,7 +97,7 @@ def select(
     from rass.select.choose import BandRule
     from rass.select.runner import SelectConfig, probe_artifacts, run_select
 
-    run = RunDir(run_dir)
+    run = RunDir.existing(run_dir)
     probe_artifacts(run)  # fail early, before loading a model
     candidates = load_candidates(run.root / "generate")
     cfg = SelectConfig(band=BandRule(band_field, band_lo, band_hi), quota_per_category=quota or None,
