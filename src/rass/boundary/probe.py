@@ -175,8 +175,9 @@ def _directions_stage(
     metrics = separation_metrics(acts, direction, val, refused)
     candidates = [cfg.layer] if cfg.layer is not None else cfg.rule.candidates(chat.n_layers)
     candidates = [k for k in candidates if k in direction.layer_vectors]
-    harm_c = [_text(records, i) for i in val["harmful"][: cfg.n_causal]]
-    less_c = [_text(records, i) for i in val["harmless"][: cfg.n_causal]]
+    text_of = {r.id: r.text for r in records}
+    harm_c = [text_of[i] for i in val["harmful"][: cfg.n_causal]]
+    less_c = [text_of[i] for i in val["harmless"][: cfg.n_causal]]
     import torch
 
     base_h = torch.tensor([by_id[i] for i in val["harmful"][: cfg.n_causal]])
@@ -203,10 +204,6 @@ def _directions_stage(
         folder / "layers.json",
         {"metrics": [metrics[k] for k in sorted(metrics)], "candidates": candidates, "choice": why},
     )
-
-
-def _text(records: Sequence[PromptRecord], rec_id: str) -> str:
-    return next(r.text for r in records if r.id == rec_id)
 
 
 def _boundary_stage(
