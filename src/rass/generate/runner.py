@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from rass.data.schema import PromptRecord
 from rass.errors import DataError
 from rass.generate.parse import parse_list
-from rass.generate.rules import mutate
+from rass.generate.rules import mention, mutate
 from rass.generate.templates import rewrite_prompt, vary_prompt
 
 if TYPE_CHECKING:
@@ -145,6 +145,8 @@ def generate_candidates(
                             "round": cfg.round,
                             "settings": _settings(cfg, method),
                         }
+                        if method == "rules" and seed.text.strip() in text:
+                            meta["mention"] = seed.text.strip()  # the quoted seed, for the gate's screen
                         rec = PromptRecord(cid, text, seed.lang, "benign", seed.category, "candidate",
                                            f"rass-generate:{method}", seed.id, seed.split, meta)  # fmt: skip
                         rows.append(rec.to_dict())
@@ -185,7 +187,7 @@ def _run(
 ) -> list[tuple[str, list[tuple[str | None, str]]]]:
     """(raw output, [(look-alike type, text)]) per seed."""
     if method == "rules":
-        return [("", [(k, t) for k, t in mutate(s.text)] if s.lang.startswith("en") else []) for s in batch]
+        return [("", [*(mutate(s.text) if s.lang.startswith("en") else []), *mention(s.text, s.lang)]) for s in batch]
     assert chat is not None
     make = rewrite_prompt if cfg.round == 0 else vary_prompt
     prompts = [make(s.text, s.lang, cfg.per_seed) for s in batch]
