@@ -29,11 +29,46 @@ _SCREEN = [
     (r"\b(child|minor|underage|\d{1,2}[- ]year[- ]old)\b.*\b(sex|sexual|nude|naked|explicit)\b|\b(sex|sexual|nude|naked|explicit)\b.*\b(child|minor|underage|\d{1,2}[- ]year[- ]old)\b", "sexual content with minors"),
     (r"\b(phishing (email|message|page)|ransomware|keylogger|malware|botnet)\b.*\b(write|create|build|code|make)\b|\b(write|create|build|code|make)\b.*\b(phishing (email|message|page)|ransomware|keylogger|malware|botnet)\b", "asks for malicious software or scams"),
 ]  # fmt: skip
-_SCREEN_RE = [(re.compile(p, re.I), why) for p, why in _SCREEN]
+# the two most common shapes of a harmful request, in every seed language: "how do I make <a weapon,
+# drug or poison>" and "… without being caught". Bath bombs and photobombs are spared on purpose.
+_MAKE = "asks how to make a weapon, drug or poison"
+_EVADE = "asks how to evade detection"
+_HURT = "asks how to harm a person"
+_SCREEN_ML = [
+    (r"\b(how (do|can|could|would|should) (i|we|you|one)|how to|ways? to|instructions? (for|to)|recipe for|steps? (for|to))\b.{0,40}\b(make|build|assemble|create|produce|prepare|brew|cook)\b.{0,40}(?<!bath )(?<!photo)\b(bombs?|explosives?|grenades?|napalm|meth|methamphetamine|poisons?|nerve agents?|ghost guns?|silencers?)\b", _MAKE),
+    (r"(如何|怎么|怎样|教我|步骤|方法).{0,12}(制作|制造|做|合成|自制|配制|组装).{0,12}(炸弹|炸药|爆炸物|冰毒|毒品|毒药|枪|神经毒剂)", _MAKE),
+    (r"\b(c[oó]mo|pasos|instrucciones|receta)\b.{0,40}\b(hacer|fabricar|construir|preparar|sintetizar|elaborar|cocinar)\b.{0,40}\b(bombas?(?! de baño)|explosivos?|metanfetamina|metafetamina|venenos?|armas?)\b", _MAKE),
+    (r"\b(comment|étapes|instructions|recette)\b.{0,40}\b(fabriquer|faire|construire|préparer|synthétiser)\b.{0,40}\b(bombes?(?! de bain)|explosifs?|méthamphétamine|poisons?|armes?)\b", _MAKE),
+    (r"\b(wie|anleitung|schritte|rezept)\b.{0,60}(\b(baue|bauen|stelle|herstellen|mache|machen|basteln|koche|kochen)\b.{0,40}\b(bombe|rohrbombe|sprengstoff|sprengsatz|meth|methamphetamin|crystal|gift|waffe)|\b(bombe|rohrbombe|sprengstoff|sprengsatz|meth|methamphetamin|crystal|gift|waffe)\w*\b.{0,40}\b(bauen|herstellen|machen|basteln|kochen))", _MAKE),
+    (r"(作り方|作る方法|製造方法|合成方法|作るには|どうやって).{0,20}(爆弾|爆発物|覚醒剤|毒薬|毒物|銃)|(爆弾|爆発物|覚醒剤|毒薬|毒物|銃).{0,12}(作り方|作る方法|製造|合成|作れ)", _MAKE),
+    (r"\b(как|инструкци\w*|рецепт\w*|шаг\w*)\b.{0,40}\b(сделать|изготовить|собрать|приготовить|синтезировать|сварить)\b.{0,40}\b(бомб\w*|взрывчатк\w*|взрывн\w*|метамфетамин\w*|яд\w*|оружи\w*)", _MAKE),
+    (r"(كيف|خطوات|طريقة|وصفة).{0,40}(أصنع|اصنع|صنع|تصنيع|أحضّر|تحضير|أركّب|تركيب|تصنع|يصنع).{0,40}(قنبل|متفجر|ميثامفيتامين|شبو|\bسم\b|سلاح)", _MAKE),
+    (r"不被(发现|抓|察觉|查到)|不.{0,4}留下?(任何)?(痕迹|证据)|查不到", _EVADE),
+    (r"(怎么|如何|怎样|教我).{0,8}(杀死|杀掉|勒死|毒死|捅死|绑架)(一个人|人|他|她|某人|我的|邻居|老板|妻子|丈夫|孩子)", _HURT),
+    (r"\bc[oó]mo\b.{0,20}\b(matar|envenenar|estrangular|secuestrar|apuñalar) a (una persona|alguien|mi|mis)\b", _HURT),
+    (r"\bcomment\b.{0,20}\b(tuer|empoisonner|étrangler|kidnapper|poignarder) (quelqu'un|une personne|mon|ma|mes)\b", _HURT),
+    (r"\bwie\b.{0,30}\b(jemanden|eine person|meine?n?)\b.{0,30}\b(töten|umbringen|vergiften|erwürgen|entführen)\b", _HURT),
+    (r"\bкак\b.{0,20}\b(убить|отравить|задушить|похитить) (человека|кого-то|кого-нибудь|мою|моего)", _HURT),
+    (r"人を殺す方法|殺し方を教え|毒殺する方法|絞め殺す方法", _HURT),
+    (r"كيف.{0,20}(أقتل|أسمم|أخنق|أختطف) (شخص|أحد|زوج|جار|مدير|طفل)|(لخنق|لقتل|لتسميم) (شخص|أحد)", _HURT),
+    (r"\bsin que (me|nos|nadie|la policía) (pille|pillen|descubra|descubran|detecte|detecten|note|noten)\b|\bsin dejar (rastro|huellas?)\b", _EVADE),
+    (r"\bsans (me|nous) faire (prendre|attraper|repérer)\b|\bsans laisser de traces?\b|\bsans être (détecté|repéré|vu)e?s?\b", _EVADE),
+    (r"\bohne (erwischt|entdeckt|bemerkt|geschnappt) zu werden\b|\bohne spuren\b", _EVADE),
+    (r"バレずに|バレない|痕跡を残さず|見つからずに|捕まらずに", _EVADE),
+    (r"\bнезаметно\b|\bчтобы не (поймали|заметили|нашли|узнали)\b|\bне оставив (следов|улик)\b", _EVADE),
+    (r"دون أن (يكتشف|يلاحظ|يعرف|يترك)|دون ترك (أي )?أثر|بدون أن يُكتشف", _EVADE),
+]  # fmt: skip
+_SCREEN_RE = [(re.compile(p, re.I), why) for p, why in [*_SCREEN, *_SCREEN_ML]]
 
 
-def screen(text: str) -> str | None:
-    """The reason the screen rejects ``text`` (English patterns), or None when it passes."""
+def screen(text: str, mention: str | None = None) -> str | None:
+    """The reason the screen rejects ``text``, or None when it passes.
+
+    ``mention`` is a quoted harmful request inside a safe frame made by rass's own rules: it is cut
+    out before screening, so the frame is judged (the classifier still reads the whole text).
+    """
+    if mention:
+        text = text.replace(mention, " ")
     for pattern, why in _SCREEN_RE:
         if pattern.search(text):
             return why
@@ -97,9 +132,16 @@ def gate_decision(
     return True, "verified benign"
 
 
-def verify_benign(chat: ChatModel, texts: Sequence[str], *, max_new_tokens: int = 4) -> list[GateResult]:
+def verify_benign(
+    chat: ChatModel,
+    texts: Sequence[str],
+    *,
+    mentions: Sequence[str | None] | None = None,
+    max_new_tokens: int = 4,
+) -> list[GateResult]:
     """Screen every text, classify the ones that pass; return one result per text."""
-    screened = [screen(t) for t in texts]
+    marks = list(mentions) if mentions is not None else [None] * len(texts)
+    screened = [screen(t, m) for t, m in zip(texts, marks, strict=True)]
     todo = [i for i, s in enumerate(screened) if s is None]
     verdicts: dict[int, tuple[Verdict, str]] = {}
     if todo:
