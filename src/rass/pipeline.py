@@ -22,7 +22,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model": "qwen2.5-coder-0.5b-instruct",
         "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 8, "n_causal": 8, "flip_max": 24, "layer_stride": 3},
         "generate": {"methods": ["rules", "llm"], "limit": 6, "per_seed": 4, "max_new_tokens": 160},
-        "select": {"band_lo": 0.3, "verify": 8},
+        "select": {"band_lo": -0.5, "top": 16, "verify": 8},
         "bench": {"langs": ["en", "es", "de", "zh"], "translator": "parallel"},
         "eval": {"limit": 10, "max_new_tokens": 40},
         "mitigate": {"method": "steer", "eval_limit": 6},
@@ -31,7 +31,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model": "qwen2.5-coder-1.5b-instruct",
         "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 24, "n_causal": 16, "flip_max": 96, "layer_stride": 2},
         "generate": {"methods": ["rules", "llm", "steer"], "limit": 24, "per_seed": 5, "max_new_tokens": 220},
-        "select": {"band_lo": 0.3, "verify": 32},
+        "select": {"band_lo": -0.5, "top": 48, "verify": 32},
         "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "parallel"},
         "eval": {"limit": 30, "max_new_tokens": 64},
         "mitigate": {"method": "steer", "eval_limit": 12},
@@ -40,7 +40,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model": "qwen2.5-coder-1.5b-instruct",
         "probe": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "max_per_group": 0, "n_causal": 32, "flip_max": 400, "layer_stride": 1},
         "generate": {"methods": ["rules", "llm", "steer"], "limit": 0, "per_seed": 5, "max_new_tokens": 256},
-        "select": {"band_lo": 0.3, "verify": 100},
+        "select": {"band_lo": -0.5, "verify": 100},
         "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "llm"},
         "eval": {"limit": 0, "max_new_tokens": 256},
         "mitigate": {"method": "sft", "eval_limit": 30},
@@ -126,7 +126,7 @@ def run_pipeline(
     if not run.is_done("select", s):
         with run.stage("select", s):
             candidates = load_candidates(run.root / "generate")
-            report = run_select(chat, run, candidates, SelectConfig(band=BandRule("p_refuse", s["band_lo"], 1.0), verify=s["verify"])) if candidates else {"counts": {"selected": 0}, "empty_because": "no candidates were generated"}  # fmt: skip
+            report = run_select(chat, run, candidates, SelectConfig(band=BandRule(s.get("band_field", "rel_distance"), s["band_lo"], s.get("band_hi"), s.get("top")), verify=s["verify"])) if candidates else {"counts": {"selected": 0}, "empty_because": "no candidates were generated"}  # fmt: skip
             write_json(run.path("select", "report.json"), report)
     summary["select"] = run.manifest["stages"]["select"].get("status")
     note("select", "done")

@@ -74,9 +74,12 @@ def generate(
 def select(
     run_dir: Annotated[Path, typer.Option("--run", help="Run folder with a probe and generated candidates.")],
     model: ModelOpt = DEFAULT_MODEL,
-    band_field: Annotated[str, typer.Option(help="p_refuse, distance, refusal_score.")] = "p_refuse",
-    band_lo: Annotated[float, typer.Option(help="Lower edge of the band.")] = 0.3,
-    band_hi: Annotated[float, typer.Option(help="Upper edge of the band.")] = 1.0,
+    band_field: Annotated[
+        str, typer.Option(help="rel_distance (in harmful-harmless gaps), distance, p_refuse, refusal_score.")
+    ] = "rel_distance",
+    band_lo: Annotated[float, typer.Option(help="Lower edge of the band.")] = -0.5,
+    band_hi: Annotated[float | None, typer.Option(help="Upper edge of the band (default: none).")] = None,
+    top: Annotated[int, typer.Option(min=0, help="Keep at most N, nearest the boundary first (0: all).")] = 0,
     quota: Annotated[int, typer.Option(help="At most N per language x category (0: no quota).")] = 0,
     dedup_threshold: Annotated[
         float, typer.Option(help="Character 4-gram Jaccard above which two are duplicates.")
@@ -100,7 +103,7 @@ def select(
     run = RunDir.existing(run_dir)
     probe_artifacts(run)  # fail early, before loading a model
     candidates = load_candidates(run.root / "generate")
-    cfg = SelectConfig(band=BandRule(band_field, band_lo, band_hi), quota_per_category=quota or None,
+    cfg = SelectConfig(band=BandRule(band_field, band_lo, band_hi, top or None), quota_per_category=quota or None,
                        dedup_threshold=dedup_threshold, verify=verify)  # fmt: skip
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None, batch_size=batch_size)
     for r in range(rounds):

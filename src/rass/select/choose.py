@@ -13,26 +13,38 @@ from rass.errors import RassError
 
 @dataclass(frozen=True)
 class BandRule:
-    """Keep candidates whose ``field`` lies in [lo, hi].
+    """Keep candidates whose ``field`` lies in [lo, hi] (``hi`` None: unbounded), then at most ``top``
+    of them, nearest the refusing side first.
 
-    ``p_refuse`` is the fitted boundary's refusal probability at the candidate's projection;
-    ``distance`` the signed distance to the threshold (projection units); ``flip_alpha`` the
-    signed steering distance (needs the optional flip search).
+    ``rel_distance`` is the signed distance to the fitted threshold in units of the harmful-harmless
+    gap (0 on the boundary, -1 one gap toward harmless; comparable across models); ``distance`` the
+    same in projection units; ``p_refuse`` the fitted boundary's refusal probability; ``flip_alpha``
+    the signed steering distance (needs the optional flip search).
     """
 
-    field: str = "p_refuse"
-    lo: float = 0.3
-    hi: float = 1.0
+    field: str = "rel_distance"
+    lo: float = -0.5
+    hi: float | None = None
+    top: int | None = None
 
     def __post_init__(self) -> None:
-        if self.field not in ("p_refuse", "distance", "refusal_score", "flip_alpha"):
-            raise RassError(f"unknown band field {self.field!r}")
-        if self.lo > self.hi:
+        if self.field not in FIELDS:
+            raise RassError(f"unknown band field {self.field!r}; use {', '.join(FIELDS)}")
+        if self.hi is not None and self.lo > self.hi:
             raise RassError(f"empty band: lo {self.lo} > hi {self.hi}")
+        if self.top is not None and self.top < 1:
+            raise RassError(f"band top must be at least 1, got {self.top}")
 
     def contains(self, row: dict[str, Any]) -> bool:
         value = row.get(self.field)
-        return value is not None and self.lo <= float(value) <= self.hi
+        return value is not None and self.lo <= float(value) and (self.hi is None or float(value) <= self.hi)
+
+    def describe(self) -> str:
+        hi = "inf" if self.hi is None else self.hi
+        return f"{self.field} in [{self.lo}, {hi}]" + (f", top {self.top}" if self.top else "")
+
+
+FIELDS = ("rel_distance", "distance", "p_refuse", "refusal_score", "flip_alpha")
 
 
 def char_grams(text: str, n: int = 4) -> set[str]:

@@ -20,6 +20,7 @@ from rass.errors import RassError
 from rass.runs import RunDir, read_json, write_json
 from rass.select.choose import BandRule, apply_quota, dedup
 from rass.select.gate import verify_benign
+from rass.stats import wilson
 
 if TYPE_CHECKING:
     from rass.data.schema import PromptRecord
@@ -34,7 +35,7 @@ class SelectConfig:
     verify: int = 32  # selected prompts checked by generation (and as many random baseline ones)
     verify_max_new_tokens: int = 40
     long_tokens: int = 256  # the "full answer" a naive pipeline would generate per candidate
-    long_sample: int = 4  # candidates whose full answers are timed for the cost comparison
+    long_sample: int = 8  # candidates whose full answers are timed for the cost comparison
     seed: int = 0
 
 
@@ -61,6 +62,7 @@ def score_candidates(
         raise RassError("the run's probe was made with another model; probe this model first")
     v = direction.layer_vectors[layer]
     unit = v / v.norm()
+    gap = float(fit.get("gap_norm") or v.norm())
     out = chat.forward([c.text for c in candidates], sites=[f"resid_pre.{layer}"], refusal=True)
     proj = (out.activations[f"resid_pre.{layer}"] @ unit).tolist()
     assert out.refusal_scores is not None
@@ -71,6 +73,7 @@ def score_candidates(
             **c.to_dict(), "projection": round(x, 4), "distance": round(x - fit["threshold"], 4),
             "p_refuse": round(1 / (1 + math.exp(-z)), 4), "refusal_score": round(s, 4),
             "refused_logit": s > fit["logit_threshold"],
+            "rel_distance": round((x - fit["threshold"]) / gap, 4),
         })  # fmt: skip
     return rows
 
@@ -101,6 +104,12 @@ def run_select(
     *,
     stage: str = "select",
 ) -> dict[str, Any]:
+    """Score all candidates, gate only the ones the band keeps (plus a random baseline sample).
+
+    The benign gate costs two short generations per prompt, so it runs in band order until ``top``
+    prompts are verified, and on random out-of-band candidates until the proof's baseline is full;
+    candidates outside the band are never gated (counted as such).
+    """
     if not candidates:
         raise RassError(f"{run.root} has no candidates; run first: rass generate --out {run.root}")
     direction, fit = probe_artifacts(run)
@@ -111,45 +120,51 @@ def run_select(
     write_jsonl(folder / "scored.jsonl", rows)
 
     rejected: list[tuple[dict[str, Any], str]] = []
-    t1 = time.perf_counter()
     rows, copies = drop_seed_copies(rows)
     rejected += copies
-    gate = verify_benign(chat, [r["text"] for r in rows])
-    gate_s = time.perf_counter() - t1
-    benign = []
-    for r, g in zip(rows, gate, strict=True):
-        r["gate"] = {"accepted": g.accepted, "reason": g.reason, "classifier": g.classifier}
-        (benign.append(r) if g.accepted else rejected.append((r, g.reason)))
-    in_band = [r for r in benign if cfg.band.contains(r)]
-    rejected += [
-        (r, f"outside band {cfg.band.field} in [{cfg.band.lo}, {cfg.band.hi}]")
-        for r in benign
-        if not cfg.band.contains(r)
-    ]
-    in_band.sort(key=lambda r: -float(r["p_refuse"]))  # nearest the refusing side first
-    kept, dropped = dedup(in_band, cfg.dedup_threshold)
+    band = cfg.band
+    in_band = sorted((r for r in rows if band.contains(r)), key=lambda r: -float(r[band.field]))
+    outside = [r for r in rows if not band.contains(r)]
+    t1 = time.perf_counter()
+    benign = _gate_until(chat, in_band, band.top, rejected)
+    in_band_gated = sum("gate" in r for r in in_band)
+    kept, dropped = dedup(benign, cfg.dedup_threshold)
     rejected += dropped
     kept, dropped = apply_quota(kept, cfg.quota_per_category)
     rejected += dropped
+    if band.top and len(kept) > band.top:
+        rejected += [(r, f"band: beyond the top {band.top}") for r in kept[band.top :]]
+        kept = kept[: band.top]
+    rng = random.Random(cfg.seed)
+    rng.shuffle(outside)
+    n_base = min(cfg.verify, len(kept))
+    baseline = _gate_until(chat, outside, n_base, rejected)[:n_base]
+    gate_s = time.perf_counter() - t1
+    rejected += [(r, "outside band (" + band.describe() + ")") for r in outside if r not in baseline]
+    rejected += [(r, "in band, not gated: the top was already full") for r in in_band if "gate" not in r]
     for r in kept:
         r["kind"] = "boundary"
     write_jsonl(folder / "boundary.jsonl", kept)
     write_jsonl(folder / "rejected.jsonl", [{**r, "reason": why} for r, why in rejected])
-
+    gated = [r for r in rows if "gate" in r]
     report: dict[str, Any] = {
-        "config": {**asdict(cfg), "band": asdict(cfg.band)},
+        "config": {**asdict(cfg), "band": asdict(band)},
         "counts": {
-            "candidates": len(rows),
-            "verified_benign": len(benign),
+            "candidates": len(rows) + len(copies),
+            "seed_copies": len(copies),
             "in_band": len(in_band),
+            "in_band_gated": in_band_gated,
+            "gated": len(gated),
+            "verified_benign": sum(r["gate"]["accepted"] for r in gated),
             "selected": len(kept),
             "rejected": len(rejected),
-            "rejected_by_reason": Counter(why.split(":")[0] for _, why in rejected),
-            "gate_classifier": Counter(str(g.classifier) for g in gate),
+            "rejected_by_reason": Counter(why.split(":")[0].split(" (")[0] for _, why in rejected),
+            "gate_classifier": Counter(str(r["gate"]["classifier"]) for r in gated),
         },
         "by_lang": {
             lang: {
                 "candidates": sum(r["lang"] == lang for r in rows),
+                "in_band": sum(r["lang"] == lang for r in in_band),
                 "selected": sum(r["lang"] == lang for r in kept),
             }
             for lang in sorted({r["lang"] for r in rows})
@@ -158,11 +173,29 @@ def run_select(
         "diversity": diversity(kept),
     }
     if not kept:
-        report["empty_because"] = _why_empty(len(rows), len(benign), len(in_band))
+        report["empty_because"] = _why_empty(len(rows), len(in_band), sum(r["gate"]["accepted"] for r in gated))
     if cfg.verify and kept:
-        report["proof"] = _prove(chat, kept, [r for r in benign if r not in kept], cfg, score_s / len(rows))
+        report["proof"] = _prove(chat, kept, baseline, cfg, score_s / len(rows), n_scored=len(rows))
     write_json(folder / "report.json", report)
     return report
+
+
+def _gate_until(
+    chat: ChatModel, rows: list[dict[str, Any]], want: int | None, rejected: list[tuple[dict[str, Any], str]]
+) -> list[dict[str, Any]]:
+    """Gate ``rows`` in order, in chunks, until ``want`` are accepted (None: all); returns the accepted."""
+    accepted: list[dict[str, Any]] = []
+    chunk = 32
+    for i in range(0, len(rows), chunk):
+        if want is not None and len(accepted) >= want:
+            break
+        part = rows[i : i + chunk]
+        mentions = [r.get("meta", {}).get("mention") for r in part]
+        results = verify_benign(chat, [r["text"] for r in part], mentions=mentions)
+        for r, g in zip(part, results, strict=True):
+            r["gate"] = {"accepted": g.accepted, "reason": g.reason, "classifier": g.classifier}
+            (accepted.append(r) if g.accepted else rejected.append((r, g.reason)))
+    return accepted
 
 
 def diversity(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -179,27 +212,33 @@ def diversity(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _why_empty(n: int, benign: int, band: int) -> str:
-    if benign == 0:
-        return f"all {n} candidates were rejected by the benign gate"
+def _why_empty(n: int, band: int, benign: int) -> str:
     if band == 0:
-        return f"none of the {benign} verified-benign candidates fell inside the band; widen it"
-    return "every in-band candidate was removed as a near-duplicate or by quota"
+        return f"none of the {n} scored candidates fell inside the band; widen it"
+    if benign == 0:
+        return f"all {band} in-band candidates were rejected by the benign gate"
+    return "every verified in-band candidate was removed as a near-duplicate or by quota"
 
 
 def _prove(
     chat: ChatModel,
     selected: list[dict[str, Any]],
-    others: list[dict[str, Any]],
+    baseline: list[dict[str, Any]],
     cfg: SelectConfig,
     score_s_per: float,
+    *,
+    n_scored: int,
 ) -> dict[str, Any]:
-    """Hit rate of selection vs a random same-size verified-benign sample, and the cost comparison."""
+    """Hit rate of selection vs a random same-size verified-benign sample, and the cost comparison.
+
+    Cost per boundary prompt found: selection scores every candidate once and generates only for
+    the ones it checks; the naive pipeline generates and judges every candidate, finding boundary
+    prompts at the random sample's refusal rate. The benign gate is needed by both and left out.
+    """
     from rass.judge.base import JudgeItem, get_judge
 
-    rng = random.Random(cfg.seed)
     sel = selected[: cfg.verify]
-    base = rng.sample(others, min(len(sel), len(others)))
+    base = baseline[: len(sel)]
     judge = get_judge("string")
 
     def hits(rows: list[dict[str, Any]]) -> tuple[list[bool], float]:
@@ -224,27 +263,50 @@ def _prove(
     sel_rate = sum(sel_hits) / len(sel_hits) if sel_hits else 0.0
     base_rate = sum(base_hits) / len(base_hits) if base_hits else 0.0
     short, full = f"generate_{cfg.verify_max_new_tokens}_and_judge", f"generate_{cfg.long_tokens}"
-    keys = ("id", "lang", "text", "response", "refused_generated", "refused_logit", "p_refuse")
+    short_passes, full_passes = 1 + cfg.verify_max_new_tokens, 1 + cfg.long_tokens
+    found = sum(sel_hits)
+    per_found: dict[str, Any] = {
+        "selection": round((n_scored * score_s_per + len(sel) * gen_s_per) / found, 2) if found else None,
+        short: round(gen_s_per / base_rate, 2) if base_rate else None,
+        full: round(long_s_per / base_rate, 2) if base_rate else None,
+    }
+    passes_found = {
+        "selection": round((n_scored + len(sel) * short_passes) / found, 1) if found else None,
+        short: round(short_passes / base_rate, 1) if base_rate else None,
+        full: round(full_passes / base_rate, 1) if base_rate else None,
+    }
+    keys = ("id", "lang", "text", "response", "refused_generated", "refused_logit", "p_refuse", "rel_distance")
+    langs = sorted({r["lang"] for r in checked})
     return {
         "selected_checked": len(sel),
-        "selected_refused": int(sum(sel_hits)),
+        "selected_refused": int(found),
         "selected_hit_rate": round(sel_rate, 4),
+        "selected_hit_rate_ci95": list(wilson(int(found), len(sel))),
         "baseline_checked": len(base),
         "baseline_refused": int(sum(base_hits)),
         "baseline_hit_rate": round(base_rate, 4),
+        "baseline_hit_rate_ci95": list(wilson(int(sum(base_hits)), len(base))),
         "hit_rate_ratio": round(sel_rate / base_rate, 2) if base_rate else None,
+        "by_lang": {
+            lang: {
+                "selected_checked": sum(r["lang"] == lang for r in sel),
+                "selected_refused": sum(h for r, h in zip(sel, sel_hits, strict=True) if r["lang"] == lang),
+                "baseline_checked": sum(r["lang"] == lang for r in base),
+                "baseline_refused": sum(h for r, h in zip(base, base_hits, strict=True) if r["lang"] == lang),
+            }
+            for lang in langs
+        },
         "cheap_vs_generated_agreement": round(agree, 4),
         "seconds_per_candidate": {
             "score_one_forward": round(score_s_per, 4),
             short: round(gen_s_per, 4),
             full: round(long_s_per, 4),
         },
+        "batch": {"score": chat.batch_size, short: min(len(sel), chat.batch_size), full: len(long_rows)},
         "cost_ratio_vs_short_generation": round(gen_s_per / score_s_per, 2) if score_s_per else None,
         "cost_ratio_vs_full_answer": round(long_s_per / score_s_per, 2) if score_s_per else None,
-        "forward_passes_per_candidate": {
-            "score": 1,
-            "short_generation": 1 + cfg.verify_max_new_tokens,
-            "full_answer": 1 + cfg.long_tokens,
-        },
-        "checked": [{k: r[k] for k in keys} for r in checked],
+        "forward_passes_per_candidate": {"score": 1, "short_generation": short_passes, "full_answer": full_passes},
+        "seconds_per_boundary_prompt_found": per_found,
+        "forward_passes_per_boundary_prompt_found": passes_found,
+        "checked": [{k: r.get(k) for k in keys} for r in checked],
     }
