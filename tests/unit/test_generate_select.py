@@ -278,6 +278,17 @@ def test_select_gates_only_the_top_of_the_band_and_the_baseline(
     report = select_runner.run_select(qwen_tiny, run, candidates, cfg)
     assert report["counts"]["selected"] == 2 and sum(calls) == 32 < len(candidates)
     assert report["counts"]["rejected_by_reason"]["in band, not gated"] == len(candidates) - 32
+    rejected = [json.loads(x)["id"] for x in (run.root / "select/rejected.jsonl").read_text().splitlines()]
+    assert len(rejected) == len(set(rejected)) == len(candidates) - 2
+
+    def no_rescoring(*args: Any) -> Any:
+        raise AssertionError("scores of the same candidates under the same fit are reused")
+
+    monkeypatch.setattr(select_runner, "score_candidates", no_rescoring)
+    again = select_runner.run_select(qwen_tiny, run, candidates, cfg)
+    assert again["counts"] == report["counts"] and again["seconds"]["score"] == report["seconds"]["score"]
+    with pytest.raises(AssertionError, match="reused"):
+        select_runner.run_select(qwen_tiny, run, candidates[:-1], cfg)  # other candidates: scored afresh
 
 
 def test_mention_frames_quote_the_seed_in_every_seed_language() -> None:

@@ -78,6 +78,34 @@ def score_candidates(
     return rows
 
 
+def _scores(
+    chat: ChatModel, candidates: Sequence[PromptRecord], direction: Any, fit: dict[str, Any], folder: Any
+) -> tuple[list[dict[str, Any]], float]:
+    """Score, or reuse ``scored.jsonl`` when it holds exactly these candidates under this boundary fit.
+
+    Scoring is the one pass over every candidate; a re-run (after a crash in the gate, or with
+    another band) should not pay for it again. The recorded seconds travel with the scores.
+    """
+    import hashlib
+
+    key = hashlib.sha256(
+        "\n".join([chat.fingerprint, str(fit), *sorted(c.id for c in candidates)]).encode()
+    ).hexdigest()
+    meta_path, rows_path = folder / "scored.json", folder / "scored.jsonl"
+    if meta_path.is_file() and rows_path.is_file():
+        meta = read_json(meta_path)
+        if meta.get("key") == key:
+            from rass.data.io import iter_json_lines
+
+            return [row for _, row in iter_json_lines(rows_path)], float(meta["seconds"])
+    t0 = time.perf_counter()
+    rows = score_candidates(chat, candidates, direction, fit)
+    seconds = time.perf_counter() - t0
+    write_jsonl(rows_path, rows)
+    write_json(meta_path, {"key": key, "seconds": round(seconds, 3), "n": len(rows)})
+    return rows, seconds
+
+
 def drop_seed_copies(
     rows: list[dict[str, Any]], threshold: float = 0.45
 ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
@@ -114,10 +142,7 @@ def run_select(
         raise RassError(f"{run.root} has no candidates; run first: rass generate --out {run.root}")
     direction, fit = probe_artifacts(run)
     folder = run.path(stage)
-    t0 = time.perf_counter()
-    rows = score_candidates(chat, candidates, direction, fit)
-    score_s = time.perf_counter() - t0
-    write_jsonl(folder / "scored.jsonl", rows)
+    rows, score_s = _scores(chat, candidates, direction, fit, folder)
 
     rejected: list[tuple[dict[str, Any], str]] = []
     rows, copies = drop_seed_copies(rows)
@@ -137,10 +162,19 @@ def run_select(
         kept = kept[: band.top]
     rng = random.Random(cfg.seed)
     rng.shuffle(outside)
+    # as many verified-benign random candidates as were selected: the proof's baseline and the
+    # mitigation ablation's training set both draw from them
     n_base = min(cfg.verify, len(kept))
-    baseline = _gate_until(chat, outside, n_base, rejected)[:n_base]
+    pool = _gate_until(chat, outside, len(kept) if cfg.verify else 0, rejected)
+    baseline = pool[:n_base]
     gate_s = time.perf_counter() - t1
-    rejected += [(r, "outside band (" + band.describe() + ")") for r in outside if r not in baseline]
+    in_baseline = {r["id"] for r in baseline}
+    for r in outside:
+        if "gate" not in r:
+            rejected.append((r, f"outside band ({band.describe()})"))
+        elif r["gate"]["accepted"]:  # gate-rejected ones were counted by _gate_until
+            why = "outside band, verified benign" + (": random baseline" if r["id"] in in_baseline else "")
+            rejected.append((r, why))
     rejected += [(r, "in band, not gated: the top was already full") for r in in_band if "gate" not in r]
     for r in kept:
         r["kind"] = "boundary"
