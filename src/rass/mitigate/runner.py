@@ -143,13 +143,19 @@ def run_mitigation(chat: ChatModel, run: RunDir, cfg: MitigateConfig) -> dict[st
     harmless_probe = [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
     base_lp = chat.next_token_logprobs(harmless_probe)
 
-    def measure(name: str) -> dict[str, Any]:
+    def measure(where: Path) -> dict[str, Any]:
         """The same items, judge and settings before and after: only the model differs."""
         return run_eval(
-            TransformersBackend(chat), eval_records, folder / name, max_new_tokens=cfg.eval_max_new_tokens, plots=False
+            TransformersBackend(chat), eval_records, where, max_new_tokens=cfg.eval_max_new_tokens, plots=False
         )
 
-    before = measure("before")
+    # the unmitigated model's answers depend only on the items and settings: every method and the
+    # ablation share one "before" measurement (resumable like any evaluation)
+    key = hashlib.sha256(
+        "\n".join([chat.fingerprint, str(cfg.eval_max_new_tokens), *(r.id for r in eval_records)]).encode()
+    ).hexdigest()[:12]
+    before_dir = run.path("mitigate", f"before-{key}")
+    before = measure(before_dir)
     start = time.perf_counter()
     info: dict[str, Any] = {"method": cfg.method, "ablation": cfg.ablation, "layer": layer}
     with ExitStack() as stack:
@@ -185,11 +191,11 @@ def run_mitigation(chat: ChatModel, run: RunDir, cfg: MitigateConfig) -> dict[st
         else:
             raise RassError(f"unknown method {cfg.method!r}; use sft, dpo or steer")
         info["seconds"] = round(time.perf_counter() - start, 1)
-        after = measure("after")
+        after = measure(folder / "after")
         info["kl_harmless"] = round(_kl(chat, harmless_probe, base_lp), 5)
-    b_rows = _jsonl(folder / "before" / "judged.jsonl")
+    b_rows = _jsonl(before_dir / "judged.jsonl")
     a_rows = _jsonl(folder / "after" / "judged.jsonl")
-    result = {**info, "config": asdict(cfg), "before": _group_metrics(b_rows), "after": _group_metrics(a_rows),
+    result = {**info, "config": asdict(cfg), "before_dir": before_dir.name, "before": _group_metrics(b_rows), "after": _group_metrics(a_rows),
               "items": {"heldout_boundary": len(held), "train_boundary": len(train_rows), "eval": len(eval_records)},
               "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip
     write_json(folder / "metrics.json", result)

@@ -205,7 +205,8 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
         d.img(folder / "by_language.png", "per-language rates")
         out.append((f"Evaluation: {folder.name}", d))
     d = Doc()
-    mitigations = sorted((run / "mitigate").glob("*/metrics.json")) if (run / "mitigate").is_dir() else []
+    found = sorted((run / "mitigate").glob("*/metrics.json")) if (run / "mitigate").is_dir() else []
+    mitigations = [p for p in found if not p.parent.name.startswith("before-")]  # shared "before" evaluations
     skipped = _read(run / "mitigate" / "skipped.json")
     for path in mitigations:
         m = _read(path)
