@@ -22,6 +22,7 @@ def mitigate(
     ablation: Annotated[bool, typer.Option(help="Train on random verified-benign candidates instead.")] = False,
     max_steps: Annotated[int, typer.Option(help="Stop training after N steps (-1: one epoch).")] = -1,
     learning_rate: Annotated[float, typer.Option()] = 2e-4,
+    epochs: Annotated[float, typer.Option(min=0.1, help="Passes over the training data.")] = 1.0,
     eval_limit: Annotated[int, typer.Option(help="MORBench-core items per language x kind.")] = 12,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
@@ -40,7 +41,7 @@ def mitigate(
     probe_artifacts(run)  # fail early, before loading a model
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit,
-                         train={"max_steps": max_steps, "learning_rate": learning_rate})  # fmt: skip
+                         train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs})  # fmt: skip
     res = run_mitigation(chat, run, cfg)
 
     def rate(m: dict[str, float] | None) -> str:
