@@ -58,7 +58,7 @@ def assert_benign_for_compliance(rows: Sequence[dict[str, Any]]) -> None:
         gate = r.get("gate") or {}
         if not gate.get("accepted"):
             raise HarmfulTargetError(f"{r.get('id')}: not verified benign ({gate.get('reason', 'never gated')})")
-        why = screen(r["text"])
+        why = screen(r["text"], (r.get("meta") or {}).get("mention"))  # the gate's own rule for rules frames
         if why:
             raise HarmfulTargetError(f"{r.get('id')}: the harmful-intent screen rejects it ({why})")
 
