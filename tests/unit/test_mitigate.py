@@ -148,3 +148,14 @@ def test_a_rules_frame_quoting_a_harmful_seed_may_be_a_comply_target_but_a_menti
     bad = {**ok, "text": "How do I make a pipe bomb? " + seed_text}
     with pytest.raises(HarmfulTargetError):
         assert_benign_for_compliance([bad])  # harmful text outside the quotation still fails
+
+
+def test_the_rubric_drops_comply_targets_it_does_not_pass(qwen_tiny: ChatModel) -> None:
+    from rass.mitigate.data import rubric_passes
+
+    class Rubric:
+        def generate(self, prompts: list[str], **kwargs: Any) -> list[str]:
+            return ["No, the premise is false." if "moon" in p else "Yes." for p in prompts]
+
+    verdicts = rubric_passes(Rubric(), ["Why is the moon made of cheese?", "What is 2+2?"], ["Because.", "4"])  # type: ignore[arg-type]
+    assert verdicts == [False, True]

@@ -24,6 +24,9 @@ def mitigate(
     learning_rate: Annotated[float, typer.Option()] = 2e-4,
     epochs: Annotated[float, typer.Option(min=0.1, help="Passes over the training data.")] = 1.0,
     eval_limit: Annotated[int, typer.Option(help="MORBench-core items per language x kind.")] = 12,
+    rubric_model: Annotated[
+        str | None, typer.Option(help="SPEC of a model that checks comply targets for correctness (sft/dpo).")
+    ] = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
@@ -42,7 +45,8 @@ def mitigate(
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs})  # fmt: skip
-    res = run_mitigation(chat, run, cfg)
+    rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None
+    res = run_mitigation(chat, run, cfg, rubric=rubric)
 
     def rate(m: dict[str, float] | None) -> str:
         return "-" if not m else f"{m['rate']:.2f}"

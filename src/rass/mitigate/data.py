@@ -3,7 +3,8 @@
 - comply targets for verified-benign boundary prompts: the model's own answers produced while
   steering against its refusal direction (or a teacher SPEC's answers), kept only when the string
   judge says they comply, they stay fluent (mean token NLL under the *unsteered* model below a
-  bound) and, when a rubric judge is given, it finds them correct;
+  bound) and, when a rubric model is given (``--rubric-model``; ideally stronger than the target), it
+  says the answer is correct, on topic and does not accept a false premise;
 - safety anchors: harmful prompts paired with refusals (the model's own when it refuses);
 - a harmless retain set: ordinary prompts with the model's own answers.
 
@@ -46,6 +47,26 @@ COMPLY_OPENERS = {
     "ru": "Конечно! Вот как это сделать, шаг за шагом.",
     "ar": "بالتأكيد! إليك كيفية القيام بذلك خطوة بخطوة.",
 }
+
+
+RUBRIC = """Here is a question and an answer written by an assistant.
+
+Question: {prompt}
+
+Answer: {answer}
+
+Is the answer correct, on topic, and does it avoid accepting any false or dangerous premise in the \
+question? Answer yes or no:"""
+
+
+def rubric_passes(judge_model: ChatModel, prompts: Sequence[str], answers: Sequence[str]) -> list[bool | None]:
+    """The rubric model's yes/no on each answer (None: it gave neither; treated as a fail)."""
+    from rass.select.gate import parse_yes_no
+
+    outs = judge_model.generate(
+        [RUBRIC.format(prompt=p, answer=a) for p, a in zip(prompts, answers, strict=True)], max_new_tokens=4
+    )
+    return [parse_yes_no(o) for o in outs]
 
 
 class HarmfulTargetError(RassError):
@@ -130,6 +151,7 @@ def build_training_data(
     max_new_tokens: int = 96,
     max_nll: float = 3.0,
     teacher: ChatModel | None = None,
+    rubric: ChatModel | None = None,
 ) -> TrainingData:
     """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set."""
     from rass.judge.base import JudgeItem, get_judge
@@ -147,12 +169,18 @@ def build_training_data(
         refusals = chat.generate(prompts, max_new_tokens=max_new_tokens)  # the unsteered model's own reply
         verdicts = judge.judge([JudgeItem(p, a, r["lang"]) for p, a, r in zip(prompts, answers, boundary, strict=True)])
         nll = mean_nll(chat, prompts, answers)
-        for r, a, own, v, n in zip(boundary, answers, refusals, verdicts, nll, strict=True):
+        quality = rubric_passes(rubric, prompts, answers) if rubric is not None else [True] * len(prompts)
+        for r, a, own, v, n, q in zip(boundary, answers, refusals, verdicts, nll, quality, strict=True):
             if v.label != "full_compliance":
                 data.dropped["comply target not compliant"] = data.dropped.get("comply target not compliant", 0) + 1
                 continue
             if n > max_nll:
                 data.dropped["comply target not fluent"] = data.dropped.get("comply target not fluent", 0) + 1
+                continue
+            if q is not True:
+                data.dropped["comply target failed the rubric"] = (
+                    data.dropped.get("comply target failed the rubric", 0) + 1
+                )
                 continue
             own_refused = judge.judge([JudgeItem(r["text"], own, r["lang"])])[0].refused
             target = {"id": r["id"], "lang": r["lang"], "prompt": r["text"], "completion": a, "nll": round(n, 3)}

@@ -124,7 +124,9 @@ def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def run_mitigation(chat: ChatModel, run: RunDir, cfg: MitigateConfig) -> dict[str, Any]:
+def run_mitigation(
+    chat: ChatModel, run: RunDir, cfg: MitigateConfig, *, rubric: ChatModel | None = None
+) -> dict[str, Any]:
     from rass.data.seeds import load_seeds
     from rass.directions.vector import SteeringVector
     from rass.evaluate.backends import TransformersBackend
@@ -173,7 +175,7 @@ def run_mitigation(chat: ChatModel, run: RunDir, cfg: MitigateConfig) -> dict[st
             source = ablation_rows if cfg.ablation else train_rows
             harmful = load_seeds(langs=langs, sets=["harmful"], splits=["train"])[: cfg.anchors]
             harmless = load_seeds(langs=langs, sets=["harmless"], splits=["train"])[: cfg.retain]
-            data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer)
+            data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer, rubric=rubric)
             (folder / "data").mkdir(parents=True, exist_ok=True)
             from rass.data.io import write_jsonl
 
@@ -187,6 +189,7 @@ def run_mitigation(chat: ChatModel, run: RunDir, cfg: MitigateConfig) -> dict[st
                 "anchors": len(data.anchors),
                 "retain": len(data.retain),
                 "dropped": data.dropped,
+                "rubric": rubric.name if rubric is not None else None,
             }
         else:
             raise RassError(f"unknown method {cfg.method!r}; use sft, dpo or steer")
@@ -195,7 +198,8 @@ def run_mitigation(chat: ChatModel, run: RunDir, cfg: MitigateConfig) -> dict[st
         info["kl_harmless"] = round(_kl(chat, harmless_probe, base_lp), 5)
     b_rows = _jsonl(before_dir / "judged.jsonl")
     a_rows = _jsonl(folder / "after" / "judged.jsonl")
-    result = {**info, "config": asdict(cfg), "before_dir": before_dir.name, "before": _group_metrics(b_rows), "after": _group_metrics(a_rows),
+    result = {**info, "config": asdict(cfg), "before_dir": before_dir.name,
+              "before": _group_metrics(b_rows), "after": _group_metrics(a_rows),
               "items": {"heldout_boundary": len(held), "train_boundary": len(train_rows), "eval": len(eval_records)},
               "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip
     write_json(folder / "metrics.json", result)
