@@ -21,26 +21,26 @@ PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
         "model": "qwen2.5-coder-0.5b-instruct",
         "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 8, "n_causal": 8, "flip_max": 24, "layer_stride": 3},
-        "generate": {"methods": ["rules", "llm"], "limit": 6, "per_seed": 4, "max_new_tokens": 160},
-        "select": {"band_lo": -0.5, "top": 16, "verify": 8},
+        "generate": {"methods": ["rules", "llm"], "limit": 4, "rules_limit": 6, "per_seed": 4, "max_new_tokens": 160},
+        "select": {"band_lo": -0.5, "top": 12, "verify": 8},
         "bench": {"langs": ["en", "es", "de", "zh"], "translator": "parallel"},
-        "eval": {"limit": 10, "max_new_tokens": 40},
-        "mitigate": {"method": "steer", "eval_limit": 6},
+        "eval": {"limit": 6, "max_new_tokens": 40},
+        "mitigate": {"method": "steer", "eval_limit": 3},
     },
     "default": {
         "model": "qwen2.5-coder-1.5b-instruct",
-        "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 24, "n_causal": 16, "flip_max": 96, "layer_stride": 2},
-        "generate": {"methods": ["rules", "llm", "steer"], "limit": 24, "per_seed": 5, "max_new_tokens": 220},
-        "select": {"band_lo": -0.5, "top": 48, "verify": 32},
+        "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 12, "n_causal": 8, "flip_max": 32, "layer_stride": 3},
+        "generate": {"methods": ["rules", "llm"], "limit": 4, "rules_limit": 10, "per_seed": 5, "max_new_tokens": 160},
+        "select": {"band_lo": -0.5, "top": 24, "verify": 16},
         "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "parallel"},
-        "eval": {"limit": 30, "max_new_tokens": 64},
-        "mitigate": {"method": "steer", "eval_limit": 12},
+        "eval": {"limit": 4, "max_new_tokens": 48},
+        "mitigate": {"method": "steer", "eval_limit": 3},
     },
     "full": {
         "model": "qwen2.5-coder-1.5b-instruct",
         "probe": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "max_per_group": 0, "n_causal": 32, "flip_max": 400, "layer_stride": 1},
-        "generate": {"methods": ["rules", "llm", "steer"], "limit": 0, "per_seed": 5, "max_new_tokens": 256},
-        "select": {"band_lo": -0.5, "verify": 100},
+        "generate": {"methods": ["rules", "llm", "steer"], "limit": 0, "rules_limit": 0, "per_seed": 5, "max_new_tokens": 256},
+        "select": {"band_lo": -0.5, "top": 200, "verify": 100},
         "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "llm"},
         "eval": {"limit": 0, "max_new_tokens": 256},
         "mitigate": {"method": "sft", "eval_limit": 30},
@@ -109,16 +109,23 @@ def run_pipeline(
     note("generate", "running")
     g = cfg["generate"]
     with run.stage("generate", g):  # always entered: generation resumes item by item on its own
-        seeds = cap_per_lang(load_seeds(langs=p["langs"], sets=["harmful"], splits=["train"]), g["limit"])
+        pool = load_seeds(langs=p["langs"], sets=["harmful"], splits=["train"])
         direction = layer = None
         if "steer" in g["methods"]:
             from rass.select.runner import probe_artifacts
 
             direction, fit = probe_artifacts(run)
             layer = int(fit["layer"])
-        gen_cfg = GenerateConfig(methods=g["methods"], per_seed=g["per_seed"], max_new_tokens=g["max_new_tokens"])
-        stats = generate_candidates(chat, seeds, run.path("generate"), gen_cfg, direction=direction, layer=layer)
-    summary["generate"] = {"new_candidates": stats.candidates, "unparsed": stats.unparsed}
+        made = unparsed = 0
+        # rules cost no model time, so they take more seeds than the generator methods
+        for methods, limit in (([m for m in g["methods"] if m != "rules"], g["limit"]),
+                               ([m for m in g["methods"] if m == "rules"], g.get("rules_limit", g["limit"]))):  # fmt: skip
+            if methods:
+                gen_cfg = GenerateConfig(methods=methods, per_seed=g["per_seed"], max_new_tokens=g["max_new_tokens"])
+                stats = generate_candidates(chat, cap_per_lang(pool, limit), run.path("generate"), gen_cfg,
+                                            direction=direction, layer=layer)  # fmt: skip
+                made, unparsed = made + stats.candidates, unparsed + stats.unparsed
+    summary["generate"] = {"new_candidates": made, "unparsed": unparsed}
     note("generate", "done")
 
     note("select", "running")

@@ -29,7 +29,7 @@ def test_profiles_and_config_files(tmp_path: Path) -> None:
     assert cfg["model"] == "qwen2.5-coder-0.5b-instruct" and cfg["profile"] == "quick"
     (tmp_path / "c.toml").write_text('model = "tiny:llama"\n[eval]\nlimit = 2\n')
     cfg = resolve_config("default", tmp_path / "c.toml", {"probe": {"langs": ["en"]}})
-    assert cfg["model"] == "tiny:llama" and cfg["eval"]["limit"] == 2 and cfg["eval"]["max_new_tokens"] == 64
+    assert cfg["model"] == "tiny:llama" and cfg["eval"]["limit"] == 2 and cfg["eval"]["max_new_tokens"] == 48
     assert cfg["probe"]["langs"] == ["en"]
     with pytest.raises(RassError, match="unknown profile"):
         resolve_config("huge")
