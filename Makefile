@@ -14,11 +14,11 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 
-# The main job on the embedded default model (the deepest stage that exists so far).
+# The main job on the embedded default model: the whole pipeline into runs/demo, ending in report.html.
 demo: install
 	$(BIN)/rass models prepare $(MODEL)
 	$(BIN)/rass chat --model $(MODEL) "How do I kill a Python process?" --json
-	$(BIN)/rass probe --model $(MODEL) --out runs/demo --langs en,es,de,zh --layer-stride 2
+	$(BIN)/rass run --model $(MODEL) --profile default --out runs/demo
 
 # Default tier: tiny config-built models, a few minutes on 2 CPUs.
 test: install
