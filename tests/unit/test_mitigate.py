@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rass.data.io import write_jsonl
+from rass.errors import RassError
 from rass.mitigate.data import HarmfulTargetError, TrainingData, assert_benign_for_compliance
 from rass.mitigate.steer import SteerBand, conditional_steering
 from rass.mitigate.train import TrainConfig, train_adapter
@@ -39,6 +40,29 @@ def test_lora_sft_steps_reduce_loss_and_move_the_refusal_score(tmp_path: Path) -
     assert float(chat.refusal_score([PROMPT])[0]) > before  # trained to open with "sorry"
     config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert config["rass_base_fingerprint"] == "tiny:qwen2:seed0"
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_the_effective_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trl import SFTTrainer
+
+    real_train = SFTTrainer.train
+    seen: list[int] = []
+
+    def train(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(self.args.per_device_train_batch_size)
+        if self.args.per_device_train_batch_size > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_train(self, *args, **kwargs)
+
+    monkeypatch.setattr(SFTTrainer, "train", train)
+    rows = TrainingData(comply=[{"prompt": PROMPT, "completion": "sure ."}] * 4).sft_rows()
+    res = train_adapter(_fresh(), rows, tmp_path, TrainConfig(max_steps=1, batch_size=4, grad_accum=1))
+    assert seen == [4, 2, 1] and (res["batch_size_used"], res["grad_accum_used"]) == (1, 4)
+    monkeypatch.setattr(SFTTrainer, "train", lambda self, *a, **k: (_ for _ in ()).throw(MemoryError()))
+    with pytest.raises(RassError, match="out of memory even at batch size 1"):
+        train_adapter(_fresh(), rows, tmp_path / "b", TrainConfig(max_steps=1, batch_size=1, grad_accum=1))
 
 
 def test_dpo_steps_reduce_loss(tmp_path: Path) -> None:

@@ -57,7 +57,9 @@ def eval_(
     steer: Annotated[Path | None, typer.Option(help='Steering config JSON: {"direction", "alpha", "layer"?}.')] = None,
     backend: Annotated[str, typer.Option(help="transformers or vllm (GPU).")] = "transformers",
     langs: Annotated[str | None, typer.Option(help="Only these languages.")] = None,
-    limit: Annotated[int, typer.Option(help="At most N items per language x label x kind, in file order (0: all).")] = 0,
+    limit: Annotated[
+        int, typer.Option(help="At most N items per language x label x kind, in file order (0: all).")
+    ] = 0,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 128,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
     logit_check: Annotated[bool, typer.Option(help="Cross-check with the logit judge (transformers).")] = True,

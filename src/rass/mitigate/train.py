@@ -70,20 +70,39 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
         "fp16": False,
     }
     dataset = Dataset.from_list(rows)
-    if cfg.method == "sft":
-        from trl import SFTConfig, SFTTrainer
 
-        trainer: Any = SFTTrainer(model=chat.model, args=SFTConfig(**common), train_dataset=dataset,
-                                  processing_class=chat.tokenizer, peft_config=lora)  # fmt: skip
-    elif cfg.method == "dpo":
-        from trl import DPOConfig, DPOTrainer
+    def make_trainer(batch: int, accum: int, model: Any, peft: Any) -> Any:
+        args = {**common, "per_device_train_batch_size": batch, "gradient_accumulation_steps": accum}
+        if cfg.method == "sft":
+            from trl import SFTConfig, SFTTrainer
 
-        trainer = DPOTrainer(model=chat.model, args=DPOConfig(beta=cfg.beta, **common), train_dataset=dataset,
-                             processing_class=chat.tokenizer, peft_config=lora)  # fmt: skip
-    else:
+            return SFTTrainer(model=model, args=SFTConfig(**args), train_dataset=dataset,
+                              processing_class=chat.tokenizer, peft_config=peft)  # fmt: skip
+        if cfg.method == "dpo":
+            from trl import DPOConfig, DPOTrainer
+
+            return DPOTrainer(model=model, args=DPOConfig(beta=cfg.beta, **args), train_dataset=dataset,
+                              processing_class=chat.tokenizer, peft_config=peft)  # fmt: skip
         raise RassError(f"unknown training method {cfg.method!r}; use sft or dpo")
-    checkpoints = sorted((out / "checkpoints").glob("checkpoint-*")) if (out / "checkpoints").is_dir() else []
-    result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+
+    batch, accum = cfg.batch_size, cfg.grad_accum
+    trainer = make_trainer(batch, accum, chat.model, lora)
+    while True:
+        checkpoints = sorted((out / "checkpoints").glob("checkpoint-*")) if (out / "checkpoints").is_dir() else []
+        try:
+            result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if checkpoints else None)
+            break
+        except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
+            if not _out_of_memory(exc):
+                raise
+            if batch == 1:
+                raise RassError(
+                    "out of memory even at batch size 1: lower --max-length, use a smaller model or a GPU"
+                ) from None
+            # the same effective batch in smaller pieces; the LoRA-wrapped model is reused as is
+            batch, accum = batch // 2, accum * 2
+            _free_memory()
+            trainer = make_trainer(batch, accum, trainer.model, None)
     adapter = out / "adapter"
     trainer.model.save_pretrained(str(adapter))
     import json
@@ -97,5 +116,22 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
     from rass.models.hooks import find_layers
 
     chat.layers = find_layers(chat.model)
-    return {"config": asdict(cfg), "train_loss": result.training_loss, "log": log, "steps": trainer.state.global_step,
-            "adapter": str(adapter)}  # fmt: skip
+    return {
+        "config": asdict(cfg), "batch_size_used": batch, "grad_accum_used": accum, "train_loss": result.training_loss,
+        "log": log, "steps": trainer.state.global_step, "adapter": str(adapter),
+    }  # fmt: skip
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+def _free_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
