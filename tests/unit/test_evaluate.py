@@ -113,3 +113,59 @@ def test_bad_eval_inputs(tmp_path: Path, qwen_tiny: ChatModel) -> None:
 
     with pytest.raises(ModelLoadError, match="not a peft adapter"):
         attach_adapter(qwen_tiny, tmp_path)
+
+
+class _FakeVLLM:
+    """Stands in for ``vllm.LLM``: greedy 'generation' that refuses templated prompts about bombs."""
+
+    def __init__(self, tokenizer: object) -> None:
+        self.tokenizer = tokenizer
+        self.seen: list[str] = []
+        self.params: list[object] = []
+
+    def get_tokenizer(self) -> object:
+        return self.tokenizer
+
+    def generate(self, texts: list[str], params: object) -> list[object]:
+        from types import SimpleNamespace
+
+        self.seen += texts
+        self.params.append(params)
+        return [
+            SimpleNamespace(outputs=[SimpleNamespace(text=" " + (REFUSE if "bomb" in t else ANSWER))]) for t in texts
+        ]
+
+
+def test_the_vllm_backend_templates_like_transformers_and_writes_the_same_outputs(
+    tmp_path: Path, qwen_tiny: ChatModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    from types import SimpleNamespace
+
+    from rass.evaluate.backends import VLLMBackend
+
+    monkeypatch.setitem(sys.modules, "vllm", SimpleNamespace(SamplingParams=lambda **kw: kw, LLM=None))
+    engine = _FakeVLLM(qwen_tiny.tokenizer)
+    backend = VLLMBackend("unused", llm=engine)
+    assert isinstance(backend, Backend)
+    res_v = run_eval(backend, _bench(), tmp_path / "v", plots=False, max_new_tokens=7)
+    res_f = run_eval(FakeBackend(), _bench(), tmp_path / "f", plots=False)
+    assert engine.seen == [qwen_tiny.render(r.text) for r in _bench()]  # the chat template, as transformers sees it
+    assert engine.params == [{"temperature": 0.0, "max_tokens": 7}]  # greedy, the harness's token budget
+    assert res_v["overall"] == res_f["overall"]
+    rows = [json.loads(x) for x in (tmp_path / "v" / "responses.jsonl").read_text().splitlines()]
+    assert [r["response"] for r in rows] == [REFUSE if "bomb" in r.text else ANSWER for r in _bench()]
+
+
+def test_the_vllm_backend_says_how_to_install_it_and_needs_a_real_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from rass.errors import RassError
+    from rass.evaluate.backends import VLLMBackend
+    from rass.models.spec import model_source
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # not installed
+    with pytest.raises(RassError, match=r"pip install 'rass\[vllm\]'"):
+        VLLMBackend("qwen2.5-coder-0.5b-instruct")
+    with pytest.raises(ModelLoadError, match="built in memory"):
+        model_source("tiny:qwen2")

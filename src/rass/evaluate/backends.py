@@ -35,17 +35,27 @@ class TransformersBackend:
 
 
 class VLLMBackend:
-    """vLLM on a GPU (``pip install rass[vllm]``), imported only when used; greedy like the default."""
+    """vLLM on a GPU (``pip install rass[vllm]``), imported only when used; greedy like the default.
+
+    The SPEC resolves to the same folder the transformers backend loads; prompts go through the
+    model's own chat template, so both backends see identical inputs. ``llm`` accepts an engine
+    built by the caller (custom engine arguments, or a stand-in in tests).
+    """
 
     name = "vllm"
 
-    def __init__(self, model_path: str, **engine_args: Any) -> None:
+    def __init__(self, spec: str, *, llm: Any = None, **engine_args: Any) -> None:
         try:
-            from vllm import LLM
+            import vllm
         except ImportError:
             raise RassError("the vllm backend needs vLLM on a GPU machine: pip install 'rass[vllm]'") from None
-        self.llm = LLM(model=model_path, **engine_args)
-        self.tokenizer = self.llm.get_tokenizer()
+        if llm is None:
+            from rass.models.spec import model_source
+
+            source, _ = model_source(spec)
+            llm = vllm.LLM(model=source, **engine_args)
+        self.llm = llm
+        self.tokenizer = llm.get_tokenizer()
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int) -> list[str]:
         from vllm import SamplingParams
@@ -56,5 +66,6 @@ class VLLMBackend:
             )
             for p in prompts
         ]
+        # vLLM schedules its own batches (continuous batching): batch_size is not needed here
         outs = self.llm.generate(texts, SamplingParams(temperature=0.0, max_tokens=max_new_tokens))
         return [o.outputs[0].text.strip() for o in outs]

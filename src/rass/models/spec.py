@@ -83,6 +83,30 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def model_source(spec: str) -> tuple[str, str]:
+    """(folder or hub id to load from, fingerprint) for a registry id, folder or hub id SPEC.
+
+    Shared by the transformers loader and other engines (vLLM), so every backend reads the same
+    weights for the same SPEC.
+    """
+    kind = describe(spec)
+    if kind == "tiny":
+        raise ModelLoadError(f"{spec} is built in memory and has no folder; this backend needs a real model")
+    if kind == "registry":
+        from rass.models.prepare import prepared_dir, read_manifest
+
+        entry = registry.get(spec)
+        if read_manifest(entry) is None:
+            raise ModelNotPreparedError(f"{spec} is not prepared yet; run: rass models prepare {spec}")
+        return str(prepared_dir(entry)), "gguf-sha256:" + entry.sha256
+    if kind == "folder":
+        folder = Path(spec).expanduser()
+        if not (folder / "config.json").is_file():
+            raise ModelLoadError(f"{folder} has no config.json; is it a Hugging Face model folder?")
+        return str(folder), folder_fingerprint(folder)
+    return spec, "hub:" + spec
+
+
 def load_model(
     spec: str,
     *,
@@ -113,25 +137,9 @@ def load_model(
             batch_size=batch_size,
             progress=progress,
         )
-    if kind == "registry":
-        from rass.models.prepare import prepared_dir, read_manifest
-
-        entry = registry.get(spec)
-        manifest = read_manifest(entry)
-        if manifest is None:
-            raise ModelNotPreparedError(f"{spec} is not prepared yet; run: rass models prepare {spec}")
-        folder = prepared_dir(entry)
-        fingerprint = "gguf-sha256:" + entry.sha256
-    elif kind == "folder":
-        folder = Path(spec).expanduser()
-        if not (folder / "config.json").is_file():
-            raise ModelLoadError(f"{folder} has no config.json; is it a Hugging Face model folder?")
-        fingerprint = folder_fingerprint(folder)
-    else:
-        folder = Path(spec)
-        fingerprint = "hub:" + spec
+    folder, fingerprint = model_source(spec)
     dev = _pick_device(device)
-    model, tokenizer = _from_pretrained(str(folder), dev, _pick_dtype(dtype, dev))
+    model, tokenizer = _from_pretrained(folder, dev, _pick_dtype(dtype, dev))
     return ChatModel(
         model,
         tokenizer,
