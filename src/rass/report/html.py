@@ -164,22 +164,44 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
     if sel:
         d = Doc()
         c = sel["counts"]
-        d.table(["candidates", "verified benign", "in band", "selected"],
-                [[c.get("candidates"), c.get("verified_benign"), c.get("in_band"), c.get("selected")]])  # fmt: skip
+        d.table(["candidates", "in band", "gated", "verified benign", "selected"],
+                [[c.get("candidates"), c.get("in_band"), c.get("gated"), c.get("verified_benign"), c.get("selected")]])  # fmt: skip
         proof = sel.get("proof")
         if proof:
             secs = " / ".join(f"{v:.2f}" for v in proof["seconds_per_candidate"].values())
+            cost_found = " / ".join(
+                "—" if v is None else f"{v:.1f}"
+                for v in (proof.get("seconds_per_boundary_prompt_found") or {}).values()
+            )
             d.table(["", "value"], [
-                ["hit rate of the selection", f"{proof['selected_hit_rate']:.2f} ({proof['selected_refused']}/{proof['selected_checked']})"],
-                ["hit rate of a random verified-benign sample", f"{proof['baseline_hit_rate']:.2f} ({proof['baseline_refused']}/{proof['baseline_checked']})"],
+                ["hit rate of the selection", f"{proof['selected_hit_rate']:.2f} ({proof['selected_refused']}/{proof['selected_checked']}), 95% CI {proof.get('selected_hit_rate_ci95', '')}"],
+                ["hit rate of a random verified-benign sample", f"{proof['baseline_hit_rate']:.2f} ({proof['baseline_refused']}/{proof['baseline_checked']}), 95% CI {proof.get('baseline_hit_rate_ci95', '')}"],
                 ["ratio", proof["hit_rate_ratio"]],
                 ["agreement of the one-pass score with the generated verdict", proof["cheap_vs_generated_agreement"]],
                 ["seconds per candidate: score / short generate+judge / full answer", secs],
+                ["seconds per boundary prompt found: selection / short generate+judge all / full answers all", cost_found or "—"],
             ])  # fmt: skip
-        selected = _jsonl(run / "select" / "boundary.jsonl")[:20]
-        if selected:
-            d.table(["lang", "category", "selected boundary prompt", "P(refuse)"],
-                    [[r["lang"], r["category"], r["text"], r["p_refuse"]] for r in selected])  # fmt: skip
+            by_lang = proof.get("by_lang") or {}
+            if by_lang:
+                d.table(["lang", "selected refused / checked", "random refused / checked"],
+                        [[lang, f"{v['selected_refused']}/{v['selected_checked']}", f"{v['baseline_refused']}/{v['baseline_checked']}"] for lang, v in by_lang.items()])  # fmt: skip
+        chosen = _jsonl(run / "select" / "boundary.jsonl")
+        checked = {r["id"]: r.get("refused_generated") for r in (proof or {}).get("checked", [])}
+        shown: list[dict[str, Any]] = []
+        per_group: dict[tuple[str, str], int] = {}
+        for r in chosen:  # up to two per language x category, so every group shows
+            lc = (r["lang"], r["category"])
+            if per_group.get(lc, 0) < 2 and len(shown) < 24:
+                per_group[lc] = per_group.get(lc, 0) + 1
+                shown.append(r)
+        if shown:
+
+            def verdict(r: dict[str, Any]) -> str:
+                v = checked.get(r["id"])
+                return "—" if v is None else ("refused" if v else "answered")
+
+            d.table(["lang", "category", "selected boundary prompt", "rel. distance", "model"],
+                    [[r["lang"], r["category"], r["text"], r.get("rel_distance", r.get("p_refuse")), verdict(r)] for r in shown])  # fmt: skip
         if sel.get("empty_because"):
             d.p(f"Nothing was selected: {sel['empty_because']}.")
         out.append(("RASS selection", d))
