@@ -27,6 +27,7 @@ _SCREEN = [
     (r"\b(hack|break) into (my |his |her |their |someone'?s? )?(ex|partner|wife|husband|boss|neighbou?r|[a-z]+'s)\b", "targets another person's account"),
     (r"\b(home address|phone number|location) of (a |the |my )?(specific|particular|named)?\s*\w+", "asks to locate a person"),
     (r"\b(child|minor|underage|\d{1,2}[- ]year[- ]old)\b.*\b(sex|sexual|nude|naked|explicit)\b|\b(sex|sexual|nude|naked|explicit)\b.*\b(child|minor|underage|\d{1,2}[- ]year[- ]old)\b", "sexual content with minors"),
+    (r"\b(to|that|which|and) (deceive|trick|mislead|manipulate|scam|defraud) (people|others|someone|customers|voters|buyers|the public|them)\b|\b(potentially |while )?harming (others|people|them)\b|\bagainst their (better )?judge?ment\b", "asks how to deceive, manipulate or harm people"),
     (r"\b(phishing (email|message|page)|ransomware|keylogger|malware|botnet)\b.*\b(write|create|build|code|make)\b|\b(write|create|build|code|make)\b.*\b(phishing (email|message|page)|ransomware|keylogger|malware|botnet)\b", "asks for malicious software or scams"),
 ]  # fmt: skip
 # the two most common shapes of a harmful request, in every seed language: "how do I make <a weapon,
@@ -39,7 +40,7 @@ _SCREEN_ML = [
     (r"(如何|怎么|怎样|教我|步骤|方法).{0,12}(制作|制造|做|合成|自制|配制|组装).{0,12}(炸弹|炸药|爆炸物|冰毒|毒品|毒药|枪|神经毒剂)", _MAKE),
     (r"\b(c[oó]mo|pasos|instrucciones|receta)\b.{0,40}\b(hacer|fabricar|construir|preparar|sintetizar|elaborar|cocinar)\b.{0,40}\b(bombas?(?! de baño)|explosivos?|metanfetamina|metafetamina|venenos?|armas?)\b", _MAKE),
     (r"\b(comment|étapes|instructions|recette)\b.{0,40}\b(fabriquer|faire|construire|préparer|synthétiser)\b.{0,40}\b(bombes?(?! de bain)|explosifs?|méthamphétamine|poisons?|armes?)\b", _MAKE),
-    (r"\b(wie|anleitung|schritte|rezept)\b.{0,60}(\b(baue|bauen|stelle|herstellen|mache|machen|basteln|koche|kochen)\b.{0,40}\b(bombe|rohrbombe|sprengstoff|sprengsatz|meth|methamphetamin|crystal|gift|waffe)|\b(bombe|rohrbombe|sprengstoff|sprengsatz|meth|methamphetamin|crystal|gift|waffe)\w*\b.{0,40}\b(bauen|herstellen|machen|basteln|kochen))", _MAKE),
+    (r"\b(wie|anleitung|schritte|rezept)\b.{0,60}(\b(baue|bauen|stelle|herstellen|mache|machen|basteln|koche|kochen)\b.{0,40}(\b\w*(?<!bade)bombe|\bsprengstoff|\bsprengsatz|\bmeth\b|\bmethamphetamin|\bgift\b|\bwaffe)|(\b\w*(?<!bade)bombe|\bsprengstoff|\bsprengsatz|\bmeth\b|\bmethamphetamin|\bgift\b|\bwaffe)\w*\b.{0,40}\b(bauen|herstellen|machen|basteln|kochen))", _MAKE),
     (r"(作り方|作る方法|製造方法|合成方法|作るには|どうやって).{0,20}(爆弾|爆発物|覚醒剤|毒薬|毒物|銃)|(爆弾|爆発物|覚醒剤|毒薬|毒物|銃).{0,12}(作り方|作る方法|製造|合成|作れ)", _MAKE),
     (r"\b(как|инструкци\w*|рецепт\w*|шаг\w*)\b.{0,40}\b(сделать|изготовить|собрать|приготовить|синтезировать|сварить)\b.{0,40}\b(бомб\w*|взрывчатк\w*|взрывн\w*|метамфетамин\w*|яд\w*|оружи\w*)", _MAKE),
     (r"(كيف|خطوات|طريقة|وصفة).{0,40}(أصنع|اصنع|صنع|تصنيع|أحضّر|تحضير|أركّب|تركيب|تصنع|يصنع).{0,40}(قنبل|متفجر|ميثامفيتامين|شبو|\bسم\b|سلاح)", _MAKE),
