@@ -22,7 +22,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model": "qwen2.5-coder-0.5b-instruct",
         "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 8, "n_causal": 8, "flip_max": 24, "layer_stride": 3},
         "generate": {"methods": ["rules", "llm"], "limit": 4, "rules_limit": 6, "per_seed": 4, "max_new_tokens": 160},
-        "select": {"band_lo": -0.5, "top": 12, "verify": 8},
+        "select": {"band_lo": None, "top": 12, "verify": 8},
         "bench": {"langs": ["en", "es", "de", "zh"], "translator": "parallel"},
         "eval": {"limit": 6, "max_new_tokens": 40},
         "mitigate": {"method": "steer", "eval_limit": 3},
@@ -31,7 +31,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model": "qwen2.5-coder-1.5b-instruct",
         "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 12, "n_causal": 8, "flip_max": 32, "layer_stride": 3},
         "generate": {"methods": ["rules", "llm"], "limit": 4, "rules_limit": 10, "per_seed": 5, "max_new_tokens": 160},
-        "select": {"band_lo": -0.5, "top": 24, "verify": 16},
+        "select": {"band_lo": None, "top": 24, "verify": 16},
         "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "parallel"},
         "eval": {"limit": 4, "max_new_tokens": 48},
         "mitigate": {"method": "steer", "eval_limit": 3},
@@ -133,7 +133,7 @@ def run_pipeline(
     if not run.is_done("select", s):
         with run.stage("select", s):
             candidates = load_candidates(run.root / "generate")
-            report = run_select(chat, run, candidates, SelectConfig(band=BandRule(s.get("band_field", "rel_distance"), s["band_lo"], s.get("band_hi"), s.get("top")), verify=s["verify"])) if candidates else {"counts": {"selected": 0}, "empty_because": "no candidates were generated"}  # fmt: skip
+            report = run_select(chat, run, candidates, SelectConfig(band=BandRule(s.get("band_field", "rel_distance"), s.get("band_lo"), s.get("band_hi"), s.get("top")), verify=s["verify"])) if candidates else {"counts": {"selected": 0}, "empty_because": "no candidates were generated"}  # fmt: skip
             write_json(run.path("select", "report.json"), report)
     summary["select"] = run.manifest["stages"]["select"].get("status")
     note("select", "done")

@@ -197,6 +197,8 @@ def test_band_rule_bounds_top_and_description() -> None:
     band = BandRule("rel_distance", -0.5, None, top=3)
     assert band.contains({"rel_distance": 4.0}) and not band.contains({"rel_distance": -0.6})
     assert band.describe() == "rel_distance in [-0.5, inf], top 3"
+    rank = BandRule(top=2)  # the default kind of rule: the K nearest the boundary, whatever the model
+    assert rank.contains({"rel_distance": -40.0}) and rank.describe() == "rel_distance in [-inf, inf], top 2"
     with pytest.raises(RassError, match="top must be at least 1"):
         BandRule(top=0)
     with pytest.raises(RassError, match="unknown band field"):

@@ -77,9 +77,9 @@ def select(
     band_field: Annotated[
         str, typer.Option(help="rel_distance (in harmful-harmless gaps), distance, p_refuse, refusal_score.")
     ] = "rel_distance",
-    band_lo: Annotated[float, typer.Option(help="Lower edge of the band.")] = -0.5,
+    band_lo: Annotated[float | None, typer.Option(help="Lower edge of the band (default: none).")] = None,
     band_hi: Annotated[float | None, typer.Option(help="Upper edge of the band (default: none).")] = None,
-    top: Annotated[int, typer.Option(min=0, help="Keep at most N, nearest the boundary first (0: all).")] = 0,
+    top: Annotated[int, typer.Option(min=0, help="Keep at most N, nearest the boundary first (0: all).")] = 48,
     quota: Annotated[int, typer.Option(help="At most N per language x category (0: no quota).")] = 0,
     dedup_threshold: Annotated[
         float, typer.Option(help="Character 4-gram Jaccard above which two are duplicates.")

@@ -13,8 +13,12 @@ from rass.errors import RassError
 
 @dataclass(frozen=True)
 class BandRule:
-    """Keep candidates whose ``field`` lies in [lo, hi] (``hi`` None: unbounded), then at most ``top``
-    of them, nearest the refusing side first.
+    """Keep candidates whose ``field`` lies in [lo, hi] (None: unbounded), then at most ``top`` of
+    them, nearest the refusing side first.
+
+    A rank rule (``lo`` None, ``top`` K: the K nearest the boundary) works for any model; a fixed
+    edge does not always (a model that refuses little has its threshold far on the harmful side,
+    so every benign candidate may lie more than half a gap below it).
 
     ``rel_distance`` is the signed distance to the fitted threshold in units of the harmful-harmless
     gap (0 on the boundary, -1 one gap toward harmless; comparable across models); ``distance`` the
@@ -23,25 +27,28 @@ class BandRule:
     """
 
     field: str = "rel_distance"
-    lo: float = -0.5
+    lo: float | None = None
     hi: float | None = None
-    top: int | None = None
+    top: int | None = 48
 
     def __post_init__(self) -> None:
         if self.field not in FIELDS:
             raise RassError(f"unknown band field {self.field!r}; use {', '.join(FIELDS)}")
-        if self.hi is not None and self.lo > self.hi:
+        if self.lo is not None and self.hi is not None and self.lo > self.hi:
             raise RassError(f"empty band: lo {self.lo} > hi {self.hi}")
         if self.top is not None and self.top < 1:
             raise RassError(f"band top must be at least 1, got {self.top}")
 
     def contains(self, row: dict[str, Any]) -> bool:
         value = row.get(self.field)
-        return value is not None and self.lo <= float(value) and (self.hi is None or float(value) <= self.hi)
+        if value is None:
+            return False
+        return (self.lo is None or self.lo <= float(value)) and (self.hi is None or float(value) <= self.hi)
 
     def describe(self) -> str:
+        lo = "-inf" if self.lo is None else self.lo
         hi = "inf" if self.hi is None else self.hi
-        return f"{self.field} in [{self.lo}, {hi}]" + (f", top {self.top}" if self.top else "")
+        return f"{self.field} in [{lo}, {hi}]" + (f", top {self.top}" if self.top else "")
 
 
 FIELDS = ("rel_distance", "distance", "p_refuse", "refusal_score", "flip_alpha")
