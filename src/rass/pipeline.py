@@ -20,8 +20,8 @@ from rass.runs import RunDir, write_json
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
         "model": "qwen2.5-coder-0.5b-instruct",
-        "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 8, "n_causal": 8, "flip_max": 24, "layer_stride": 3},
-        "generate": {"methods": ["rules", "llm"], "limit": 4, "rules_limit": 6, "per_seed": 4, "max_new_tokens": 160},
+        "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 6, "n_causal": 6, "flip_max": 12, "layer_stride": 3},
+        "generate": {"methods": ["rules", "llm"], "limit": 3, "rules_limit": 6, "per_seed": 4, "max_new_tokens": 160},
         "select": {"band_lo": None, "top": 12, "verify": 8},
         "bench": {"langs": ["en", "es", "de", "zh"], "translator": "parallel"},
         "eval": {"limit": 6, "max_new_tokens": 40},
