@@ -48,6 +48,7 @@ def test_run_on_a_tiny_model_completes_every_stage_and_reports(tmp_path: Path) -
     )
     assert {s["status"] for s in manifest["stages"].values()} == {"done"}
     assert manifest["config"]["model"] == "tiny:qwen2"
+    assert "rass run" in result.output and "over-refusal" in result.output  # the summary table
     page = (out / "report.html").read_text()
     for title in ("The safety boundary", "RASS selection", "Evaluation: eval", "data:image/png;base64"):
         assert title in page

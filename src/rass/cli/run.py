@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -39,7 +39,54 @@ def run(
         console.print(f"  [{'green' if status == 'done' else 'cyan'}]{stage:9s} {status}[/]")
 
     summary = run_pipeline(cfg, out, on_stage=show)
+    console.print(summary_table(out))
     console.print(f"report: {summary['report']}")
+
+
+def summary_table(out: Path) -> object:
+    """Stage, status, seconds and the headline figure of each stage, from the run's saved files."""
+    import json
+
+    from rich.table import Table
+
+    def read(*parts: str) -> dict[str, Any]:
+        path = out.joinpath(*parts)
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    manifest = read("manifest.json")
+    fit, sel, ev = read("boundary", "fit.json"), read("select", "report.json"), read("eval", "metrics.json")
+    proof = sel.get("proof") or {}
+    overall = ev.get("overall") or {}
+
+    def rate(m: object) -> str:
+        return f"{m['rate']:.2f}" if isinstance(m, dict) and m.get("rate") is not None else "-"
+
+    headline = {
+        "boundary": f"layer {fit.get('layer')}, threshold {fit.get('threshold', 0):.2f}" if fit else "",
+        "select": (f"{sel['counts']['selected']} selected; hit rate {proof.get('selected_hit_rate')} vs "
+                   f"{proof.get('baseline_hit_rate')} random") if sel else "",
+        "eval": (f"over-refusal {rate(overall.get('over_refusal'))}, harmful refused "
+                 f"{rate(overall.get('harmful_refusal'))}") if overall else "",
+    }  # fmt: skip
+    cands = out / "generate" / "candidates.jsonl"
+    if cands.is_file():
+        headline["generate"] = f"{sum(1 for line in cands.open(encoding='utf-8') if line.strip())} candidates"
+    skipped = read("mitigate", "skipped.json")
+    done = [p for p in sorted(out.glob("mitigate/*/metrics.json")) if not p.parent.name.startswith("before-")]
+    if skipped:
+        headline["mitigate"] = "skipped: " + str(skipped.get("reason", ""))[:60]
+    elif done:
+        m = json.loads(done[0].read_text(encoding="utf-8"))
+        b, a = m["before"]["morbench_core"], m["after"]["morbench_core"]
+        headline["mitigate"] = (f"{done[0].parent.name}: core over-refusal {rate(b['over_refusal'])} → "
+                                f"{rate(a['over_refusal'])}, harmful refused {rate(b['harmful_refusal'])} → "
+                                f"{rate(a['harmful_refusal'])}")  # fmt: skip
+    table = Table(title="rass run")
+    for col in ("stage", "status", "seconds", "result"):
+        table.add_column(col)
+    for stage, info in manifest.get("stages", {}).items():
+        table.add_row(stage, str(info.get("status")), str(info.get("seconds")), headline.get(stage, ""))
+    return table
 
 
 @guarded
