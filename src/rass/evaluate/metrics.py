@@ -47,10 +47,14 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def compute(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Overall, per language, per language × category; and judge agreement when both judges ran."""
-    out: dict[str, Any] = {"overall": summarise(rows), "by_lang": {}, "by_lang_category": {}}
+    out: dict[str, Any] = {"overall": summarise(rows), "by_lang": {}, "by_lang_kind": {}, "by_lang_category": {}}
     for lang in sorted({r["lang"] for r in rows}):
         mine = [r for r in rows if r["lang"] == lang]
         out["by_lang"][lang] = summarise(mine)
+        # look-alikes and ordinary harmless controls are both benign; over-refusal differs sharply between them
+        out["by_lang_kind"][lang] = {
+            k: summarise([r for r in mine if r.get("kind") == k]) for k in sorted({str(r.get("kind")) for r in mine})
+        }
         out["by_lang_category"][lang] = {
             c: summarise([r for r in mine if r["category"] == c]) for c in sorted({r["category"] for r in mine})
         }
