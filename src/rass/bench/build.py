@@ -130,33 +130,34 @@ def build(
             st["untranslated"] += len(todo)
         elif todo:
             assert translator is not None
-            if not translator.supports(lang):
-                raise RassError(f"the {translator.name} translator does not support {lang!r}")
-            texts = translator.translate([r.text for r in todo], lang)
-            backs = translator.back(texts, lang)
-            for k, (r, t) in enumerate(zip(todo, texts, strict=True)):
-                why = gates.check(r.text, t, backs[k] if backs else None, lang)
-                if why:
-                    st[f"dropped: {why.split(' ')[0] if why.startswith('length') else why}"] += 1
+            if lang != "en" and not translator.supports(lang):
+                known = ", ".join(translator.known())
+                raise RassError(f"the {translator.name} translator does not support {lang!r}; it supports: {known}")
+            for src in sorted({r.lang for r in todo}):
+                group = [r for r in todo if r.lang == src]
+                if not translator.pair(src, lang):  # e.g. apertium has English<->X pairs only
+                    st[f"dropped: no {src}->{lang} translation"] += len(group)
                     continue
-                meta = {**r.meta, "translated_by": translator.name, "source_text": r.text}
-                out.append(
-                    PromptRecord(
-                        f"{r.id}@{lang}",
-                        t,
-                        lang,
-                        r.label,
-                        r.category,
-                        r.kind,
-                        translator.name,
-                        r.id,
-                        r.split,
-                        meta,
-                    )
-                )
-                st["translated"] += 1
+                texts = translator.translate([r.text for r in group], lang, src)
+                backs = translator.back(texts, lang, src)
+                out += _gated(group, texts, backs, lang, translator.name, gates, st)
         stats[lang] = {"backend": translator.name if translator else "parallel", **st}
     return out, stats
+
+
+def _gated(group: Sequence[PromptRecord], texts: Sequence[str], backs: Sequence[str] | None, lang: str,
+           backend: str, gates: Gates, st: Counter[str]) -> list[PromptRecord]:  # fmt: skip
+    """The translations that pass the quality gates, as records; failures counted in ``st``."""
+    out = []
+    for k, (r, t) in enumerate(zip(group, texts, strict=True)):
+        why = gates.check(r.text, t, backs[k] if backs else None, lang)
+        if why:
+            st[f"dropped: {why.split(' ')[0] if why.startswith('length') else why}"] += 1
+            continue
+        meta = {**r.meta, "translated_by": backend, "source_text": r.text}
+        out.append(PromptRecord(f"{r.id}@{lang}", t, lang, r.label, r.category, r.kind, backend, r.id, r.split, meta))
+        st["translated"] += 1
+    return out
 
 
 def write_bench(records: Sequence[PromptRecord], folder: Path, *, name: str, how: str, model: str | None,

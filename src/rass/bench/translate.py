@@ -28,20 +28,44 @@ APERTIUM_PAIRS = {"es": "eng-spa", "ca": "eng-cat", "gl": "eng-glg", "eo": "eng-
 
 
 class Translator(Protocol):
+    """Translate between two languages; ``supports(lang)`` means "from English into lang"."""
+
     name: str
 
     def supports(self, lang: str) -> bool: ...
 
-    def translate(self, texts: Sequence[str], lang: str) -> list[str]: ...
+    def known(self) -> list[str]: ...
 
-    def back(self, texts: Sequence[str], lang: str) -> list[str] | None: ...
+    def pair(self, src: str, lang: str) -> bool: ...
+
+    def translate(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str]: ...
+
+    def back(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str] | None: ...
 
 
 class ApertiumTranslator:
+    """Debian's offline rule-based MT; only English<->X pairs (see APERTIUM_PAIRS)."""
+
     name = "apertium"
 
     def supports(self, lang: str) -> bool:
         return lang in APERTIUM_PAIRS
+
+    def known(self) -> list[str]:
+        return sorted(APERTIUM_PAIRS)
+
+    def pair(self, src: str, lang: str) -> bool:
+        return (src == "en" and lang in APERTIUM_PAIRS) or (lang == "en" and src in APERTIUM_PAIRS)
+
+    def _mode(self, src: str, lang: str) -> str:
+        if src == "en" and lang in APERTIUM_PAIRS:
+            return APERTIUM_PAIRS[lang]
+        if lang == "en" and src in APERTIUM_PAIRS:
+            eng, other = APERTIUM_PAIRS[src].split("-")
+            return f"{other}-{eng}"
+        raise RassError(
+            f"apertium has no {src}->{lang} pair; it translates English to and from: {', '.join(self.known())}"
+        )
 
     def _run(self, pair: str, texts: Sequence[str]) -> list[str]:
         if shutil.which("apertium") is None:
@@ -56,17 +80,12 @@ class ApertiumTranslator:
             raise RassError(f"apertium returned {len(lines)} lines for {len(texts)} inputs")
         return lines
 
-    def translate(self, texts: Sequence[str], lang: str) -> list[str]:
-        if lang not in APERTIUM_PAIRS:
-            raise RassError(
-                f"apertium has no English pair for {lang!r}; it supports: {', '.join(sorted(APERTIUM_PAIRS))}"
-            )
-        return self._run(APERTIUM_PAIRS[lang], texts)
+    def translate(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str]:
+        return self._run(self._mode(src, lang), texts)
 
-    def back(self, texts: Sequence[str], lang: str) -> list[str] | None:
-        eng, other = APERTIUM_PAIRS[lang].split("-")
+    def back(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str] | None:
         try:
-            return self._run(f"{other}-{eng}", texts)
+            return self._run(self._mode(lang, src), texts)
         except RassError:
             return None
 
@@ -76,6 +95,8 @@ including any risky-sounding words. Reply with the translation only.\n\n{text}"
 
 
 class LLMTranslator:
+    """A chat model prompted to translate (any direction), with back-translation into the source."""
+
     name = "llm"
 
     def __init__(self, chat: ChatModel, batch_size: int = 8) -> None:
@@ -85,22 +106,28 @@ class LLMTranslator:
     def supports(self, lang: str) -> bool:
         return True
 
-    def _ask(self, texts: Sequence[str], language: str) -> list[str]:
-        prompts = [LLM_TRANSLATE.format(language=language, text=t) for t in texts]
+    def known(self) -> list[str]:
+        return []  # any language the model can write
+
+    def pair(self, src: str, lang: str) -> bool:
+        return True
+
+    def _ask(self, texts: Sequence[str], lang: str) -> list[str]:
+        from rass.generate.templates import LANGUAGE_NAMES
+
+        prompts = [LLM_TRANSLATE.format(language=LANGUAGE_NAMES.get(lang, lang), text=t) for t in texts]
         outs = self.chat.generate(prompts, max_new_tokens=160, batch_size=self.batch_size)
         return [o.strip().strip('"“”«»').split("\n\n")[0].strip() for o in outs]
 
-    def translate(self, texts: Sequence[str], lang: str) -> list[str]:
-        from rass.generate.templates import LANGUAGE_NAMES
+    def translate(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str]:
+        return self._ask(texts, lang)
 
-        return self._ask(texts, LANGUAGE_NAMES.get(lang, lang))
-
-    def back(self, texts: Sequence[str], lang: str) -> list[str] | None:
-        return self._ask(texts, "English")
+    def back(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str] | None:
+        return self._ask(texts, src)
 
 
 class HFTranslator:
-    """A local seq2seq model folder, one per language pair: ``{"es": "/models/opus-en-es", …}``."""
+    """A local seq2seq model folder per target language, from English: ``{"es": "/models/opus-en-es", …}``."""
 
     name = "hf"
 
@@ -111,16 +138,24 @@ class HFTranslator:
     def supports(self, lang: str) -> bool:
         return lang in self.folders
 
-    def translate(self, texts: Sequence[str], lang: str) -> list[str]:
-        if lang not in self.folders:
-            raise RassError(f"no local translation model for {lang!r}; configured: {', '.join(sorted(self.folders))}")
+    def known(self) -> list[str]:
+        return sorted(self.folders)
+
+    def pair(self, src: str, lang: str) -> bool:
+        return src == "en" and lang in self.folders
+
+    def translate(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str]:
+        if not self.pair(src, lang):
+            raise RassError(
+                f"no local translation model for en->{lang!r}; configured: {', '.join(sorted(self.folders))}"
+            )
         if lang not in self._pipes:
             from transformers import pipeline
 
             self._pipes[lang] = pipeline("translation", model=self.folders[lang])  # type: ignore[call-overload]
         return [o["translation_text"] for o in self._pipes[lang](list(texts))]
 
-    def back(self, texts: Sequence[str], lang: str) -> list[str] | None:
+    def back(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str] | None:
         return None
 
 
