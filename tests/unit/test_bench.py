@@ -86,11 +86,19 @@ def test_build_uses_parallels_then_the_translator_and_counts_gate_drops() -> Non
 
 def test_language_and_length_gates() -> None:
     assert looks_like("¿Cómo mato un proceso de Python?", "es") and not looks_like("How do I kill it?", "es")
+    assert looks_like("Comment tuer un processus ?", "fr")
     assert looks_like("如何终止一个进程？", "zh") and not looks_like("How do I stop it?", "zh")
     gates = Gates()
     assert gates.check("How do I kill a process?", "", None, "es") == "empty translation"
     assert gates.check("How do I kill a process?", "¿Cómo mato un proceso?" * 10, None, "es").startswith("length")
     assert gates.check("How do I kill a process?", "如何终止进程？", None, "zh") is None
+
+
+def test_the_language_check_works_into_english_too() -> None:
+    assert looks_like("How do I kill a process of Python?", "en")
+    assert not looks_like("¿Cómo mato un proceso de Python?", "en")
+    assert looks_like("¿Cómo mato un proceso de Python?", "es") and not looks_like("How do I kill it?", "es")
+    assert looks_like("Comment tuer un processus ?", "fr")
 
 
 def test_apertium_names_what_it_supports() -> None:

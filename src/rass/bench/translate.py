@@ -189,8 +189,9 @@ def looks_like(text: str, lang: str) -> bool:
     if lang not in _STOPWORDS or not words:
         return bool(words)
     target = sum(w in _STOPWORDS[lang] for w in words)
-    english = sum(w in _STOPWORDS["en"] for w in words)
-    return target > english
+    if lang != "en":  # the usual failure is an untranslated (English) output
+        return target > sum(w in _STOPWORDS["en"] for w in words)
+    return target > max(sum(w in stop for w in words) for other, stop in _STOPWORDS.items() if other != "en")
 
 
 def similarity(a: str, b: str) -> float:
