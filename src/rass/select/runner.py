@@ -137,8 +137,8 @@ def run_select(
     """Score all candidates, gate only the ones the band keeps (plus a random baseline sample).
 
     The benign gate costs two short generations per prompt, so it runs in band order until ``top``
-    prompts are verified, and on random out-of-band candidates until the proof's baseline is full;
-    candidates outside the band are never gated (counted as such).
+    prompts are verified, and on random unselected candidates until as many are verified (the
+    proof's baseline and the ablation's data); every other candidate is never gated (counted).
     """
     if not candidates:
         raise RassError(f"{run.root} has no candidates; run first: rass generate --out {run.root}")
@@ -151,7 +151,6 @@ def run_select(
     rejected += copies
     band = cfg.band
     in_band = sorted((r for r in rows if band.contains(r)), key=lambda r: -float(r[band.field]))
-    outside = [r for r in rows if not band.contains(r)]
     t1 = time.perf_counter()
     benign = _gate_until(chat, in_band, band.top, rejected)
     in_band_gated = sum("gate" in r for r in in_band)
@@ -162,22 +161,24 @@ def run_select(
     if band.top and len(kept) > band.top:
         rejected += [(r, f"band: beyond the top {band.top}") for r in kept[band.top :]]
         kept = kept[: band.top]
-    rng = random.Random(cfg.seed)
-    rng.shuffle(outside)
-    # as many verified-benign random candidates as were selected: the proof's baseline and the
-    # mitigation ablation's training set both draw from them
-    n_base = min(cfg.verify, len(kept))
-    pool = _gate_until(chat, outside, len(kept) if cfg.verify else 0, rejected)
-    baseline = pool[:n_base]
+    # the proof's baseline and the mitigation ablation's training data: as many random verified-benign
+    # candidates as were selected, drawn from everything not selected (in band or not)
+    chosen = {r["id"] for r in kept}
+    others = [r for r in rows if r["id"] not in chosen]
+    random.Random(cfg.seed).shuffle(others)
+    pool = _gate_until(chat, others, len(kept) if cfg.verify else 0, rejected)
+    baseline = pool[: min(cfg.verify, len(kept))]
     gate_s = time.perf_counter() - t1
-    in_baseline = {r["id"] for r in baseline}
-    for r in outside:
+    in_baseline, told = {r["id"] for r in baseline}, {r["id"] for r, _ in rejected}
+    for r in rows:  # every other candidate gets exactly one reason
+        if r["id"] in chosen or r["id"] in told:
+            continue
+        where = "in band" if band.contains(r) else f"outside band ({band.describe()})"
         if "gate" not in r:
-            rejected.append((r, f"outside band ({band.describe()})"))
-        elif r["gate"]["accepted"]:  # gate-rejected ones were counted by _gate_until
-            why = "outside band, verified benign" + (": random baseline" if r["id"] in in_baseline else "")
-            rejected.append((r, why))
-    rejected += [(r, "in band, not gated: the top was already full") for r in in_band if "gate" not in r]
+            rejected.append((r, where + (", not gated: the top was already full" if band.contains(r) else "")))
+        else:  # verified benign (gate-rejected ones were counted by _gate_until)
+            why = "verified benign, not selected" + (": random baseline" if r["id"] in in_baseline else "")
+            rejected.append((r, f"{why} ({where.split(' (')[0]})"))
     for r in kept:
         r["kind"] = "boundary"
     write_jsonl(folder / "boundary.jsonl", kept)
@@ -219,13 +220,17 @@ def run_select(
 def _gate_until(
     chat: ChatModel, rows: list[dict[str, Any]], want: int | None, rejected: list[tuple[dict[str, Any], str]]
 ) -> list[dict[str, Any]]:
-    """Gate ``rows`` in order, in chunks, until ``want`` are accepted (None: all); returns the accepted."""
-    accepted: list[dict[str, Any]] = []
+    """Gate ``rows`` in order, in chunks, until ``want`` are accepted (None: all); returns the accepted.
+
+    Rows gated before are not asked again: the accepted ones count, the rejected ones were counted.
+    """
+    accepted = [r for r in rows if (r.get("gate") or {}).get("accepted")]
+    fresh = [r for r in rows if "gate" not in r]
     chunk = 32
-    for i in range(0, len(rows), chunk):
+    for i in range(0, len(fresh), chunk):
         if want is not None and len(accepted) >= want:
             break
-        part = rows[i : i + chunk]
+        part = fresh[i : i + chunk]
         mentions = [r.get("meta", {}).get("mention") for r in part]
         results = verify_benign(chat, [r["text"] for r in part], mentions=mentions)
         for r, g in zip(part, results, strict=True):
