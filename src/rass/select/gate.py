@@ -63,14 +63,18 @@ _SCREEN_ML = [
 _SCREEN_RE = [(re.compile(p, re.I), why) for p, why in [*_SCREEN, *_SCREEN_ML]]
 
 
+def unquoted(text: str, mention: str | None) -> str:
+    """``text`` without the harmful request a rules frame quotes (the frame is what gets judged)."""
+    return text.replace(mention, " ") if mention else text
+
+
 def screen(text: str, mention: str | None = None) -> str | None:
     """The reason the screen rejects ``text``, or None when it passes.
 
     ``mention`` is a quoted harmful request inside a safe frame made by rass's own rules: it is cut
     out before screening, so the frame is judged (the classifier still reads the whole text).
     """
-    if mention:
-        text = text.replace(mention, " ")
+    text = unquoted(text, mention)
     for pattern, why in _SCREEN_RE:
         if pattern.search(text):
             return why

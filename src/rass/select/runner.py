@@ -19,7 +19,7 @@ from rass.data.io import write_jsonl
 from rass.errors import RassError
 from rass.runs import RunDir, read_json, write_json
 from rass.select.choose import BandRule, apply_quota, dedup
-from rass.select.gate import verify_benign
+from rass.select.gate import unquoted, verify_benign
 from rass.stats import wilson
 
 if TYPE_CHECKING:
@@ -117,8 +117,7 @@ def drop_seed_copies(
     kept, dropped = [], []
     for r in rows:
         parent = seeds.get(r.get("parent_id") or "")
-        mention = (r.get("meta") or {}).get("mention")
-        text = r["text"].replace(mention, " ") if mention else r["text"]  # a rules frame quotes its seed on purpose
+        text = unquoted(r["text"], (r.get("meta") or {}).get("mention"))  # a rules frame quotes its seed on purpose
         if parent and jaccard(char_grams(text, 3), char_grams(parent, 3)) >= threshold:
             dropped.append((r, f"screen: near-copy of its harmful seed {r['parent_id']}"))
         else:
@@ -173,12 +172,13 @@ def run_select(
     for r in rows:  # every other candidate gets exactly one reason
         if r["id"] in chosen or r["id"] in told:
             continue
-        where = "in band" if band.contains(r) else f"outside band ({band.describe()})"
+        inside = band.contains(r)
         if "gate" not in r:
-            rejected.append((r, where + (", not gated: the top was already full" if band.contains(r) else "")))
+            why = "in band, not gated: the top was already full" if inside else f"outside band ({band.describe()})"
         else:  # verified benign (gate-rejected ones were counted by _gate_until)
             why = "verified benign, not selected" + (": random baseline" if r["id"] in in_baseline else "")
-            rejected.append((r, f"{why} ({where.split(' (')[0]})"))
+            why += " (in band)" if inside else " (outside band)"
+        rejected.append((r, why))
     for r in kept:
         r["kind"] = "boundary"
     write_jsonl(folder / "boundary.jsonl", kept)
