@@ -183,3 +183,24 @@ def test_the_rubric_drops_comply_targets_it_does_not_pass(qwen_tiny: ChatModel) 
 
     verdicts = rubric_passes(Rubric(), ["Why is the moon made of cheese?", "What is 2+2?"], ["Because.", "4"])  # type: ignore[arg-type]
     assert verdicts == [False, True]
+
+
+def test_a_teacher_writes_the_targets_and_anchors_match_their_number(qwen_tiny: ChatModel) -> None:
+    from rass.data.seeds import load_seeds
+    from rass.directions.vector import SteeringVector
+    from rass.mitigate.data import build_training_data
+
+    class Teacher:
+        def generate(self, prompts: list[str], **kwargs: Any) -> list[str]:
+            return [f"Here is a calm, factual answer about {p[:12]}." for p in prompts]
+
+    gate = {"accepted": True}
+    rows = [{"id": f"b{i}", "text": t, "lang": "en", "gate": gate}
+            for i, t in enumerate(["How do I kill a Python process?", "How do I blow up a balloon?"])]  # fmt: skip
+    hidden = qwen_tiny.model.config.hidden_size
+    direction = SteeringVector({1: torch.zeros(hidden)})
+    harmful = load_seeds(langs=["en"], sets=["harmful"], splits=["train"])[:6]
+    data = build_training_data(qwen_tiny, rows, harmful, [], direction=direction, layer=1, max_new_tokens=4,
+                               max_nll=1e9, teacher=Teacher(), match_anchors=True)  # type: ignore[arg-type]  # fmt: skip
+    assert [c["completion"][:22] for c in data.comply] == ["Here is a calm, factua"] * 2
+    assert len(data.anchors) == len(data.comply) == 2

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from rass.data.schema import CATEGORIES, LOOKALIKE_TYPES
-from rass.data.seeds import load_seeds, seed_langs
+from rass.data.seeds import load_seeds, round_robin, seed_langs
 from rass.data.splits import assign_split
 
 LANGS = ["ar", "de", "en", "es", "fr", "ja", "ru", "zh"]
@@ -70,3 +70,11 @@ def test_texts_are_unique_within_each_language(seeds) -> None:  # type: ignore[n
     for lang in LANGS:
         texts = [r.text.strip().lower() for r in seeds if r.lang == lang]
         assert len(texts) == len(set(texts)), lang
+
+
+def test_round_robin_takes_one_language_at_a_time() -> None:
+    pool = load_seeds(langs=["de", "en", "zh"], sets=["harmful"], splits=["train"])
+    picked = round_robin(pool, 7)
+    assert [r.lang for r in picked] == ["de", "en", "zh", "de", "en", "zh", "de"]
+    assert len({r.id for r in picked}) == 7
+    assert len(round_robin(pool[:2], 10)) == 2  # never more than there is

@@ -27,6 +27,10 @@ def mitigate(
     rubric_model: Annotated[
         str | None, typer.Option(help="SPEC of a model that checks comply targets for correctness (sft/dpo).")
     ] = None,
+    teacher: Annotated[
+        str | None, typer.Option(help="SPEC whose plain answers become comply targets instead of steered self-answers.")
+    ] = None,
+    anchors: Annotated[int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets).")] = 0,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
@@ -43,10 +47,11 @@ def mitigate(
     run = RunDir.existing(run_dir)
     probe_artifacts(run)  # fail early, before loading a model
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
-    cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit,
+    cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs})  # fmt: skip
     rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None
-    res = run_mitigation(chat, run, cfg, rubric=rubric)
+    teacher_chat = ChatModel.load(teacher, device=device, dtype=dtype, threads=threads or None) if teacher else None
+    res = run_mitigation(chat, run, cfg, rubric=rubric, teacher=teacher_chat)
 
     def rate(m: dict[str, float] | None) -> str:
         return "-" if not m else f"{m['rate']:.2f}"

@@ -70,3 +70,17 @@ def cap_per_lang(items: Sequence[T], limit: int, key: Callable[[T], object] | No
             kept.append(item)
             seen[k] = seen.get(k, 0) + 1
     return kept
+
+
+def round_robin(items: Sequence[T], n: int) -> list[T]:
+    """Up to ``n`` items taken one language at a time, so no language crowds out the others."""
+    by_lang: dict[str, list[T]] = {}
+    for item in items:
+        by_lang.setdefault(item.lang, []).append(item)
+    queues = [list(reversed(v)) for _, v in sorted(by_lang.items())]
+    out: list[T] = []
+    while len(out) < n and any(queues):
+        for q in queues:
+            if q and len(out) < n:
+                out.append(q.pop())
+    return out

@@ -152,8 +152,13 @@ def build_training_data(
     max_nll: float = 3.0,
     teacher: ChatModel | None = None,
     rubric: ChatModel | None = None,
+    match_anchors: bool = False,
 ) -> TrainingData:
-    """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set."""
+    """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set.
+
+    ``match_anchors`` keeps as many anchors as comply targets survived: with more refusals than
+    compliant answers in the data, training teaches refusal (seen on the 0.5B: 24 anchors, 18 targets).
+    """
     from rass.judge.base import JudgeItem, get_judge
 
     assert_benign_for_compliance(boundary)
@@ -185,6 +190,8 @@ def build_training_data(
             own_refused = judge.judge([JudgeItem(r["text"], own, r["lang"])])[0].refused
             target = {"id": r["id"], "lang": r["lang"], "prompt": r["text"], "completion": a, "nll": round(n, 3)}
             data.comply.append({**target, "refusal": own if own_refused else None})
+    if match_anchors:
+        harmful = list(harmful)[: max(len(data.comply), 1)]
     if harmful:
         replies = chat.generate([h.text for h in harmful], max_new_tokens=max_new_tokens)
         for h, rep, v in zip(

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 class MitigateConfig:
     method: str = "sft"  # sft | dpo | steer
     heldout_fraction: float = 0.3
-    anchors: int = 24
+    anchors: int = 0  # harmful refusal anchors; 0: as many as comply targets were kept
     retain: int = 16
     eval_limit: int = 12  # MORBench-core items per language x kind
     eval_max_new_tokens: int = 48
@@ -105,6 +105,12 @@ def _eval_sets(run: RunDir, held: list[dict[str, Any]], cfg: MitigateConfig, lan
     return records
 
 
+def _count_langs(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    from collections import Counter
+
+    return dict(sorted(Counter(r["lang"] for r in rows).items()))
+
+
 def _kl(chat: ChatModel, prompts: Sequence[str], base: Any) -> float:
     after = chat.next_token_logprobs(list(prompts))
     return float((base.exp() * (base - after)).sum(-1).clamp_min(0).mean())
@@ -125,9 +131,14 @@ def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_mitigation(
-    chat: ChatModel, run: RunDir, cfg: MitigateConfig, *, rubric: ChatModel | None = None
+    chat: ChatModel,
+    run: RunDir,
+    cfg: MitigateConfig,
+    *,
+    rubric: ChatModel | None = None,
+    teacher: ChatModel | None = None,
 ) -> dict[str, Any]:
-    from rass.data.seeds import load_seeds
+    from rass.data.seeds import load_seeds, round_robin
     from rass.directions.vector import SteeringVector
     from rass.evaluate.backends import TransformersBackend
     from rass.evaluate.harness import run_eval
@@ -173,9 +184,12 @@ def run_mitigation(
             from rass.mitigate.train import TrainConfig, train_adapter
 
             source = ablation_rows if cfg.ablation else train_rows
-            harmful = load_seeds(langs=langs, sets=["harmful"], splits=["train"])[: cfg.anchors]
-            harmless = load_seeds(langs=langs, sets=["harmless"], splits=["train"])[: cfg.retain]
-            data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer, rubric=rubric)
+            # anchors and retain prompts come one language at a time (a plain slice took one language)
+            pool = load_seeds(langs=langs, sets=["harmful"], splits=["train"])
+            harmful = round_robin(pool, cfg.anchors or len(source))
+            harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
+            data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
+                                       rubric=rubric, teacher=teacher, match_anchors=not cfg.anchors)  # fmt: skip
             (folder / "data").mkdir(parents=True, exist_ok=True)
             from rass.data.io import write_jsonl
 
@@ -190,6 +204,12 @@ def run_mitigation(
                 "retain": len(data.retain),
                 "dropped": data.dropped,
                 "rubric": rubric.name if rubric is not None else None,
+                "teacher": teacher.name if teacher is not None else None,
+                "langs": {
+                    "comply": _count_langs(data.comply),
+                    "anchors": _count_langs(data.anchors),
+                    "retain": _count_langs(data.retain),
+                },
             }
         else:
             raise RassError(f"unknown method {cfg.method!r}; use sft, dpo or steer")
