@@ -152,7 +152,12 @@ def test_steer_mitigation_before_and_after_on_a_tiny_run(tmp_path: Path, qwen_ti
         qwen_tiny,
         run,
         MitigateConfig(
-            method="steer", eval_limit=2, eval_max_new_tokens=4, heldout_fraction=0.5, band_quantiles=(0.1, 0.9)
+            method="steer",
+            eval_limit=2,
+            eval_max_new_tokens=4,
+            heldout_fraction=0.5,
+            band_from="probe",
+            band_quantiles=(0.1, 0.9),
         ),
     )
     assert set(res["before"]) >= {"heldout_boundary", "heldout_harmful", "morbench_core", "core_by_lang"}
@@ -204,3 +209,14 @@ def test_a_teacher_writes_the_targets_and_anchors_match_their_number(qwen_tiny: 
                                max_nll=1e9, teacher=Teacher(), match_anchors=True)  # type: ignore[arg-type]  # fmt: skip
     assert [c["completion"][:22] for c in data.comply] == ["Here is a calm, factua"] * 2
     assert len(data.anchors) == len(data.comply) == 2
+
+
+def test_the_steering_band_spans_the_selected_prompts_projections_by_default(tmp_path: Path) -> None:
+    from rass.mitigate.runner import MitigateConfig, steer_band
+    from rass.runs import RunDir
+
+    run = RunDir(tmp_path / "run")
+    train = [{"projection": p} for p in (0.9, 0.67, 1.94, None)]
+    assert steer_band(run, MitigateConfig(), train) == (0.67, 1.94)
+    with pytest.raises(RassError, match="no selected training prompt"):
+        steer_band(run, MitigateConfig(), [{"projection": None}])

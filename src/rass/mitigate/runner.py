@@ -34,7 +34,8 @@ class MitigateConfig:
     eval_limit: int = 12  # MORBench-core items per language x kind
     eval_max_new_tokens: int = 48
     steer_alpha: float = 1.0
-    band_quantiles: tuple[float, float] = (0.8, 0.2)  # (harmless controls, harmful) projection quantiles
+    band_from: str = "selected"  # selected | probe: see steer_band
+    band_quantiles: tuple[float, float] = (0.0, 1.0)  # selected: of its projections; probe: (harmless, harmful)
     ablation: bool = False
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)
@@ -65,19 +66,29 @@ def split_boundary(
     return train, held, ablation
 
 
-def steer_band(run: RunDir, cfg: MitigateConfig) -> tuple[float, float]:
-    """Between most harmless controls (their 80th percentile) and most harmful prompts (20th)."""
+def steer_band(run: RunDir, cfg: MitigateConfig, train: Sequence[dict[str, Any]] = ()) -> tuple[float, float]:
+    """The projection band that conditional steering acts on.
+
+    ``band_from="selected"`` (default): the span of the RASS-selected training prompts' projections
+    (``band_quantiles`` of them, min to max by default) — where this model's over-refusals were
+    found. On the 0.5B those prompts project *above* the harmful prompts' 20th percentile, so a band
+    drawn between harmless and harmful quantiles of the probe missed every one of them.
+    ``band_from="probe"``: between the harmless controls' and the harmful prompts' quantiles.
+    """
     import numpy as np
 
+    if cfg.band_from == "selected":
+        proj = [r["projection"] for r in train if r.get("projection") is not None]
+        if not proj:
+            raise RassError("no selected training prompt has a projection to place the steering band")
+        lo, hi = (float(np.quantile(proj, q)) for q in cfg.band_quantiles)
+        return lo, hi
     rows = _jsonl(run.root / "boundary" / "boundary.jsonl")
     harmless = [r["projection"] for r in rows if r["group"] in ("harmless", "imperative")]
     harmful = [r["projection"] for r in rows if r["group"] == "harmful"]
     if not harmless or not harmful:
         raise RassError("the probe has no harmless or harmful projections to place the steering band")
-    lo, hi = (
-        float(np.quantile(harmless, cfg.band_quantiles[0])),
-        float(np.quantile(harmful, cfg.band_quantiles[1])),
-    )
+    lo, hi = float(np.quantile(harmless, cfg.band_quantiles[0])), float(np.quantile(harmful, cfg.band_quantiles[1]))
     if lo >= hi:
         raise RassError(
             f"empty steering band: harmless {cfg.band_quantiles[0]:.0%} quantile {lo:.2f} is not below "
@@ -175,7 +186,7 @@ def run_mitigation(
         if cfg.method == "steer":
             from rass.mitigate.steer import SteerBand, conditional_steering
 
-            lo, hi = steer_band(run, cfg)
+            lo, hi = steer_band(run, cfg, train_rows)
             info["band"] = [lo, hi]
             stack.enter_context(
                 conditional_steering(chat, direction.layer_vectors[layer], layer, SteerBand(lo, hi, cfg.steer_alpha))
