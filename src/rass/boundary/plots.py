@@ -6,26 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rass.plotting import pyplot as _plt
+from rass.plotting import save as _save
 from rass.runs import RunDir, read_json
 
 COLORS = {"harmful": "#c0392b", "harmless": "#2471a3", "imperative": "#5dade2", "lookalike": "#d68910"}
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
-    _plt().close(fig)
-    return path
 
 
 def make_plots(run: RunDir, folder: Path) -> list[Path]:

@@ -6,14 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from rass.plotting import pyplot as _plt
+from rass.plotting import save
 
 
 def language_bars(metrics: dict[str, Any], path: Path) -> Path:
@@ -43,11 +37,7 @@ def language_bars(metrics: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("rate (95% bootstrap CI)")
     ax.set_title("Safety and over-refusal per language")
     ax.legend(fontsize=8)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def safety_scatter(points: Sequence[tuple[str, dict[str, Any]]], path: Path) -> Path:
@@ -62,8 +52,4 @@ def safety_scatter(points: Sequence[tuple[str, dict[str, Any]]], path: Path) -> 
     ax.set_ylabel("harmful refusal rate (higher is better)")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -233,5 +233,8 @@ def run_mitigation(
               "before": _group_metrics(b_rows), "after": _group_metrics(a_rows),
               "items": {"heldout_boundary": len(held), "train_boundary": len(train_rows), "eval": len(eval_records)},
               "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip
+    from rass.mitigate.plots import before_after
+
+    before_after(result, folder / "before_after.png")
     write_json(folder / "metrics.json", result)
     return result

@@ -230,18 +230,31 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
     found = sorted((run / "mitigate").glob("*/metrics.json")) if (run / "mitigate").is_dir() else []
     mitigations = [p for p in found if not p.parent.name.startswith("before-")]  # shared "before" evaluations
     skipped = _read(run / "mitigate" / "skipped.json")
-    for path in mitigations:
-        m = _read(path)
-        rows = []
-        for group, key in (
-            ("heldout_boundary", "over_refusal"),
-            ("morbench_core", "over_refusal"),
-            ("heldout_harmful", "harmful_refusal"),
-        ):
-            rows.append([group, key.replace("_", " "), _rate(m["before"][group][key]), _rate(m["after"][group][key])])
-        d.h3(f"{path.parent.name} ({m.get('seconds')} s)")
-        d.table(["set", "measure", "before", "after"], rows)
-        d.p(f"KL of next-token distributions on harmless prompts after mitigation: {m.get('kl_harmless')}", muted=True)
+    methods = [(p.parent.name, _read(p)) for p in mitigations]
+    groups = (("heldout_boundary", "over_refusal", "held-out boundary over-refused"),
+              ("morbench_core", "over_refusal", "MORBench-core benign over-refused"),
+              ("heldout_harmful", "harmful_refusal", "held-out harmful refused"))  # fmt: skip
+    if methods:
+        # one table for every method and the ablation, against the shared "before" measurement
+        d.table(["measure", "before", *(name for name, _ in methods)],
+                [[label, _rate(methods[0][1]["before"][g][k]), *(_rate(m["after"][g][k]) for _, m in methods)]
+                 for g, k, label in groups]
+                + [["KL on harmless prompts (nats)", "", *(_fmt(m.get("kl_harmless")) for _, m in methods)],
+                   ["method wall time (s)", "", *(f"{m.get('seconds') or 0:.0f}" for _, m in methods)]])  # fmt: skip
+        langs = sorted({x for _, m in methods for x in m["after"].get("core_by_lang", {})})
+        d.h3("MORBench-core benign over-refusal per language")
+        d.table(["language", "before", *(name for name, _ in methods)],
+                [[x, _rate(methods[0][1]["before"]["core_by_lang"].get(x, {}).get("over_refusal")),
+                  *(_rate(m["after"].get("core_by_lang", {}).get(x, {}).get("over_refusal")) for _, m in methods)]
+                 for x in langs])  # fmt: skip
+    for name, m in methods:
+        data = m.get("data") or {}
+        if data:
+            d.p(f"{name}: trained on {data.get('comply')} comply targets, {data.get('anchors')} refusal anchors, "
+                f"{data.get('retain')} retain prompts; dropped: {data.get('dropped') or 'none'}", muted=True)  # fmt: skip
+        if m.get("band"):
+            d.p(f"{name}: steered inputs whose projection lies in [{m['band'][0]:.2f}, {m['band'][1]:.2f}]", muted=True)
+        d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
     if not mitigations:
         d.p(f"No mitigation in this run{': ' + skipped['reason'] if skipped else ''}.", muted=True)
     out.append(("Mitigation", d))
