@@ -20,18 +20,18 @@ from rass.runs import RunDir, write_json
 PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
         "model": "qwen2.5-coder-0.5b-instruct",
-        "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 6, "n_causal": 6, "flip_max": 12, "layer_stride": 3},
-        "generate": {"methods": ["rules", "llm"], "limit": 3, "rules_limit": 6, "per_seed": 4, "max_new_tokens": 160},
-        "select": {"band_lo": None, "top": 12, "verify": 8},
+        "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 6, "n_causal": 6, "flip_max": 8, "layer_stride": 3, "compare_uncached": 2, "confirm_max_new_tokens": 24},
+        "generate": {"methods": ["rules", "llm"], "limit": 2, "rules_limit": 6, "per_seed": 3, "max_new_tokens": 160},
+        "select": {"band_lo": None, "top": 12, "verify": 6, "long_sample": 4},
         "bench": {"langs": ["en", "es", "de", "zh"], "translator": "parallel"},
-        "eval": {"limit": 6, "max_new_tokens": 40},
-        "mitigate": {"method": "steer", "eval_limit": 3},
+        "eval": {"limit": 4, "max_new_tokens": 40},
+        "mitigate": {"method": "steer", "eval_limit": 2},
     },
     "default": {
         "model": "qwen2.5-coder-1.5b-instruct",
-        "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 12, "n_causal": 8, "flip_max": 32, "layer_stride": 3},
-        "generate": {"methods": ["rules", "llm"], "limit": 4, "rules_limit": 10, "per_seed": 5, "max_new_tokens": 160},
-        "select": {"band_lo": None, "top": 24, "verify": 16},
+        "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 6, "n_causal": 6, "flip_max": 12, "layer_stride": 3, "compare_uncached": 4, "confirm_max_new_tokens": 24},
+        "generate": {"methods": ["rules", "llm"], "limit": 3, "rules_limit": 8, "per_seed": 4, "max_new_tokens": 160},
+        "select": {"band_lo": None, "top": 24, "verify": 16, "long_sample": 4},
         "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "parallel"},
         "eval": {"limit": 4, "max_new_tokens": 48},
         "mitigate": {"method": "steer", "eval_limit": 3},
@@ -102,7 +102,9 @@ def run_pipeline(
     note("probe", "running")
     p = cfg["probe"]
     probe_cfg = ProbeConfig(langs=p["langs"], max_per_group=p["max_per_group"], n_causal=p["n_causal"], flip_max=p["flip_max"],
-                            rule=LayerRule(stride=p.get("layer_stride", 1)), threshold="median" if tiny else p.get("threshold"))  # fmt: skip
+                            rule=LayerRule(stride=p.get("layer_stride", 1)), threshold="median" if tiny else p.get("threshold"),
+                            compare_uncached=p.get("compare_uncached", 8),
+                            confirm_max_new_tokens=p.get("confirm_max_new_tokens", 40))  # fmt: skip
     summary["probe"] = run_probe(chat, run, probe_cfg)["analysed"]
     note("probe", "done")
 
@@ -133,7 +135,9 @@ def run_pipeline(
     if not run.is_done("select", s):
         with run.stage("select", s):
             candidates = load_candidates(run.root / "generate")
-            report = run_select(chat, run, candidates, SelectConfig(band=BandRule(s.get("band_field", "rel_distance"), s.get("band_lo"), s.get("band_hi"), s.get("top")), verify=s["verify"])) if candidates else {"counts": {"selected": 0}, "empty_because": "no candidates were generated"}  # fmt: skip
+            band = BandRule(s.get("band_field", "rel_distance"), s.get("band_lo"), s.get("band_hi"), s.get("top"))
+            sel_cfg = SelectConfig(band=band, verify=s["verify"], long_sample=s.get("long_sample", 8))
+            report = run_select(chat, run, candidates, sel_cfg) if candidates else {"counts": {"selected": 0}, "empty_because": "no candidates were generated"}  # fmt: skip
             write_json(run.path("select", "report.json"), report)
     summary["select"] = run.manifest["stages"]["select"].get("status")
     note("select", "done")

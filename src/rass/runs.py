@@ -119,6 +119,11 @@ class RunDir:
         }
         if model:
             entry["model"] = model
+        # a resumed stage (same config) reports the time of every attempt, not only the last, quick one
+        before = self.manifest["stages"].get(name) or {}
+        spent = float(before.get("seconds") or 0.0) if before.get("config") == entry["config"] else 0.0
+        if spent:
+            entry["attempts"] = int(before.get("attempts", 1)) + 1
         self.manifest["stages"][name] = entry
         self.save()
         start = time.perf_counter()
@@ -126,9 +131,9 @@ class RunDir:
             yield self.path(name)
         except BaseException as exc:
             entry.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
-            entry["seconds"] = round(time.perf_counter() - start, 2)
+            entry["seconds"] = round(spent + time.perf_counter() - start, 2)
             self.save()
             raise
-        entry.update(status="done", seconds=round(time.perf_counter() - start, 2))
+        entry.update(status="done", seconds=round(spent + time.perf_counter() - start, 2))
         entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.save()

@@ -1,0 +1,25 @@
+"""The run folder's manifest: stage status and timing survive a failure and a resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rass.runs import RunDir
+
+
+def test_a_resumed_stage_reports_the_time_of_every_attempt(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt), run.stage("eval", {"limit": 4}):
+        raise KeyboardInterrupt
+    first = run.manifest["stages"]["eval"]
+    assert first["status"] == "failed"
+    first["seconds"] = 30.0  # pretend the interrupted attempt ran half a minute
+    with run.stage("eval", {"limit": 4}):
+        pass
+    entry = RunDir(tmp_path / "run").manifest["stages"]["eval"]
+    assert entry["status"] == "done" and entry["attempts"] == 2 and 30.0 <= entry["seconds"] < 31.0
+    with run.stage("eval", {"limit": 8}):  # another config starts the clock afresh
+        pass
+    assert run.manifest["stages"]["eval"]["seconds"] < 1.0
