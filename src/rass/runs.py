@@ -47,6 +47,25 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def read_json_if(path: Path) -> Any:
+    """A run artifact, or None when that stage has not written it (yet)."""
+    return read_json(path) if path.is_file() else None
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file the run wrote; [] when missing. A last line cut by a kill is dropped
+    (its item is redone on resume)."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in filter(str.strip, path.read_text(encoding="utf-8").splitlines()):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
 def _git_sha() -> str | None:
     try:
         out = subprocess.run(

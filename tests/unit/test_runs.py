@@ -23,3 +23,12 @@ def test_a_resumed_stage_reports_the_time_of_every_attempt(tmp_path: Path) -> No
     with run.stage("eval", {"limit": 8}):  # another config starts the clock afresh
         pass
     assert run.manifest["stages"]["eval"]["seconds"] < 1.0
+
+
+def test_run_rows_skip_a_line_cut_by_a_kill_and_a_missing_file_is_empty(tmp_path: Path) -> None:
+    from rass.runs import read_json_if, read_rows
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"id": "a"}\n\n{"id": "b"}\n{"id": "c", "te', encoding="utf-8")
+    assert [r["id"] for r in read_rows(path)] == ["a", "b"]
+    assert read_rows(tmp_path / "missing.jsonl") == [] and read_json_if(tmp_path / "missing.json") is None

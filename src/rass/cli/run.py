@@ -45,13 +45,12 @@ def run(
 
 def summary_table(out: Path) -> object:
     """Stage, status, seconds and the headline figure of each stage, from the run's saved files."""
-    import json
-
     from rich.table import Table
 
+    from rass.runs import read_json_if
+
     def read(*parts: str) -> dict[str, Any]:
-        path = out.joinpath(*parts)
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        return read_json_if(out.joinpath(*parts)) or {}
 
     manifest = read("manifest.json")
     fit, sel, ev = read("boundary", "fit.json"), read("select", "report.json"), read("eval", "metrics.json")
@@ -76,7 +75,7 @@ def summary_table(out: Path) -> object:
     if skipped:
         headline["mitigate"] = "skipped: " + str(skipped.get("reason", ""))[:60]
     elif done:
-        m = json.loads(done[0].read_text(encoding="utf-8"))
+        m = read_json_if(done[0])
         b, a = m["before"]["morbench_core"], m["after"]["morbench_core"]
         headline["mitigate"] = (f"{done[0].parent.name}: core over-refusal {rate(b['over_refusal'])} → "
                                 f"{rate(a['over_refusal'])}, harmful refused {rate(b['harmful_refusal'])} → "

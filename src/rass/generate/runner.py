@@ -21,6 +21,7 @@ from rass.errors import DataError
 from rass.generate.parse import parse_list
 from rass.generate.rules import mention, mutate
 from rass.generate.templates import rewrite_prompt, vary_prompt
+from rass.runs import read_rows
 
 if TYPE_CHECKING:
     from rass.directions.vector import SteeringVector
@@ -63,18 +64,6 @@ class _Appender:
         self._f.close()
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut by a crash: dropped, its seed is redone
-    return rows
-
-
 @dataclass
 class GenerateStats:
     seeds: int = 0
@@ -111,8 +100,8 @@ def generate_candidates(
         folder / "progress.jsonl",
         folder / "unparsed.jsonl",
     )
-    existing = {r["id"] for r in _read_lines(cand_path)}
-    prog_rows = _read_lines(prog_path)
+    existing = {r["id"] for r in read_rows(cand_path)}
+    prog_rows = read_rows(prog_path)
     done = {(p["seed_id"], p["method"]) for p in prog_rows}
     out, prog, unparsed = _Appender(cand_path), _Appender(prog_path), _Appender(bad_path)
     stats = GenerateStats(seeds=len(harmful))
@@ -203,7 +192,7 @@ def _run(
 
 
 def load_candidates(folder: Path) -> list[PromptRecord]:
-    return [PromptRecord.from_dict(r) for r in _read_lines(folder / "candidates.jsonl")]
+    return [PromptRecord.from_dict(r) for r in read_rows(folder / "candidates.jsonl")]
 
 
 def stats_dict(stats: GenerateStats) -> dict[str, Any]:

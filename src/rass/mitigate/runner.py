@@ -9,7 +9,6 @@ method on as many *random* verified-benign candidates instead of the selected bo
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import time
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rass.errors import RassError
-from rass.runs import RunDir, write_json
+from rass.runs import RunDir, read_rows, write_json
 
 if TYPE_CHECKING:
     from rass.models.chat import ChatModel
@@ -41,10 +40,6 @@ class MitigateConfig:
     train: dict[str, Any] = field(default_factory=dict)
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()] if path.is_file() else []
-
-
 def _heldout(rec_id: str, fraction: float) -> bool:
     return int(hashlib.sha256(rec_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
 
@@ -53,13 +48,13 @@ def split_boundary(
     run: RunDir, cfg: MitigateConfig
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """(train boundary rows, held-out boundary rows, random verified-benign rows for the ablation)."""
-    selected = _jsonl(run.root / "select" / "boundary.jsonl")
+    selected = read_rows(run.root / "select" / "boundary.jsonl")
     if not selected:
         raise RassError(f"{run.root} has no selected boundary prompts; run first: rass select --run {run.root}")
     train = [r for r in selected if not _heldout(r["id"], cfg.heldout_fraction)]
     held = [r for r in selected if _heldout(r["id"], cfg.heldout_fraction)]
     benign_unselected = [
-        r for r in _jsonl(run.root / "select" / "rejected.jsonl") if (r.get("gate") or {}).get("accepted")
+        r for r in read_rows(run.root / "select" / "rejected.jsonl") if (r.get("gate") or {}).get("accepted")
     ]
     rng = random.Random(cfg.seed)
     ablation = rng.sample(benign_unselected, min(len(train), len(benign_unselected)))
@@ -83,7 +78,7 @@ def steer_band(run: RunDir, cfg: MitigateConfig, train: Sequence[dict[str, Any]]
             raise RassError("no selected training prompt has a projection to place the steering band")
         lo, hi = (float(np.quantile(proj, q)) for q in cfg.band_quantiles)
         return lo, hi
-    rows = _jsonl(run.root / "boundary" / "boundary.jsonl")
+    rows = read_rows(run.root / "boundary" / "boundary.jsonl")
     harmless = [r["projection"] for r in rows if r["group"] in ("harmless", "imperative")]
     harmful = [r["projection"] for r in rows if r["group"] == "harmful"]
     if not harmless or not harmful:
@@ -227,8 +222,8 @@ def run_mitigation(
         info["seconds"] = round(time.perf_counter() - start, 1)
         after = measure(folder / "after")
         info["kl_harmless"] = round(_kl(chat, harmless_probe, base_lp), 5)
-    b_rows = _jsonl(before_dir / "judged.jsonl")
-    a_rows = _jsonl(folder / "after" / "judged.jsonl")
+    b_rows = read_rows(before_dir / "judged.jsonl")
+    a_rows = read_rows(folder / "after" / "judged.jsonl")
     result = {**info, "config": asdict(cfg), "before_dir": before_dir.name,
               "before": _group_metrics(b_rows), "after": _group_metrics(a_rows),
               "items": {"heldout_boundary": len(held), "train_boundary": len(train_rows), "eval": len(eval_records)},

@@ -8,27 +8,16 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 from typing import Any
 
-from rass.runs import atomic_write_text
+from rass.runs import atomic_write_text, read_json_if, read_rows
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.5em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}
 th{background:#f3f3f3}.num{text-align:right}img{max-width:100%;border:1px solid #ddd;margin:.5em 0}
 .muted{color:#777}.card{background:#fafafa;border:1px solid #e5e5e5;padding:.5em 1em;margin:.5em 0}"""
-
-
-def _read(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
 def _img(path: Path, alt: str) -> str:
@@ -97,7 +86,7 @@ def _rate(m: dict[str, Any] | None) -> str:
 def sections(run: Path) -> list[tuple[str, Doc]]:
     """(title, section) for every part of the run that exists."""
     out: list[tuple[str, Doc]] = []
-    manifest = _read(run / "manifest.json") or {}
+    manifest = read_json_if(run / "manifest.json") or {}
     stages = manifest.get("stages", {})
     model: dict[str, Any] = next((s.get("model") for s in stages.values() if s.get("model")), {}) or {}
     d = Doc()
@@ -107,8 +96,8 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
     d.table(["stage", "status", "seconds"], [[k, v.get("status"), v.get("seconds")] for k, v in stages.items()])
     out.append(("Run", d))
 
-    layers = _read(run / "directions" / "layers.json")
-    analysis = _read(run / "boundary" / "analysis.json")
+    layers = read_json_if(run / "directions" / "layers.json")
+    analysis = read_json_if(run / "boundary" / "analysis.json")
     if layers and analysis:
         d = Doc()
         choice = layers["choice"]
@@ -152,7 +141,9 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
         out.append(("The safety boundary", d))
 
     refused = [
-        r for r in _jsonl(run / "boundary" / "boundary.jsonl") if r["label"] == "benign" and r.get("refused_generated")
+        r
+        for r in read_rows(run / "boundary" / "boundary.jsonl")
+        if r["label"] == "benign" and r.get("refused_generated")
     ]
     if refused:
         d = Doc()
@@ -160,7 +151,7 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
                 [[r["lang"], r["category"], r["text"], f"{r['distance']:+.2f}", (r.get("response") or "")[:120]] for r in refused[:24]])  # fmt: skip
         out.append(("Benign prompts the model refused", d))
 
-    sel = _read(run / "select" / "report.json")
+    sel = read_json_if(run / "select" / "report.json")
     if sel:
         d = Doc()
         c = sel["counts"]
@@ -185,7 +176,7 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
             if by_lang:
                 d.table(["lang", "selected refused / checked", "random refused / checked"],
                         [[lang, f"{v['selected_refused']}/{v['selected_checked']}", f"{v['baseline_refused']}/{v['baseline_checked']}"] for lang, v in by_lang.items()])  # fmt: skip
-        chosen = _jsonl(run / "select" / "boundary.jsonl")
+        chosen = read_rows(run / "select" / "boundary.jsonl")
         checked = {r["id"]: r.get("refused_generated") for r in (proof or {}).get("checked", [])}
         shown: list[dict[str, Any]] = []
         per_group: dict[tuple[str, str], int] = {}
@@ -207,7 +198,7 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
         out.append(("RASS selection", d))
 
     for folder in sorted(p for p in run.iterdir() if p.is_dir()):
-        metrics = _read(folder / "metrics.json")
+        metrics = read_json_if(folder / "metrics.json")
         if not metrics:
             continue
         d = Doc()
@@ -229,8 +220,8 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
     d = Doc()
     found = sorted((run / "mitigate").glob("*/metrics.json")) if (run / "mitigate").is_dir() else []
     mitigations = [p for p in found if not p.parent.name.startswith("before-")]  # shared "before" evaluations
-    skipped = _read(run / "mitigate" / "skipped.json")
-    methods = [(p.parent.name, _read(p)) for p in mitigations]
+    skipped = read_json_if(run / "mitigate" / "skipped.json")
+    methods = [(p.parent.name, read_json_if(p)) for p in mitigations]
     groups = (("heldout_boundary", "over_refusal", "held-out boundary over-refused"),
               ("morbench_core", "over_refusal", "MORBench-core benign over-refused"),
               ("heldout_harmful", "harmful_refusal", "held-out harmful refused"))  # fmt: skip
