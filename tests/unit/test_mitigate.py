@@ -40,6 +40,8 @@ def test_lora_sft_steps_reduce_loss_and_move_the_refusal_score(tmp_path: Path) -
     assert float(chat.refusal_score([PROMPT])[0]) > before  # trained to open with "sorry"
     config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert config["rass_base_fingerprint"] == "tiny:qwen2:seed0"
+    with pytest.raises(RassError, match="checkpoints of a training with other data"):
+        train_adapter(chat, rows[:4], tmp_path, cfg)  # never resumes another training's checkpoints
 
 
 def test_out_of_memory_halves_the_batch_and_keeps_the_effective_batch(

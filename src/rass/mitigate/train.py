@@ -85,6 +85,7 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
                               processing_class=chat.tokenizer, peft_config=peft)  # fmt: skip
         raise RassError(f"unknown training method {cfg.method!r}; use sft or dpo")
 
+    _guard_resume(out / "checkpoints", {"config": asdict(cfg), "rows": rows, "base": chat.fingerprint})
     batch, accum = cfg.batch_size, cfg.grad_accum
     trainer = make_trainer(batch, accum, chat.model, lora)
     while True:
@@ -120,6 +121,22 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
         "config": asdict(cfg), "batch_size_used": batch, "grad_accum_used": accum, "train_loss": result.training_loss,
         "log": log, "steps": trainer.state.global_step, "adapter": str(adapter),
     }  # fmt: skip
+
+
+def _guard_resume(folder: Path, what: dict[str, Any]) -> None:
+    """Resume only checkpoints made from the same base, data and settings; never mix two trainings."""
+    import hashlib
+    import json
+
+    key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    stamp = folder / "rass_training.json"
+    if stamp.is_file() and json.loads(stamp.read_text()).get("key") != key:
+        raise RassError(
+            f"{folder} holds checkpoints of a training with other data or settings; "
+            "move that folder away (or use another run) to train afresh"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"key": key}))
 
 
 def _out_of_memory(exc: BaseException) -> bool:
