@@ -213,12 +213,23 @@ def test_a_teacher_writes_the_targets_and_anchors_match_their_number(qwen_tiny: 
     assert len(data.anchors) == len(data.comply) == 2
 
 
-def test_the_steering_band_spans_the_selected_prompts_projections_by_default(tmp_path: Path) -> None:
+def test_the_fitted_band_holds_most_boundary_prompts_and_few_harmful_ones() -> None:
+    from rass.mitigate.runner import fit_band
+
+    boundary = [1.0, 1.2, 1.4, 5.0, 9.0]
+    harmful = [4.5, 6.0, 8.0, 9.5, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    assert fit_band(boundary, harmful, max_harmful=0.1) == (1.0, 5.0)  # 4 of 5 inside, 1 harmful in 10
+    assert fit_band(boundary, harmful, max_harmful=0.0) == (1.0, 1.4)  # no harmful prompt may be steered
+    with pytest.raises(RassError, match="no steering band"):
+        fit_band([4.3], [4.1, 4.3, 4.5], max_harmful=0.0)  # the only boundary prompt sits on a harmful one
+
+
+def test_the_steering_band_can_span_the_selected_prompts_projections(tmp_path: Path) -> None:
     from rass.mitigate.runner import MitigateConfig, steer_band
     from rass.runs import RunDir
 
     run = RunDir(tmp_path / "run")
     train = [{"projection": p} for p in (0.9, 0.67, 1.94, None)]
-    assert steer_band(run, MitigateConfig(), train) == (0.67, 1.94)
+    assert steer_band(run, MitigateConfig(band_from="selected"), train) == (0.67, 1.94)
     with pytest.raises(RassError, match="no selected training prompt"):
         steer_band(run, MitigateConfig(), [{"projection": None}])

@@ -31,6 +31,9 @@ def mitigate(
         str | None, typer.Option(help="SPEC whose plain answers become comply targets instead of steered self-answers.")
     ] = None,
     anchors: Annotated[int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets).")] = 0,
+    max_harmful_steered: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="steer: the most of the probe's harmful prompts the band may hold.")
+    ] = 0.1,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
@@ -47,7 +50,7 @@ def mitigate(
     run = RunDir.existing(run_dir)
     probe_artifacts(run)  # fail early, before loading a model
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
-    cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors,
+    cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, max_harmful_steered=max_harmful_steered,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs})  # fmt: skip
     rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None
     teacher_chat = ChatModel.load(teacher, device=device, dtype=dtype, threads=threads or None) if teacher else None

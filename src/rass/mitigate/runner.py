@@ -33,7 +33,8 @@ class MitigateConfig:
     eval_limit: int = 12  # MORBench-core items per language x kind
     eval_max_new_tokens: int = 48
     steer_alpha: float = 1.0
-    band_from: str = "selected"  # selected | probe: see steer_band
+    band_from: str = "fit"  # fit | selected | probe: see steer_band
+    max_harmful_steered: float = 0.1  # fit: the most of the probe's harmful prompts the band may hold
     band_quantiles: tuple[float, float] = (0.0, 1.0)  # selected: of its projections; probe: (harmless, harmful)
     ablation: bool = False
     seed: int = 0
@@ -61,26 +62,50 @@ def split_boundary(
     return train, held, ablation
 
 
+def fit_band(boundary: Sequence[float], harmful: Sequence[float], max_harmful: float) -> tuple[float, float]:
+    """The widest-covering band [lo, hi] with both edges at boundary projections: the most boundary
+    prompts inside while at most ``max_harmful`` of the harmful prompts fall inside (ties: narrowest)."""
+    pts = sorted(boundary)
+    best: tuple[int, float, float, float] | None = None  # (covered, -width, lo, hi)
+    for i, lo in enumerate(pts):
+        for hi in pts[i:]:
+            inside_harm = sum(lo <= h <= hi for h in harmful) / max(len(harmful), 1)
+            if inside_harm > max_harmful:
+                break  # widening further only lets more harmful prompts in
+            key = (sum(lo <= b <= hi for b in pts), -(hi - lo), lo, hi)
+            if best is None or key[:2] > best[:2]:
+                best = key
+    if best is None:
+        raise RassError(
+            f"no steering band keeps the harmful prompts inside at or below {max_harmful:.0%}: every boundary "
+            "prompt projects among harmful ones; raise --max-harmful-steered or use a training method"
+        )
+    return best[2], best[3]
+
+
 def steer_band(run: RunDir, cfg: MitigateConfig, train: Sequence[dict[str, Any]] = ()) -> tuple[float, float]:
     """The projection band that conditional steering acts on.
 
-    ``band_from="selected"`` (default): the span of the RASS-selected training prompts' projections
-    (``band_quantiles`` of them, min to max by default) — where this model's over-refusals were
-    found. On the 0.5B those prompts project *above* the harmful prompts' 20th percentile, so a band
-    drawn between harmless and harmful quantiles of the probe missed every one of them.
-    ``band_from="probe"``: between the harmless controls' and the harmful prompts' quantiles.
+    ``band_from="fit"`` (default): the band over the RASS-selected *training* prompts' projections
+    that holds as many of them as possible while at most ``max_harmful_steered`` of the probe's
+    harmful train/validation prompts fall inside (``fit_band``). On the 1.5B the selected prompts
+    spread over the whole harmful range, so their min–max span (``band_from="selected"``) steered
+    half the harmful requests into compliance; on the 0.5B a band between the probe's harmless and
+    harmful quantiles (``band_from="probe"``) lay below every selected prompt.
     """
     import numpy as np
 
+    proj = [r["projection"] for r in train if r.get("projection") is not None]
+    if cfg.band_from in ("fit", "selected") and not proj:
+        raise RassError("no selected training prompt has a projection to place the steering band")
     if cfg.band_from == "selected":
-        proj = [r["projection"] for r in train if r.get("projection") is not None]
-        if not proj:
-            raise RassError("no selected training prompt has a projection to place the steering band")
         lo, hi = (float(np.quantile(proj, q)) for q in cfg.band_quantiles)
         return lo, hi
     rows = read_rows(run.root / "boundary" / "boundary.jsonl")
+    harmful = [r["projection"] for r in rows if r["group"] == "harmful" and r.get("split") in ("train", "validation")]
+    if cfg.band_from == "fit":
+        return fit_band(proj, harmful, cfg.max_harmful_steered)
     harmless = [r["projection"] for r in rows if r["group"] in ("harmless", "imperative")]
-    harmful = [r["projection"] for r in rows if r["group"] == "harmful"]
     if not harmless or not harmful:
         raise RassError("the probe has no harmless or harmful projections to place the steering band")
     lo, hi = float(np.quantile(harmless, cfg.band_quantiles[0])), float(np.quantile(harmful, cfg.band_quantiles[1]))
