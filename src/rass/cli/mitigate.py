@@ -50,7 +50,8 @@ def mitigate(
     run = RunDir.existing(run_dir)
     probe_artifacts(run)  # fail early, before loading a model
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
-    cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, max_harmful_steered=max_harmful_steered,
+    cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors,
+                         max_harmful_steered=max_harmful_steered,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs})  # fmt: skip
     rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None
     teacher_chat = ChatModel.load(teacher, device=device, dtype=dtype, threads=threads or None) if teacher else None
