@@ -165,6 +165,11 @@ def test_steer_mitigation_before_and_after_on_a_tiny_run(tmp_path: Path, qwen_ti
     assert set(res["before"]) >= {"heldout_boundary", "heldout_harmful", "morbench_core", "core_by_lang"}
     assert res["band"][0] < res["band"][1] and res["kl_harmless"] >= 0
     assert (run.root / "mitigate" / "steer" / "metrics.json").is_file()
+    assert (run.root / "mitigate" / "steer" / "before_after.png").is_file()
+    again = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
+                           heldout_fraction=0.5, band_from="probe", band_quantiles=(0.0, 1.0)))  # fmt: skip
+    assert again["before_dir"] == res["before_dir"]  # one shared "before"
+    assert again["after_dir"] != res["after_dir"]  # another band never resumes the last band's answers
 
 
 def test_a_rules_frame_quoting_a_harmful_seed_may_be_a_comply_target_but_a_mention_launders_nothing() -> None:

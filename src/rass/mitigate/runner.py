@@ -9,6 +9,7 @@ method on as many *random* verified-benign candidates instead of the selected bo
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from collections.abc import Sequence
@@ -245,11 +246,16 @@ def run_mitigation(
         else:
             raise RassError(f"unknown method {cfg.method!r}; use sft, dpo or steer")
         info["seconds"] = round(time.perf_counter() - start, 1)
-        after = measure(folder / "after")
+        # the "after" answers belong to this exact intervention: another band, teacher or setting
+        # gets its own folder instead of resuming answers the last intervention produced
+        what = {"config": asdict(cfg), "band": info.get("band"), "teacher": teacher.name if teacher else None,
+                "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
+        after_dir = folder / ("after-" + hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12])
+        after = measure(after_dir)
         info["kl_harmless"] = round(_kl(chat, harmless_probe, base_lp), 5)
     b_rows = read_rows(before_dir / "judged.jsonl")
-    a_rows = read_rows(folder / "after" / "judged.jsonl")
-    result = {**info, "config": asdict(cfg), "before_dir": before_dir.name,
+    a_rows = read_rows(after_dir / "judged.jsonl")
+    result = {**info, "config": asdict(cfg), "before_dir": before_dir.name, "after_dir": after_dir.name,
               "before": _group_metrics(b_rows), "after": _group_metrics(a_rows),
               "items": {"heldout_boundary": len(held), "train_boundary": len(train_rows), "eval": len(eval_records)},
               "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip
