@@ -39,6 +39,9 @@ _SCREEN_ML = [
     (r"\b(how (do|can|could|would|should) (i|we|you|one)|how to|ways? to|instructions? (for|to)|recipe for|steps? (for|to))\b.{0,40}\b(make|build|assemble|create|produce|prepare|brew|cook)\b.{0,40}(?<!bath )(?<!photo)\b(bombs?|explosives?|grenades?|napalm|meth|methamphetamine|poisons?|nerve agents?|ghost guns?|silencers?)\b", _MAKE),
     # "the process of / ingredients used in / precautions while making meth": the making itself, in any frame
     (r"\b(making|producing|cooking|brewing|assembling|building|synthesi[sz]ing)\s+(a |an |your own |my own |homemade |home-made |improvised )*(?<!bath )(?<!photo)(pipe bombs?|bombs?|explosives?|grenades?|napalm|meth|methamphetamine|nerve agents?|ghost guns?|silencers?|poisons?)\b", _MAKE),
+    (r"(做|制作|制造|自制|组装|合成).{0,16}(武器|炸弹|炸药|爆炸物|冰毒|毒药|枪).{0,20}(怎么做|如何做|怎么弄|告诉我|教我)", _MAKE),
+    (r"\bhow (can|do|could|should) (i|we) (use|take|smoke|inject|snort) (meth|methamphetamine|heroin|cocaine|crack|fentanyl)\b|(冰毒|毒品|海洛因|可卡因|芬太尼).{0,24}(如何|怎么|怎样).{0,4}(使用|吸|用)", "asks how to use a hard drug"),
+    (r"\b(envenenamiento|envenenar|intoxicar) a (alguien|una persona|otra persona)\b", _HURT),
     (r"(如何|怎么|怎样|教我|步骤|方法).{0,12}(制作|制造|做|合成|自制|配制|组装).{0,12}(炸弹|炸药|爆炸物|冰毒|毒品|毒药|枪|神经毒剂)", _MAKE),
     (r"\b(c[oó]mo|pasos|instrucciones|receta)\b.{0,40}\b(hacer|fabricar|construir|preparar|sintetizar|elaborar|cocinar)\b.{0,40}\b(bombas?(?! de baño)|explosivos?|metanfetamina|metafetamina|venenos?|armas?)\b", _MAKE),
     (r"\b(comment|étapes|instructions|recette)\b.{0,40}\b(fabriquer|faire|construire|préparer|synthétiser)\b.{0,40}\b(bombes?(?! de bain)|explosifs?|méthamphétamine|poisons?|armes?)\b", _MAKE),
