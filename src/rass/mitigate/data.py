@@ -161,9 +161,15 @@ def build_training_data(
     """
     from rass.judge.base import JudgeItem, get_judge
 
+    data = TrainingData()
+    # the screen may have grown since the selection was made: what it rejects now is dropped and
+    # counted; a row the gate never accepted still raises (that is a broken selection, not a filter)
+    kept = [r for r in boundary if not screen(r["text"], (r.get("meta") or {}).get("mention"))]
+    if len(kept) < len(boundary):
+        data.dropped["rejected by the harmful-intent screen now"] = len(boundary) - len(kept)
+    boundary = kept
     assert_benign_for_compliance(boundary)
     judge = get_judge("string")
-    data = TrainingData()
     prompts = [r["text"] for r in boundary]
     if prompts:
         if teacher is not None:
