@@ -31,10 +31,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model": "qwen2.5-coder-1.5b-instruct",
         "probe": {"langs": ["en", "es", "de", "zh"], "max_per_group": 6, "n_causal": 6, "flip_max": 12, "layer_stride": 3, "compare_uncached": 4, "confirm_max_new_tokens": 24},
         "generate": {"methods": ["rules", "llm"], "limit": 3, "rules_limit": 8, "per_seed": 4, "max_new_tokens": 160},
-        "select": {"band_lo": None, "top": 24, "verify": 16, "long_sample": 4},
+        "select": {"band_lo": None, "top": 16, "verify": 12, "long_sample": 4},
         "bench": {"langs": ["en", "zh", "es", "fr", "de", "ja", "ru", "ar"], "translator": "parallel"},
         "eval": {"limit": 4, "max_new_tokens": 48},
-        "mitigate": {"method": "steer", "eval_limit": 3},
+        "mitigate": {"method": "steer", "eval_limit": 2},
     },
     "full": {
         "model": "qwen2.5-coder-1.5b-instruct",
