@@ -32,7 +32,14 @@ def main() -> None:
     name = f"run-{args.profile}" + (f"-{args.model.replace(':', '-')}" if args.model else "")
     path = write(
         name,
-        {"profile": args.profile, "model": manifest["config"]["model"], "total_s": round(total, 1), "stages_s": stages},
+        {
+            "profile": args.profile,
+            "model": manifest["config"]["model"],
+            "total_s": round(total, 1),
+            "stages_s": stages,
+            "config": manifest["config"],
+            "git": manifest.get("git"),
+        },
     )
     print(
         f"rass run --profile {args.profile}: {total:.0f} s in all; "
