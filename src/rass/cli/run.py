@@ -76,10 +76,13 @@ def summary_table(out: Path) -> object:
         headline["mitigate"] = "skipped: " + str(skipped.get("reason", ""))[:60]
     elif done:
         m = read_json_if(done[0])
-        b, a = m["before"]["morbench_core"], m["after"]["morbench_core"]
-        headline["mitigate"] = (f"{done[0].parent.name}: core over-refusal {rate(b['over_refusal'])} → "
-                                f"{rate(a['over_refusal'])}, harmful refused {rate(b['harmful_refusal'])} → "
-                                f"{rate(a['harmful_refusal'])}")  # fmt: skip
+
+        def change(group: str, key: str) -> str:
+            return f"{rate(m['before'][group][key])} → {rate(m['after'][group][key])}"
+
+        headline["mitigate"] = (f"{done[0].parent.name}: held-out boundary over-refusal "
+                                f"{change('heldout_boundary', 'over_refusal')}, harmful refused "
+                                f"{change('heldout_harmful', 'harmful_refusal')}")  # fmt: skip
     table = Table(title="rass run")
     for col in ("stage", "status", "seconds", "result"):
         table.add_column(col)
