@@ -47,6 +47,13 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def content_key(obj: Any, length: int = 16) -> str:
+    """A short stable digest of JSON-able settings: names folders and stamps that must not be mixed up."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
 def read_json_if(path: Path) -> Any:
     """A run artifact, or None when that stage has not written it (yet)."""
     return read_json(path) if path.is_file() else None

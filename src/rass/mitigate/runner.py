@@ -9,7 +9,6 @@ method on as many *random* verified-benign candidates instead of the selected bo
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import time
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rass.errors import RassError
-from rass.runs import RunDir, read_rows, write_json
+from rass.runs import RunDir, content_key, read_rows, write_json
 
 if TYPE_CHECKING:
     from rass.models.chat import ChatModel
@@ -250,7 +249,7 @@ def run_mitigation(
         # gets its own folder instead of resuming answers the last intervention produced
         what = {"config": asdict(cfg), "band": info.get("band"), "teacher": teacher.name if teacher else None,
                 "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
-        after_dir = folder / ("after-" + hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12])
+        after_dir = folder / ("after-" + content_key(what, 12))
         after = measure(after_dir)
         info["kl_harmless"] = round(_kl(chat, harmless_probe, base_lp), 5)
     b_rows = read_rows(before_dir / "judged.jsonl")

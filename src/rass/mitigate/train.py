@@ -125,10 +125,11 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
 
 def _guard_resume(folder: Path, what: dict[str, Any]) -> None:
     """Resume only checkpoints made from the same base, data and settings; never mix two trainings."""
-    import hashlib
     import json
 
-    key = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    from rass.runs import content_key
+
+    key = content_key(what)
     stamp = folder / "rass_training.json"
     if stamp.is_file() and json.loads(stamp.read_text()).get("key") != key:
         raise RassError(
