@@ -11,14 +11,17 @@ ratio of the source, and its back-translation resembles the source. Failures are
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rass.errors import RassError
+from rass.runs import read_rows
 
 if TYPE_CHECKING:
     from rass.models.chat import ChatModel
@@ -157,6 +160,63 @@ class HFTranslator:
 
     def back(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str] | None:
         return None
+
+
+class _NoBack(Exception):
+    """The wrapped translator has no reverse direction for this pair."""
+
+
+class CachedTranslator:
+    """Any translator, with every translation appended to a JSONL file as it comes.
+
+    An llm translation of a whole selection takes many minutes on a CPU; a killed build picks up the
+    translations it already has. Rows carry ``key`` (the translator's identity and settings), so a
+    cache made by another model or prompt is ignored rather than reused.
+    """
+
+    def __init__(self, inner: Translator, path: Path, key: str, chunk: int = 16) -> None:
+        self.inner, self.path, self.key, self.chunk = inner, path, key, chunk
+        self.name = inner.name
+        self.memo = {(r["src"], r["lang"], r["text"]): r["out"] for r in read_rows(path) if r.get("key") == key}
+        self.reused = len(self.memo)
+
+    def supports(self, lang: str) -> bool:
+        return self.inner.supports(lang)
+
+    def known(self) -> list[str]:
+        return self.inner.known()
+
+    def pair(self, src: str, lang: str) -> bool:
+        return self.inner.pair(src, lang)
+
+    def _through(self, texts: Sequence[str], src: str, lang: str, fn: Callable[[list[str]], list[str]]) -> list[str]:
+        todo = list(dict.fromkeys(t for t in texts if (src, lang, t) not in self.memo))
+        if todo:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as f:
+                for i in range(0, len(todo), self.chunk):
+                    part = todo[i : i + self.chunk]
+                    for text, out in zip(part, fn(part), strict=True):
+                        self.memo[(src, lang, text)] = out
+                        row = {"key": self.key, "src": src, "lang": lang, "text": text, "out": out}
+                        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    f.flush()
+        return [self.memo[(src, lang, t)] for t in texts]
+
+    def translate(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str]:
+        return self._through(texts, src, lang, lambda part: self.inner.translate(part, lang, src))
+
+    def back(self, texts: Sequence[str], lang: str, src: str = "en") -> list[str] | None:
+        def reverse(part: list[str]) -> list[str]:
+            outs = self.inner.back(part, lang, src)
+            if outs is None:
+                raise _NoBack
+            return outs
+
+        try:  # a back-translation is a translation lang -> src, cached under that direction
+            return self._through(texts, lang, src, reverse)
+        except _NoBack:
+            return None
 
 
 # --------------------------------------------------------------------------- quality gates

@@ -29,29 +29,48 @@ def build(
     """Boundary prompts + harmful contrasts + harmless controls, in every language, with a card."""
     from rass.bench.build import base_from_run, write_bench
     from rass.bench.build import build as build_records
-    from rass.bench.translate import ApertiumTranslator, HFTranslator, LLMTranslator, Translator
+    from rass.bench.translate import (
+        LLM_TRANSLATE,
+        ApertiumTranslator,
+        CachedTranslator,
+        HFTranslator,
+        LLMTranslator,
+        Translator,
+    )
     from rass.data.io import parse_map
     from rass.data.schema import check_lang
+    from rass.runs import content_key
 
     targets = [check_lang(x.strip()) for x in langs.split(",") if x.strip()]
     base, boundary_model = base_from_run(run)
     impl: Translator | None = None
+    identity: dict[str, object] = {"translator": translator}
     if translator == "apertium":
         impl = ApertiumTranslator()
     elif translator == "hf":
         impl = HFTranslator(parse_map(",".join(hf_model or [])))
+        identity["folders"] = sorted(hf_model or [])
     elif translator == "llm":
         from rass.models.chat import ChatModel
 
-        impl = LLMTranslator(ChatModel.load(model))
+        chat = ChatModel.load(model)
+        impl = LLMTranslator(chat)
+        identity |= {"model": chat.fingerprint or model, "prompt": LLM_TRANSLATE}
     elif translator != "parallel":
         raise typer.BadParameter("use parallel, apertium, llm or hf", param_hint="--translator")
+    # translations are appended here as they come, so a killed build resumes; removed once the folder is written
+    cache = out.with_name(f".{out.name}.translations.jsonl")
+    if impl is not None:
+        impl = CachedTranslator(impl, cache, content_key(identity))
+        if impl.reused:
+            console.print(f"resuming with {impl.reused} translations already made ({cache})")
     records, stats = build_records(base, targets, impl)
     how = (
         f"RASS boundary prompts from {run}, harmful contrasts (their seeds) and harmless controls; "
         f"translator {translator}"
     )
     write_bench(records, out, name="MORBench", how=how, model=boundary_model, stats=stats)
+    cache.unlink(missing_ok=True)
     console.print(f"wrote {len(records)} items in {len(targets)} languages to {out}")
     for lang, s in stats.items():
         console.print(f"  {lang}: {s}")
