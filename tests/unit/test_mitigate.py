@@ -240,3 +240,27 @@ def test_the_steering_band_can_span_the_selected_prompts_projections(tmp_path: P
     assert steer_band(run, MitigateConfig(band_from="selected"), train) == (0.67, 1.94)
     with pytest.raises(RassError, match="no selected training prompt"):
         steer_band(run, MitigateConfig(), [{"projection": None}])
+
+
+def test_a_bad_teacher_or_rubric_spec_fails_before_any_model_loads(
+    tmp_path: Path, rass_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import rass.select.runner
+    from rass.cli.main import app
+    from rass.models.chat import ChatModel
+    from rass.runs import RunDir
+
+    RunDir(tmp_path / "run").save()
+    monkeypatch.setattr(rass.select.runner, "probe_artifacts", lambda run: None)
+
+    def no_loading(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a model was loaded before every SPEC was checked")
+
+    monkeypatch.setattr(ChatModel, "load", no_loading)
+    base = ["mitigate", "--run", str(tmp_path / "run"), "--model", "tiny:qwen2"]
+    for extra, why in ((["--teacher", "gpt-17"], "unknown model 'gpt-17'"),
+                       (["--rubric-model", "smollm2-135m-instruct"], "not prepared yet")):  # fmt: skip
+        result = CliRunner().invoke(app, [*base, *extra])
+        assert result.exit_code == 1 and why in result.stderr, result.output

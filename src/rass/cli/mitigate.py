@@ -49,6 +49,11 @@ def mitigate(
 
     run = RunDir.existing(run_dir)
     probe_artifacts(run)  # fail early, before loading a model
+    from rass.models.spec import check_spec
+
+    for spec in (model, teacher, rubric_model):
+        if spec:
+            check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors,
                          max_harmful_steered=max_harmful_steered,

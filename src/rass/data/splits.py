@@ -13,9 +13,14 @@ from rass.data.schema import PromptRecord
 FRACTIONS = (("train", 0.6), ("validation", 0.2), ("test", 0.2))
 
 
+def hash_fraction(key: str) -> float:
+    """A stable number in [0, 1) from a hash of ``key``: splits that survive reordering and re-runs."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0x1_0000_0000
+
+
 def assign_split(root_id: str) -> str:
     """``train`` / ``validation`` / ``test`` at 60/20/20 from a hash of the id."""
-    u = int(hashlib.sha256(root_id.encode()).hexdigest()[:8], 16) / 0x1_0000_0000
+    u = hash_fraction(root_id)
     edge = 0.0
     for name, frac in FRACTIONS:
         edge += frac

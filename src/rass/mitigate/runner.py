@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rass.data.splits import hash_fraction
 from rass.errors import RassError
 from rass.runs import RunDir, content_key, read_rows, write_json
 
@@ -42,7 +43,7 @@ class MitigateConfig:
 
 
 def _heldout(rec_id: str, fraction: float) -> bool:
-    return int(hashlib.sha256(rec_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction
+    return hash_fraction(rec_id) < fraction
 
 
 def split_boundary(

@@ -44,6 +44,16 @@ def describe(spec: str) -> str:
     )
 
 
+def check_spec(spec: str) -> None:
+    """Fail now, without loading anything, if ``spec`` cannot load: unknown, unprepared or not a model folder.
+
+    Commands that load several models (a target, a teacher, a rubric judge) call this for every SPEC
+    first, so a typo in the last one is not reported after minutes of loading the first.
+    """
+    if describe(spec) != "tiny":
+        model_source(spec)
+
+
 def folder_fingerprint(folder: Path) -> str:
     """Cheap identity of a model folder: its config plus the names and sizes of its weight files."""
     h = hashlib.sha256()

@@ -222,22 +222,15 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
     mitigations = [p for p in found if not p.parent.name.startswith("before-")]  # shared "before" evaluations
     skipped = read_json_if(run / "mitigate" / "skipped.json")
     methods = [(p.parent.name, read_json_if(p)) for p in mitigations]
-    groups = (("heldout_boundary", "over_refusal", "held-out boundary over-refused"),
-              ("morbench_core", "over_refusal", "MORBench-core benign over-refused"),
-              ("heldout_harmful", "harmful_refusal", "held-out harmful refused"))  # fmt: skip
-    if methods:
-        # one table for every method and the ablation, against the shared "before" measurement
-        d.table(["measure", "before", *(name for name, _ in methods)],
-                [[label, _rate(methods[0][1]["before"][g][k]), *(_rate(m["after"][g][k]) for _, m in methods)]
-                 for g, k, label in groups]
-                + [["KL on harmless prompts (nats)", "", *(_fmt(m.get("kl_harmless")) for _, m in methods)],
-                   ["method wall time (s)", "", *(f"{m.get('seconds') or 0:.0f}" for _, m in methods)]])  # fmt: skip
-        langs = sorted({x for _, m in methods for x in m["after"].get("core_by_lang", {})})
-        d.h3("MORBench-core benign over-refusal per language")
-        d.table(["language", "before", *(name for name, _ in methods)],
-                [[x, _rate(methods[0][1]["before"]["core_by_lang"].get(x, {}).get("over_refusal")),
-                  *(_rate(m["after"].get("core_by_lang", {}).get(x, {}).get("over_refusal")) for _, m in methods)]
-                 for x in langs])  # fmt: skip
+    # methods evaluated on the same items and settings share one "before"; a method run with another
+    # eval limit has its own, and gets its own table rather than a wrong baseline
+    cohorts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for name, m in methods:
+        cohorts.setdefault(str(m.get("before_dir")), []).append((name, m))
+    for before_dir, same in cohorts.items():
+        if len(cohorts) > 1:
+            d.h3(f"Against the before measurement {before_dir}")
+        _mitigation_tables(d, same)
     for name, m in methods:
         data = m.get("data") or {}
         if data:
@@ -270,3 +263,24 @@ def build_report(run: Path) -> tuple[Path, Path]:
         md += [f"## {t}", "", "\n\n".join(d.md), ""]
     md_path = atomic_write_text(run / "report.md", "\n".join(md))
     return html_path, md_path
+
+
+_MITIGATION_GROUPS = (("heldout_boundary", "over_refusal", "held-out boundary over-refused"),
+                      ("morbench_core", "over_refusal", "MORBench-core benign over-refused"),
+                      ("heldout_harmful", "harmful_refusal", "held-out harmful refused"))  # fmt: skip
+
+
+def _mitigation_tables(d: Doc, methods: list[tuple[str, dict[str, Any]]]) -> None:
+    """Every method and the ablation side by side, against the "before" they all share."""
+    before = methods[0][1]["before"]
+    d.table(["measure", "before", *(name for name, _ in methods)],
+            [[label, _rate(before[g][k]), *(_rate(m["after"][g][k]) for _, m in methods)]
+             for g, k, label in _MITIGATION_GROUPS]
+            + [["KL on harmless prompts (nats)", "", *(_fmt(m.get("kl_harmless")) for _, m in methods)],
+               ["method wall time (s)", "", *(f"{m.get('seconds') or 0:.0f}" for _, m in methods)]])  # fmt: skip
+    langs = sorted({x for _, m in methods for x in m["after"].get("core_by_lang", {})})
+    d.h3("MORBench-core benign over-refusal per language")
+    d.table(["language", "before", *(name for name, _ in methods)],
+            [[x, _rate(before["core_by_lang"].get(x, {}).get("over_refusal")),
+              *(_rate(m["after"].get("core_by_lang", {}).get(x, {}).get("over_refusal")) for _, m in methods)]
+             for x in langs])  # fmt: skip
