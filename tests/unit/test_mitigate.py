@@ -264,3 +264,39 @@ def test_a_bad_teacher_or_rubric_spec_fails_before_any_model_loads(
                        (["--rubric-model", "smollm2-135m-instruct"], "not prepared yet")):  # fmt: skip
         result = CliRunner().invoke(app, [*base, *extra])
         assert result.exit_code == 1 and why in result.stderr, result.output
+
+
+def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    import rass.mitigate.data
+    from rass.mitigate.data import TrainingData
+    from rass.mitigate.runner import MitigateConfig, _training_data
+    from rass.runs import RunDir
+
+    run = RunDir(tmp_path / "run")
+    gate = {"accepted": True, "reason": "verified benign"}
+    source = [{"id": "c1", "text": "How do I kill a Python process?", "lang": "en", "gate": gate},
+              {"id": "c2", "text": "Why do balloons pop?", "lang": "en", "gate": gate}]  # fmt: skip
+    built: list[str] = []
+
+    def build(chat: Any, boundary: Any, *args: Any, **kwargs: Any) -> TrainingData:
+        built.append(chat.fingerprint)
+        comply = [{"id": r["id"], "lang": "en", "prompt": r["text"], "completion": "Sure."} for r in boundary]
+        return TrainingData(comply=comply, anchors=[], retain=[])
+
+    monkeypatch.setattr(rass.mitigate.data, "build_training_data", build)
+    chat = SimpleNamespace(fingerprint="m1")
+    args = (["en"], None, 3, None, None)
+    first, where = _training_data(chat, run, MitigateConfig(method="sft"), source, *args)  # type: ignore[arg-type]
+    again, where2 = _training_data(chat, run, MitigateConfig(method="dpo", train={"epochs": 3}), source, *args)  # type: ignore[arg-type]
+    assert built == ["m1"] and where2 == where and again.comply == first.comply  # one build for both methods
+    _training_data(SimpleNamespace(fingerprint="m2"), run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
+    assert built == ["m1", "m2"]  # another model never reuses these targets
+    # the screen grew after the data was built: the reused copy drops what it rejects now
+    monkeypatch.setattr("rass.mitigate.runner.screen", lambda text, mention=None: "grown" if "kill" in text else None)
+    rescreened, _ = _training_data(chat, run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
+    assert [r["id"] for r in rescreened.comply] == ["c2"]
+    assert rescreened.dropped == {"rejected by the harmful-intent screen now": 1}

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rass.data.splits import hash_fraction
-from rass.errors import RassError
-from rass.runs import RunDir, content_key, read_rows, write_json
+from rass.errors import DataError, RassError
+from rass.mitigate.data import TrainingData
+from rass.runs import RunDir, content_key, read_json_if, read_rows, write_json
+from rass.select.gate import screen
 
 if TYPE_CHECKING:
     from rass.models.chat import ChatModel
@@ -162,6 +164,46 @@ def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: list[dict[str, Any]],
+                   langs: Sequence[str], direction: Any, layer: int, rubric: ChatModel | None,
+                   teacher: ChatModel | None) -> tuple[TrainingData, str]:  # fmt: skip
+    """The training data for ``source``, built once per model, prompts and target settings.
+
+    Building it is a hundred generations (targets, the model's own replies, anchors, retain answers):
+    minutes on a CPU. It is kept in ``mitigate/data-<key>/`` so a killed training resumes without
+    rebuilding it and sft, dpo and a re-run with other training settings share it. What the screen
+    rejects now is dropped from a reused copy too, so the guarantee holds after the screen grows.
+    """
+    from rass.data.seeds import load_seeds, round_robin
+    from rass.mitigate.data import build_training_data
+
+    # anchors and retain prompts come one language at a time (a plain slice took one language)
+    harmful = round_robin(load_seeds(langs=langs, sets=["harmful"], splits=["train"]), cfg.anchors or len(source))
+    harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
+    what = {"model": chat.fingerprint, "source": [(r["id"], r["text"]) for r in source],
+            "harmful": [h.id for h in harmful], "harmless": [h.id for h in harmless], "layer": layer,
+            "alpha": cfg.steer_alpha, "match_anchors": not cfg.anchors,
+            "teacher": teacher.fingerprint if teacher else None,
+            "rubric": rubric.fingerprint if rubric else None}  # fmt: skip
+    where = run.path("mitigate", "data-" + content_key(what, 12))
+    cached = read_json_if(where / "data.json")
+    if cached is None:
+        data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
+                                   rubric=rubric, teacher=teacher, match_anchors=not cfg.anchors)  # fmt: skip
+        write_json(where / "data.json", asdict(data))
+        return data, where.name
+    data = TrainingData(**cached)
+    still_benign = {r["id"] for r in source if not screen(r["text"], (r.get("meta") or {}).get("mention"))}
+    kept = [r for r in data.comply if r["id"] in still_benign]
+    if len(kept) < len(data.comply):
+        why = "rejected by the harmful-intent screen now"
+        data.dropped[why] = data.dropped.get(why, 0) + len(data.comply) - len(kept)
+        data.comply = kept
+    if not data.comply:
+        raise DataError(f"no usable comply targets: {data.dropped}")
+    return data, where.name
+
+
 def run_mitigation(
     chat: ChatModel,
     run: RunDir,
@@ -170,11 +212,10 @@ def run_mitigation(
     rubric: ChatModel | None = None,
     teacher: ChatModel | None = None,
 ) -> dict[str, Any]:
-    from rass.data.seeds import load_seeds, round_robin
+    from rass.data.seeds import load_seeds
     from rass.directions.vector import SteeringVector
     from rass.evaluate.backends import TransformersBackend
     from rass.evaluate.harness import run_eval
-    from rass.mitigate.data import build_training_data
     from rass.runs import read_json
 
     name = cfg.method + ("-ablation" if cfg.ablation else "")
@@ -216,12 +257,7 @@ def run_mitigation(
             from rass.mitigate.train import TrainConfig, train_adapter
 
             source = ablation_rows if cfg.ablation else train_rows
-            # anchors and retain prompts come one language at a time (a plain slice took one language)
-            pool = load_seeds(langs=langs, sets=["harmful"], splits=["train"])
-            harmful = round_robin(pool, cfg.anchors or len(source))
-            harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
-            data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
-                                       rubric=rubric, teacher=teacher, match_anchors=not cfg.anchors)  # fmt: skip
+            data, info["data_dir"] = _training_data(chat, run, cfg, source, langs, direction, layer, rubric, teacher)
             (folder / "data").mkdir(parents=True, exist_ok=True)
             from rass.data.io import write_jsonl
 
