@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rass.errors import EmptyInputError
 from rass.evaluate.metrics import compute
-from rass.runs import write_json
+from rass.runs import read_rows, write_json
 
 if TYPE_CHECKING:
     from rass.data.schema import PromptRecord
@@ -23,15 +23,7 @@ if TYPE_CHECKING:
 
 
 def _done(path: Path) -> dict[str, dict[str, Any]]:
-    out = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash: that item is answered again
-            out[row["id"]] = row
-    return out
+    return {row["id"]: row for row in read_rows(path)}  # a line cut by a crash: that item is answered again
 
 
 def run_eval(
