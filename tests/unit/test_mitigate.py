@@ -287,14 +287,21 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
         comply = [{"id": r["id"], "lang": "en", "prompt": r["text"], "completion": "Sure."} for r in boundary]
         return TrainingData(comply=comply, anchors=[], retain=[])
 
+    def own(chat: Any, data: TrainingData, max_new_tokens: int = 96) -> None:
+        built.append("own replies")
+        data.own_replies = True
+
     monkeypatch.setattr(rass.mitigate.data, "build_training_data", build)
+    monkeypatch.setattr(rass.mitigate.data, "add_own_replies", own)
     chat = SimpleNamespace(fingerprint="m1")
     args = (["en"], None, 3, None, None)
     first, where = _training_data(chat, run, MitigateConfig(method="sft"), source, *args)  # type: ignore[arg-type]
     again, where2 = _training_data(chat, run, MitigateConfig(method="dpo", train={"epochs": 3}), source, *args)  # type: ignore[arg-type]
-    assert built == ["m1"] and where2 == where and again.comply == first.comply  # one build for both methods
+    assert where2 == where and again.comply == first.comply  # one build for both methods
+    _training_data(chat, run, MitigateConfig(method="dpo"), source, *args)  # type: ignore[arg-type]
+    assert built == ["m1", "own replies"]  # dpo's rejected replies are added once, only when dpo needs them
     _training_data(SimpleNamespace(fingerprint="m2"), run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
-    assert built == ["m1", "m2"]  # another model never reuses these targets
+    assert built[-1] == "m2"  # another model never reuses these targets
     # the screen grew after the data was built: the reused copy drops what it rejects now
     monkeypatch.setattr("rass.mitigate.runner.screen", lambda text, mention=None: "grown" if "kill" in text else None)
     rescreened, _ = _training_data(chat, run, MitigateConfig(), source, *args)  # type: ignore[arg-type]

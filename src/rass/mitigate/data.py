@@ -90,6 +90,7 @@ class TrainingData:
     anchors: list[dict[str, Any]] = field(default_factory=list)  # harmful prompt, refusal
     retain: list[dict[str, Any]] = field(default_factory=list)  # harmless prompt, own answer
     dropped: dict[str, int] = field(default_factory=dict)
+    own_replies: bool = False  # comply rows carry the unsteered model's reply as "refusal" (dpo's rejected)
 
     def sft_rows(self) -> list[dict[str, Any]]:
         """Conversational prompt–completion rows for trl's SFTTrainer."""
@@ -139,6 +140,23 @@ def mean_nll(chat: ChatModel, prompts: Sequence[str], completions: Sequence[str]
     return out
 
 
+def add_own_replies(chat: ChatModel, data: TrainingData, max_new_tokens: int = 96) -> None:
+    """The unsteered model's reply to each comply prompt, kept as dpo's "rejected" when it refuses.
+
+    Only dpo needs them (sft never reads them): a pass of generation saved on every sft run.
+    """
+    from rass.judge.base import JudgeItem, get_judge
+
+    if data.comply:
+        own = chat.generate([r["prompt"] for r in data.comply], max_new_tokens=max_new_tokens)
+        verdicts = get_judge("string").judge(
+            [JudgeItem(r["prompt"], o, r["lang"]) for r, o in zip(data.comply, own, strict=True)]
+        )
+        for r, o, v in zip(data.comply, own, verdicts, strict=True):
+            r["refusal"] = o if v.refused else None
+    data.own_replies = True
+
+
 def build_training_data(
     chat: ChatModel,
     boundary: Sequence[dict[str, Any]],
@@ -153,6 +171,7 @@ def build_training_data(
     teacher: ChatModel | None = None,
     rubric: ChatModel | None = None,
     match_anchors: bool = False,
+    own_replies: bool = True,
 ) -> TrainingData:
     """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set.
 
@@ -177,11 +196,10 @@ def build_training_data(
         else:
             with chat.steer(direction.layer_vectors[layer], -steer_alpha, layers=[layer]):
                 answers = chat.generate(prompts, max_new_tokens=max_new_tokens)
-        refusals = chat.generate(prompts, max_new_tokens=max_new_tokens)  # the unsteered model's own reply
         verdicts = judge.judge([JudgeItem(p, a, r["lang"]) for p, a, r in zip(prompts, answers, boundary, strict=True)])
         nll = mean_nll(chat, prompts, answers)
         quality = rubric_passes(rubric, prompts, answers) if rubric is not None else [True] * len(prompts)
-        for r, a, own, v, n, q in zip(boundary, answers, refusals, verdicts, nll, quality, strict=True):
+        for r, a, v, n, q in zip(boundary, answers, verdicts, nll, quality, strict=True):
             if v.label != "full_compliance":
                 data.dropped["comply target not compliant"] = data.dropped.get("comply target not compliant", 0) + 1
                 continue
@@ -193,9 +211,11 @@ def build_training_data(
                     data.dropped.get("comply target failed the rubric", 0) + 1
                 )
                 continue
-            own_refused = judge.judge([JudgeItem(r["text"], own, r["lang"])])[0].refused
-            target = {"id": r["id"], "lang": r["lang"], "prompt": r["text"], "completion": a, "nll": round(n, 3)}
-            data.comply.append({**target, "refusal": own if own_refused else None})
+            data.comply.append(
+                {"id": r["id"], "lang": r["lang"], "prompt": r["text"], "completion": a, "nll": round(n, 3)}
+            )
+    if own_replies:
+        add_own_replies(chat, data, max_new_tokens)
     if match_anchors:
         harmful = list(harmful)[: max(len(data.comply), 1)]
     if harmful:

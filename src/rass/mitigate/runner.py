@@ -175,7 +175,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     rejects now is dropped from a reused copy too, so the guarantee holds after the screen grows.
     """
     from rass.data.seeds import load_seeds, round_robin
-    from rass.mitigate.data import build_training_data
+    from rass.mitigate.data import add_own_replies, build_training_data
 
     # anchors and retain prompts come one language at a time (a plain slice took one language)
     harmful = round_robin(load_seeds(langs=langs, sets=["harmful"], splits=["train"]), cfg.anchors or len(source))
@@ -189,10 +189,14 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     cached = read_json_if(where / "data.json")
     if cached is None:
         data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
-                                   rubric=rubric, teacher=teacher, match_anchors=not cfg.anchors)  # fmt: skip
+                                   rubric=rubric, teacher=teacher, match_anchors=not cfg.anchors,
+                                   own_replies=cfg.method == "dpo")  # fmt: skip
         write_json(where / "data.json", asdict(data))
         return data, where.name
     data = TrainingData(**cached)
+    if cfg.method == "dpo" and not data.own_replies:  # built by an sft run: add what dpo needs, once
+        add_own_replies(chat, data)
+        write_json(where / "data.json", asdict(data))
     still_benign = {r["id"] for r in source if not screen(r["text"], (r.get("meta") or {}).get("mention"))}
     kept = [r for r in data.comply if r["id"] in still_benign]
     if len(kept) < len(data.comply):
