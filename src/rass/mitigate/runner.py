@@ -33,7 +33,7 @@ class MitigateConfig:
     heldout_fraction: float = 0.3
     anchors: int = 0  # harmful refusal anchors; 0: as many as comply targets were kept
     retain: int = 16
-    eval_limit: int = 12  # MORBench-core items per language x kind
+    eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
     eval_max_new_tokens: int = 48
     steer_alpha: float = 1.0
     band_from: str = "fit"  # fit | selected | probe: see steer_band
