@@ -307,3 +307,14 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
     rescreened, _ = _training_data(chat, run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
     assert [r["id"] for r in rescreened.comply] == ["c2"]
     assert rescreened.dropped == {"rejected by the harmful-intent screen now": 1}
+
+
+def test_targets_cut_by_the_token_budget_end_on_a_whole_sentence() -> None:
+    from rass.mitigate.data import whole_sentences
+
+    assert whole_sentences("Report it to Twitch. Then block the user and") == "Report it to Twitch."
+    assert whole_sentences("我不能帮助你。如果你") == "我不能帮助你。"
+    assert whole_sentences("It costs 3.5 dollars. Then you") == "It costs 3.5 dollars."  # not cut at "3."
+    assert whole_sentences("Done.") == "Done."
+    unfinished = "Step 1. Open the settings menu, click the privacy tab and then choose"
+    assert whole_sentences(unfinished) == unfinished  # the cut would throw most of it away

@@ -14,6 +14,7 @@ The hard guarantee: a comply target is only ever made for a prompt that passed t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -120,6 +121,27 @@ class TrainingData:
         return rows
 
 
+# bump when the way targets, anchors or retain answers are made changes: cached training data
+# (mitigate/data-<key>/) made the old way is then rebuilt instead of reused
+RECIPE = 2  # 2: answers cut to whole sentences, anchors generated with half the tokens
+
+_SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)|[。！？؟]|\n")
+
+
+def whole_sentences(text: str, keep: float = 0.4) -> str:
+    """``text`` cut after its last complete sentence, when generation stopped mid-sentence.
+
+    Targets end where the token budget ran out; trained as is (with the end-of-turn token after
+    them), they teach the model to stop mid-sentence. A cut that would keep less than ``keep`` of
+    the text is not made (one long unfinished sentence stays as it is).
+    """
+    text = text.rstrip()
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    if not ends or ends[-1] == len(text) or ends[-1] < keep * len(text):
+        return text
+    return text[: ends[-1]].rstrip()
+
+
 def mean_nll(chat: ChatModel, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
     """Mean per-token negative log-likelihood of each completion after its prompt (teacher forcing)."""
     import torch
@@ -196,6 +218,7 @@ def build_training_data(
         else:
             with chat.steer(direction.layer_vectors[layer], -steer_alpha, layers=[layer]):
                 answers = chat.generate(prompts, max_new_tokens=max_new_tokens)
+        answers = [whole_sentences(a) for a in answers]
         verdicts = judge.judge([JudgeItem(p, a, r["lang"]) for p, a, r in zip(prompts, answers, boundary, strict=True)])
         nll = mean_nll(chat, prompts, answers)
         quality = rubric_passes(rubric, prompts, answers) if rubric is not None else [True] * len(prompts)
@@ -218,8 +241,10 @@ def build_training_data(
         add_own_replies(chat, data, max_new_tokens)
     if match_anchors:
         harmful = list(harmful)[: max(len(data.comply), 1)]
-    if harmful:
-        replies = chat.generate([h.text for h in harmful], max_new_tokens=max_new_tokens)
+    if harmful:  # a refusal is said in its first sentence or two: half the tokens
+        replies = [
+            whole_sentences(x) for x in chat.generate([h.text for h in harmful], max_new_tokens=max_new_tokens // 2)
+        ]
         for h, rep, v in zip(
             harmful,
             replies,
@@ -229,7 +254,7 @@ def build_training_data(
             refusal = rep if v.refused else REFUSALS.get(h.lang.split("-")[0], REFUSALS["en"])
             data.anchors.append({"id": h.id, "lang": h.lang, "prompt": h.text, "completion": refusal})
     if harmless:
-        replies = chat.generate([h.text for h in harmless], max_new_tokens=max_new_tokens)
+        replies = [whole_sentences(x) for x in chat.generate([h.text for h in harmless], max_new_tokens=max_new_tokens)]
         data.retain = [
             {"id": h.id, "lang": h.lang, "prompt": h.text, "completion": rep}
             for h, rep in zip(harmless, replies, strict=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.data import TrainingData
+from rass.mitigate.data import RECIPE, TrainingData
 from rass.runs import RunDir, content_key, read_json_if, read_rows, write_json
 from rass.select.gate import screen
 
@@ -180,7 +180,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     # anchors and retain prompts come one language at a time (a plain slice took one language)
     harmful = round_robin(load_seeds(langs=langs, sets=["harmful"], splits=["train"]), cfg.anchors or len(source))
     harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
-    what = {"model": chat.fingerprint, "source": [(r["id"], r["text"]) for r in source],
+    what = {"recipe": RECIPE, "model": chat.fingerprint, "source": [(r["id"], r["text"]) for r in source],
             "harmful": [h.id for h in harmful], "harmless": [h.id for h in harmless], "layer": layer,
             "alpha": cfg.steer_alpha, "match_anchors": not cfg.anchors,
             "teacher": teacher.fingerprint if teacher else None,
