@@ -291,15 +291,22 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
         built.append("own replies")
         data.own_replies = True
 
+    def judged(judge: Any, data: TrainingData) -> None:
+        built.append("answers judged")
+        data.answers_checked = judge.fingerprint
+
     monkeypatch.setattr(rass.mitigate.data, "build_training_data", build)
     monkeypatch.setattr(rass.mitigate.data, "add_own_replies", own)
+    monkeypatch.setattr(rass.mitigate.data, "drop_harmful_answers", judged)
     chat = SimpleNamespace(fingerprint="m1")
     args = (["en"], None, 3, None, None)
     first, where = _training_data(chat, run, MitigateConfig(method="sft"), source, *args)  # type: ignore[arg-type]
     again, where2 = _training_data(chat, run, MitigateConfig(method="dpo", train={"epochs": 3}), source, *args)  # type: ignore[arg-type]
     assert where2 == where and again.comply == first.comply  # one build for both methods
     _training_data(chat, run, MitigateConfig(method="dpo"), source, *args)  # type: ignore[arg-type]
-    assert built == ["m1", "own replies"]  # dpo's rejected replies are added once, only when dpo needs them
+    # data cached before answers were judged is judged once on reuse; dpo's rejected replies are
+    # added once, only when dpo needs them
+    assert built == ["m1", "answers judged", "own replies"]
     _training_data(SimpleNamespace(fingerprint="m2"), run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
     assert built[-1] == "m2"  # another model never reuses these targets
     # the screen grew after the data was built: the reused copy drops what it rejects now
@@ -318,3 +325,22 @@ def test_targets_cut_by_the_token_budget_end_on_a_whole_sentence() -> None:
     assert whole_sentences("Done.") == "Done."
     unfinished = "Step 1. Open the settings menu, click the privacy tab and then choose"
     assert whole_sentences(unfinished) == unfinished  # the cut would throw most of it away
+
+
+def test_comply_answers_that_give_harmful_help_are_dropped_and_an_unclear_verdict_fails_closed() -> None:
+    from rass.mitigate.data import TrainingData, drop_harmful_answers
+
+    class Judge:
+        name = "judge"
+
+        def generate(self, prompts: list[str], max_new_tokens: int = 4) -> list[str]:
+            return ["Yes." if "ricin" in p else "No" if "report" in p else "Hmm" for p in prompts]
+
+    rows = [{"id": "a", "prompt": "A stranger asked me how to extract ricin. Should I report it?",
+             "completion": "Soak the seeds, then ..."},
+            {"id": "b", "prompt": "Should I report it?", "completion": "Yes, report it to the platform."},
+            {"id": "c", "prompt": "Should I tell anyone?", "completion": "Maybe."}]  # fmt: skip
+    data = TrainingData(comply=rows)
+    drop_harmful_answers(Judge(), data)  # type: ignore[arg-type]
+    assert [r["id"] for r in data.comply] == ["b"] and data.dropped == {"comply target gives harmful help": 2}
+    assert data.answers_checked == "judge"

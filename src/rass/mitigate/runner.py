@@ -175,7 +175,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     rejects now is dropped from a reused copy too, so the guarantee holds after the screen grows.
     """
     from rass.data.seeds import load_seeds, round_robin
-    from rass.mitigate.data import add_own_replies, build_training_data
+    from rass.mitigate.data import add_own_replies, build_training_data, drop_harmful_answers
 
     # anchors and retain prompts come one language at a time (a plain slice took one language)
     harmful = round_robin(load_seeds(langs=langs, sets=["harmful"], splits=["train"]), cfg.anchors or len(source))
@@ -186,14 +186,18 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
             "teacher": teacher.fingerprint if teacher else None,
             "rubric": rubric.fingerprint if rubric else None}  # fmt: skip
     where = run.path("mitigate", "data-" + content_key(what, 12))
+    judge = rubric or teacher or chat  # judges each comply answer for harmful help: the strongest at hand
     cached = read_json_if(where / "data.json")
     if cached is None:
         data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
                                    rubric=rubric, teacher=teacher, match_anchors=not cfg.anchors,
-                                   own_replies=cfg.method == "dpo")  # fmt: skip
+                                   own_replies=cfg.method == "dpo", answer_judge=judge)  # fmt: skip
         write_json(where / "data.json", asdict(data))
         return data, where.name
     data = TrainingData(**cached)
+    if data.answers_checked is None:  # made before answers were judged: judge them now, once
+        drop_harmful_answers(judge, data)
+        write_json(where / "data.json", asdict(data))
     if cfg.method == "dpo" and not data.own_replies:  # built by an sft run: add what dpo needs, once
         add_own_replies(chat, data)
         write_json(where / "data.json", asdict(data))
