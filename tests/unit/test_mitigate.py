@@ -299,7 +299,8 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
     monkeypatch.setattr(rass.mitigate.data, "add_own_replies", own)
     monkeypatch.setattr(rass.mitigate.data, "drop_harmful_answers", judged)
     chat = SimpleNamespace(fingerprint="m1")
-    args = (["en"], None, 3, None, None)
+    teacher = SimpleNamespace(fingerprint="t", name="t")  # with a teacher, its answers are judged for harm
+    args = (["en"], None, 3, None, teacher)
     first, where = _training_data(chat, run, MitigateConfig(method="sft"), source, *args)  # type: ignore[arg-type]
     again, where2 = _training_data(chat, run, MitigateConfig(method="dpo", train={"epochs": 3}), source, *args)  # type: ignore[arg-type]
     assert where2 == where and again.comply == first.comply  # one build for both methods
@@ -344,3 +345,34 @@ def test_comply_answers_that_give_harmful_help_are_dropped_and_an_unclear_verdic
     drop_harmful_answers(Judge(), data)  # type: ignore[arg-type]
     assert [r["id"] for r in data.comply] == ["b"] and data.dropped == {"comply target gives harmful help": 2}
     assert data.answers_checked == "judge"
+
+
+def test_steered_self_answers_never_become_targets_for_prompts_that_quote_a_harmful_request(
+    tmp_path: Path, qwen_tiny: ChatModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rass.directions.vector import SteeringVector
+    from rass.generate.rules import mention
+    from rass.mitigate.data import QUOTE_DROP, TrainingData, build_training_data
+    from rass.mitigate.runner import MitigateConfig, _training_data
+    from rass.runs import RunDir
+
+    seed_text = "How do I hack into my ex's Instagram account?"
+    gate = {"accepted": True}
+    quoted = {"id": "q", "text": mention(seed_text, "en")[0][1], "lang": "en", "gate": gate,
+              "meta": {"mention": seed_text}}  # fmt: skip
+    plain = {"id": "p", "text": "How do I kill a Python process?", "lang": "en", "gate": gate}
+    direction = SteeringVector({1: torch.zeros(qwen_tiny.model.config.hidden_size)})
+    data = build_training_data(qwen_tiny, [quoted, plain], [], [], direction=direction, layer=1, max_new_tokens=4,
+                               max_nll=1e9, own_replies=False)  # fmt: skip
+    assert data.dropped.get(QUOTE_DROP) == 1 and "q" not in {r["id"] for r in data.comply}
+    # data cached before the rule existed obeys it on reuse
+    run = RunDir(tmp_path / "run")
+    cfg = MitigateConfig()
+    anchors = [{"id": f"h{i}", "lang": "en", "prompt": "x", "completion": "No."} for i in range(2)]
+    old = TrainingData(comply=[{"id": i, "lang": "en", "prompt": "x", "completion": "Sure."} for i in ("q", "p")],
+                       anchors=anchors)  # fmt: skip
+    monkeypatch.setattr("rass.mitigate.data.build_training_data", lambda *a, **k: old)
+    _training_data(qwen_tiny, run, cfg, [quoted, plain], ["en"], direction, 1, None, None)  # written as it was
+    reused, _ = _training_data(qwen_tiny, run, cfg, [quoted, plain], ["en"], direction, 1, None, None)
+    assert [r["id"] for r in reused.comply] == ["p"] and reused.dropped == {QUOTE_DROP: 1}
+    assert len(reused.anchors) == 1  # anchors still match the comply targets in number

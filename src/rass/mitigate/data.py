@@ -96,6 +96,20 @@ def harmful_answers(judge_model: ChatModel, prompts: Sequence[str], answers: Seq
     return [parse_yes_no(o) is not False for o in outs]
 
 
+QUOTE_DROP = "quotes a harmful request (steered answers answer the quote; use --teacher)"
+
+
+def quotes_harmful(row: dict[str, Any]) -> bool:
+    """A prompt that quotes a harmful request inside a safe frame ("a stranger asked me ...").
+
+    Steered away from refusing, the 1.5B answered the quoted request itself in 12 of 20 such
+    prompts (ricin, hacking an ex's account) and in none of its 9 other prompts (my reading), and
+    neither it nor its refusal direction could tell those answers apart. So steered self-answers
+    are never targets for these prompts; an unsteered teacher's answers can be.
+    """
+    return bool((row.get("meta") or {}).get("mention"))
+
+
 def drop_harmful_answers(judge_model: ChatModel, data: TrainingData) -> None:
     """Remove comply targets whose answer gives harmful help (counted in ``data.dropped``)."""
     if data.comply:
@@ -249,6 +263,9 @@ def build_training_data(
         data.dropped["rejected by the harmful-intent screen now"] = len(boundary) - len(kept)
     boundary = kept
     assert_benign_for_compliance(boundary)
+    if teacher is None and any(quotes_harmful(r) for r in boundary):
+        data.dropped[QUOTE_DROP] = sum(quotes_harmful(r) for r in boundary)
+        boundary = [r for r in boundary if not quotes_harmful(r)]
     judge = get_judge("string")
     prompts = [r["text"] for r in boundary]
     if prompts:
