@@ -102,8 +102,8 @@ QUOTE_DROP = "quotes a harmful request (steered answers answer the quote; use --
 def quotes_harmful(row: dict[str, Any]) -> bool:
     """A prompt that quotes a harmful request inside a safe frame ("a stranger asked me ...").
 
-    Steered away from refusing, the 1.5B answered the quoted request itself in 12 of 20 such
-    prompts (ricin, hacking an ex's account) and in none of its 9 other prompts (my reading), and
+    Steered away from refusing, the 1.5B answered the quoted request itself in 12 of 21 such
+    prompts (ricin, hacking an ex's account) and in none of its 8 other prompts (my reading), and
     neither it nor its refusal direction could tell those answers apart. So steered self-answers
     are never targets for these prompts; an unsteered teacher's answers can be.
     """
