@@ -72,6 +72,10 @@ def mitigate(
     def rate(m: dict[str, float] | None) -> str:
         return "-" if not m else f"{m['rate']:.2f}"
 
+    data = res.get("data")
+    if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
+        console.print(f"trained on {data['comply']} comply targets, {data['anchors']} refusal anchors, "
+                      f"{data['retain']} retain answers; dropped: {data['dropped'] or 'none'}")  # fmt: skip
     for group in ("heldout_boundary", "morbench_core", "heldout_harmful"):
         b, a = res["before"][group], res["after"][group]
         key = "harmful_refusal" if group == "heldout_harmful" else "over_refusal"
