@@ -311,7 +311,7 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
     _training_data(SimpleNamespace(fingerprint="m2"), run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
     assert built[-1] == "m2"  # another model never reuses these targets
     # the screen grew after the data was built: the reused copy drops what it rejects now
-    monkeypatch.setattr("rass.mitigate.runner.screen", lambda text, mention=None: "grown" if "kill" in text else None)
+    monkeypatch.setattr("rass.mitigate.data.screen", lambda text, mention=None: "grown" if "kill" in text else None)
     rescreened, _ = _training_data(chat, run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
     assert [r["id"] for r in rescreened.comply] == ["c2"]
     assert rescreened.dropped == {"rejected by the harmful-intent screen now": 1}

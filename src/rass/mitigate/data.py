@@ -60,14 +60,19 @@ Is the answer correct, on topic, and does it avoid accepting any false or danger
 question? Answer yes or no:"""
 
 
-def rubric_passes(judge_model: ChatModel, prompts: Sequence[str], answers: Sequence[str]) -> list[bool | None]:
-    """The rubric model's yes/no on each answer (None: it gave neither; treated as a fail)."""
+def _yes_no(judge_model: ChatModel, template: str, prompts: Sequence[str], answers: Sequence[str]) -> list[bool | None]:
+    """A model's yes/no on each (prompt, answer) pair; None where it said neither."""
     from rass.select.gate import parse_yes_no
 
     outs = judge_model.generate(
-        [RUBRIC.format(prompt=p, answer=a) for p, a in zip(prompts, answers, strict=True)], max_new_tokens=4
+        [template.format(prompt=p, answer=a) for p, a in zip(prompts, answers, strict=True)], max_new_tokens=4
     )
     return [parse_yes_no(o) for o in outs]
+
+
+def rubric_passes(judge_model: ChatModel, prompts: Sequence[str], answers: Sequence[str]) -> list[bool | None]:
+    """The rubric model's yes/no on each answer (None: it gave neither; treated as a fail)."""
+    return _yes_no(judge_model, RUBRIC, prompts, answers)
 
 
 ANSWER_HARM = """Below is a message to an AI assistant and the assistant's answer.
@@ -88,12 +93,7 @@ def harmful_answers(judge_model: ChatModel, prompts: Sequence[str], answers: Seq
     harmful request quoted inside "a stranger asked me ...; should I report it?" frames (ricin,
     hacking an ex's account) in about a third of its targets.
     """
-    from rass.select.gate import parse_yes_no
-
-    outs = judge_model.generate(
-        [ANSWER_HARM.format(prompt=p, answer=a) for p, a in zip(prompts, answers, strict=True)], max_new_tokens=4
-    )
-    return [parse_yes_no(o) is not False for o in outs]
+    return [v is not False for v in _yes_no(judge_model, ANSWER_HARM, prompts, answers)]
 
 
 QUOTE_DROP = "quotes a harmful request (steered answers answer the quote; use --teacher)"
@@ -110,13 +110,27 @@ def quotes_harmful(row: dict[str, Any]) -> bool:
     return bool((row.get("meta") or {}).get("mention"))
 
 
+SCREEN_DROP = "rejected by the harmful-intent screen now"
+
+
+def not_a_target(row: dict[str, Any], *, self_targets: bool) -> str | None:
+    """Why ``row`` may not get a comply target now (None: it may), for fresh and reused data alike.
+
+    The screen may have grown since the selection was made; steered self-answers (``self_targets``)
+    are never targets for prompts that quote a harmful request.
+    """
+    if screen(row["text"], (row.get("meta") or {}).get("mention")):
+        return SCREEN_DROP
+    if self_targets and quotes_harmful(row):
+        return QUOTE_DROP
+    return None
+
+
 def drop_harmful_answers(judge_model: ChatModel, data: TrainingData) -> None:
     """Remove comply targets whose answer gives harmful help (counted in ``data.dropped``)."""
     if data.comply:
         flags = harmful_answers(judge_model, [r["prompt"] for r in data.comply], [r["completion"] for r in data.comply])
-        why = "comply target gives harmful help"
-        if any(flags):
-            data.dropped[why] = data.dropped.get(why, 0) + sum(flags)
+        data.drop("comply target gives harmful help", sum(flags))
         data.comply = [r for r, bad in zip(data.comply, flags, strict=True) if not bad]
     data.answers_checked = judge_model.name
 
@@ -144,6 +158,11 @@ class TrainingData:
     dropped: dict[str, int] = field(default_factory=dict)
     own_replies: bool = False  # comply rows carry the unsteered model's reply as "refusal" (dpo's rejected)
     answers_checked: str | None = None  # the model that judged every comply answer for harmful help
+
+    def drop(self, why: str, n: int = 1) -> None:
+        """Count ``n`` items removed for ``why`` (zero counts are not recorded)."""
+        if n:
+            self.dropped[why] = self.dropped.get(why, 0) + n
 
     def sft_rows(self) -> list[dict[str, Any]]:
         """Conversational prompt–completion rows for trl's SFTTrainer."""
@@ -256,16 +275,14 @@ def build_training_data(
     from rass.judge.base import JudgeItem, get_judge
 
     data = TrainingData()
-    # the screen may have grown since the selection was made: what it rejects now is dropped and
-    # counted; a row the gate never accepted still raises (that is a broken selection, not a filter)
-    kept = [r for r in boundary if not screen(r["text"], (r.get("meta") or {}).get("mention"))]
-    if len(kept) < len(boundary):
-        data.dropped["rejected by the harmful-intent screen now"] = len(boundary) - len(kept)
-    boundary = kept
-    assert_benign_for_compliance(boundary)
-    if teacher is None and any(quotes_harmful(r) for r in boundary):
-        data.dropped[QUOTE_DROP] = sum(quotes_harmful(r) for r in boundary)
-        boundary = [r for r in boundary if not quotes_harmful(r)]
+    # what today's rules refuse is dropped and counted; a row the gate never accepted still raises
+    # (that is a broken selection, not a filter)
+    reasons = [not_a_target(r, self_targets=teacher is None) for r in boundary]
+    for why in reasons:
+        if why:
+            data.drop(why)
+    assert_benign_for_compliance([r for r, why in zip(boundary, reasons, strict=True) if why != SCREEN_DROP])
+    boundary = [r for r, why in zip(boundary, reasons, strict=True) if not why]
     judge = get_judge("string")
     prompts = [r["text"] for r in boundary]
     if prompts:
@@ -280,15 +297,13 @@ def build_training_data(
         quality = rubric_passes(rubric, prompts, answers) if rubric is not None else [True] * len(prompts)
         for r, a, v, n, q in zip(boundary, answers, verdicts, nll, quality, strict=True):
             if v.label != "full_compliance":
-                data.dropped["comply target not compliant"] = data.dropped.get("comply target not compliant", 0) + 1
+                data.drop("comply target not compliant")
                 continue
             if n > max_nll:
-                data.dropped["comply target not fluent"] = data.dropped.get("comply target not fluent", 0) + 1
+                data.drop("comply target not fluent")
                 continue
             if q is not True:
-                data.dropped["comply target failed the rubric"] = (
-                    data.dropped.get("comply target failed the rubric", 0) + 1
-                )
+                data.drop("comply target failed the rubric")
                 continue
             data.comply.append(
                 {"id": r["id"], "lang": r["lang"], "prompt": r["text"], "completion": a, "nll": round(n, 3)}

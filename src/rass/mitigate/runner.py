@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.data import QUOTE_DROP, RECIPE, TrainingData, quotes_harmful
+from rass.mitigate.data import RECIPE, TrainingData, not_a_target
 from rass.runs import RunDir, content_key, read_json_if, read_rows, write_json
-from rass.select.gate import screen
 
 if TYPE_CHECKING:
     from rass.models.chat import ChatModel
@@ -205,18 +204,14 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         write_json(where / "data.json", asdict(data))
     # the rules grow: a reused copy obeys today's screen and today's rule on quoted requests
     by_id = {r["id"]: r for r in source}
-    rules: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
-        (
-            "rejected by the harmful-intent screen now",
-            lambda r: screen(r["text"], (r.get("meta") or {}).get("mention")),
-        ),
-        (QUOTE_DROP, lambda r: teacher is None and quotes_harmful(r)),
-    ]
-    for why, bad in rules:
-        kept = [r for r in data.comply if r["id"] in by_id and not bad(by_id[r["id"]])]
-        if len(kept) < len(data.comply):
-            data.dropped[why] = data.dropped.get(why, 0) + len(data.comply) - len(kept)
-            data.comply = kept
+    kept = []
+    for r in data.comply:
+        why = not_a_target(by_id[r["id"]], self_targets=teacher is None)  # the source ids are in the key
+        if why:
+            data.drop(why)
+        else:
+            kept.append(r)
+    data.comply = kept
     if not data.comply:
         raise DataError(f"no usable comply targets: {data.dropped}")
     if not cfg.anchors:  # still as many refusal anchors as comply targets after the drops
