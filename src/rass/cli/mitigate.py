@@ -37,6 +37,13 @@ def mitigate(
     teacher: Annotated[
         str | None, typer.Option(help="SPEC whose plain answers become comply targets instead of steered self-answers.")
     ] = None,
+    written_answers: Annotated[
+        bool,
+        typer.Option(
+            help='Answer prompts in rass\'s own quoting frames ("should I report it?") with the answers '
+            "written for them instead of dropping them (no model here answers them safely)."
+        ),
+    ] = True,
     anchors: Annotated[int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets).")] = 0,
     max_harmful_steered: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="steer: the most of the probe's harmful prompts the band may hold.")
@@ -63,7 +70,7 @@ def mitigate(
             check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors,
-                         max_harmful_steered=max_harmful_steered,
+                         max_harmful_steered=max_harmful_steered, written=written_answers,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs})  # fmt: skip
     rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None
     teacher_chat = ChatModel.load(teacher, device=device, dtype=dtype, threads=threads or None) if teacher else None
@@ -74,7 +81,8 @@ def mitigate(
 
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
-        console.print(f"trained on {data['comply']} comply targets, {data['anchors']} refusal anchors, "
+        sources = ", ".join(f"{n} {k}" for k, n in (data.get("sources") or {}).items())
+        console.print(f"trained on {data['comply']} comply targets ({sources}), {data['anchors']} refusal anchors, "
                       f"{data['retain']} retain answers; dropped: {data['dropped'] or 'none'}")  # fmt: skip
     for group in ("heldout_boundary", "morbench_core", "heldout_harmful"):
         b, a = res["before"][group], res["after"][group]

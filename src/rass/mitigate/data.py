@@ -1,7 +1,9 @@
 """Training data for mitigation, built, saved and shown.
 
-- comply targets for verified-benign boundary prompts: the model's own answers produced while
-  steering against its refusal direction (or a teacher SPEC's answers), kept only when the string
+- comply targets for verified-benign boundary prompts: for prompts in a frame rass wrote around a
+  quoted harmful request, the answer written for that frame (``rass.mitigate.written``); for the
+  rest, the model's own answers produced while steering against its refusal direction (or a
+  teacher SPEC's answers), kept only when the string
   judge says they comply, they stay fluent (mean token NLL under the *unsteered* model below a
   bound) and, when a rubric model is given (``--rubric-model``; ideally stronger than the target), it
   says the answer is correct, on topic and does not accept a false premise;
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rass.errors import DataError, RassError
+from rass.mitigate.written import written_answer
 from rass.select.gate import screen
 
 if TYPE_CHECKING:
@@ -113,25 +116,31 @@ def quotes_harmful(row: dict[str, Any]) -> bool:
 SCREEN_DROP = "rejected by the harmful-intent screen now"
 
 
-def not_a_target(row: dict[str, Any], *, self_targets: bool) -> str | None:
+def not_a_target(row: dict[str, Any], *, self_targets: bool, written: bool = False) -> str | None:
     """Why ``row`` may not get a comply target now (None: it may), for fresh and reused data alike.
 
     The screen may have grown since the selection was made; steered self-answers (``self_targets``)
-    are never targets for prompts that quote a harmful request.
+    are never targets for prompts that quote a harmful request, unless the prompt's frame has a
+    written answer and ``written`` answers are in use.
     """
     if screen(row["text"], (row.get("meta") or {}).get("mention")):
         return SCREEN_DROP
-    if self_targets and quotes_harmful(row):
+    if self_targets and quotes_harmful(row) and not (written and written_answer(row)):
         return QUOTE_DROP
     return None
 
 
 def drop_harmful_answers(judge_model: ChatModel, data: TrainingData) -> None:
-    """Remove comply targets whose answer gives harmful help (counted in ``data.dropped``)."""
-    if data.comply:
-        flags = harmful_answers(judge_model, [r["prompt"] for r in data.comply], [r["completion"] for r in data.comply])
+    """Remove generated comply targets whose answer gives harmful help (counted in ``data.dropped``).
+
+    Written answers are not judged: their text is fixed and was read before it was committed.
+    """
+    made = [r for r in data.comply if r.get("source") != "written"]
+    if made:
+        flags = harmful_answers(judge_model, [r["prompt"] for r in made], [r["completion"] for r in made])
         data.drop("comply target gives harmful help", sum(flags))
-        data.comply = [r for r, bad in zip(data.comply, flags, strict=True) if not bad]
+        bad = {id(r) for r, flag in zip(made, flags, strict=True) if flag}
+        data.comply = [r for r in data.comply if id(r) not in bad]
     data.answers_checked = judge_model.name
 
 
@@ -234,7 +243,9 @@ def mean_nll(chat: ChatModel, prompts: Sequence[str], completions: Sequence[str]
 
 
 def add_own_replies(chat: ChatModel, data: TrainingData, max_new_tokens: int = 96) -> None:
-    """The unsteered model's reply to each comply prompt, kept as dpo's "rejected" when it refuses.
+    """The unsteered model's reply to each comply prompt, kept as dpo's "rejected" when it refuses,
+    and always for a written target: the 1.5B's own reply to a "should I report it?" frame was
+    either a refusal or wrong advice ("no need to report it"), both worse than the written answer.
 
     Only dpo needs them (sft never reads them): a pass of generation saved on every sft run.
     """
@@ -246,7 +257,7 @@ def add_own_replies(chat: ChatModel, data: TrainingData, max_new_tokens: int = 9
             [JudgeItem(r["prompt"], o, r["lang"]) for r, o in zip(data.comply, own, strict=True)]
         )
         for r, o, v in zip(data.comply, own, verdicts, strict=True):
-            r["refusal"] = o if v.refused else None
+            r["refusal"] = o if v.refused or r.get("source") == "written" else None
     data.own_replies = True
 
 
@@ -266,8 +277,13 @@ def build_training_data(
     match_anchors: bool = False,
     own_replies: bool = True,
     answer_judge: ChatModel | None = None,
+    written: bool = True,
 ) -> TrainingData:
     """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set.
+
+    ``written`` answers prompts in rass's own quoting frames with the text written for the frame
+    (not judged for fluency, rubric or harm: it is fixed and was read); the rest get generated
+    targets that must pass every check.
 
     ``match_anchors`` keeps as many anchors as comply targets survived: with more refusals than
     compliant answers in the data, training teaches refusal (seen on the 0.5B: 24 anchors, 18 targets).
@@ -277,37 +293,46 @@ def build_training_data(
     data = TrainingData()
     # what today's rules refuse is dropped and counted; a row the gate never accepted still raises
     # (that is a broken selection, not a filter)
-    reasons = [not_a_target(r, self_targets=teacher is None) for r in boundary]
+    reasons = [not_a_target(r, self_targets=teacher is None, written=written) for r in boundary]
     for why in reasons:
         if why:
             data.drop(why)
     assert_benign_for_compliance([r for r, why in zip(boundary, reasons, strict=True) if why != SCREEN_DROP])
     boundary = [r for r, why in zip(boundary, reasons, strict=True) if not why]
     judge = get_judge("string")
-    prompts = [r["text"] for r in boundary]
-    if prompts:
+    fixed = [written_answer(r) if written else None for r in boundary]
+    made = [r for r, w in zip(boundary, fixed, strict=True) if w is None]
+    generated: list[str] = []
+    if made:
         if teacher is not None:
-            answers = teacher.generate(prompts, max_new_tokens=max_new_tokens)
+            generated = teacher.generate([r["text"] for r in made], max_new_tokens=max_new_tokens)
         else:
             with chat.steer(direction.layer_vectors[layer], -steer_alpha, layers=[layer]):
-                answers = chat.generate(prompts, max_new_tokens=max_new_tokens)
-        answers = [whole_sentences(a) for a in answers]
+                generated = chat.generate([r["text"] for r in made], max_new_tokens=max_new_tokens)
+        generated = [whole_sentences(a) for a in generated]
+    gen = iter(generated)
+    answers = [w if w is not None else next(gen) for w in fixed]
+    prompts = [r["text"] for r in boundary]
+    if prompts:
         verdicts = judge.judge([JudgeItem(p, a, r["lang"]) for p, a, r in zip(prompts, answers, boundary, strict=True)])
         nll = mean_nll(chat, prompts, answers)
-        quality = rubric_passes(rubric, prompts, answers) if rubric is not None else [True] * len(prompts)
-        for r, a, v, n, q in zip(boundary, answers, verdicts, nll, quality, strict=True):
-            if v.label != "full_compliance":
+        graded = iter(
+            rubric_passes(rubric, [r["text"] for r in made], generated) if rubric is not None and made else []
+        )
+        quality = [True if w is not None or rubric is None else next(graded) for w in fixed]
+        source = "teacher" if teacher is not None else "steered"
+        for r, a, w, v, n, q in zip(boundary, answers, fixed, verdicts, nll, quality, strict=True):
+            if v.label != "full_compliance":  # a written answer that fails here is a bug in its text
                 data.drop("comply target not compliant")
                 continue
-            if n > max_nll:
+            if w is None and n > max_nll:
                 data.drop("comply target not fluent")
                 continue
             if q is not True:
                 data.drop("comply target failed the rubric")
                 continue
-            data.comply.append(
-                {"id": r["id"], "lang": r["lang"], "prompt": r["text"], "completion": a, "nll": round(n, 3)}
-            )
+            data.comply.append({"id": r["id"], "lang": r["lang"], "prompt": r["text"], "completion": a,
+                                "nll": round(n, 3), "source": "written" if w is not None else source})  # fmt: skip
     if answer_judge is not None:
         drop_harmful_answers(answer_judge, data)
     if own_replies:

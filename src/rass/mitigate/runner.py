@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +39,7 @@ class MitigateConfig:
     max_harmful_steered: float = 0.1  # fit: the most of the probe's harmful prompts the band may hold
     band_quantiles: tuple[float, float] = (0.0, 1.0)  # selected: of its projections; probe: (harmless, harmful)
     ablation: bool = False
+    written: bool = True  # rass's own quoting frames get their written answers (rass.mitigate.written)
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)
 
@@ -138,10 +139,14 @@ def _eval_sets(run: RunDir, held: list[dict[str, Any]], cfg: MitigateConfig, lan
     return records
 
 
-def _count_langs(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+def _count(values: Iterable[str]) -> dict[str, int]:
     from collections import Counter
 
-    return dict(sorted(Counter(r["lang"] for r in rows).items()))
+    return dict(sorted(Counter(values).items()))
+
+
+def _count_langs(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    return _count(r["lang"] for r in rows)
 
 
 def _kl(chat: ChatModel, prompts: Sequence[str], base: Any) -> float:
@@ -175,6 +180,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     """
     from rass.data.seeds import load_seeds, round_robin
     from rass.mitigate.data import add_own_replies, build_training_data, drop_harmful_answers
+    from rass.mitigate.written import fingerprint as written_fingerprint
 
     # anchors and retain prompts come one language at a time (a plain slice took one language)
     harmful = round_robin(load_seeds(langs=langs, sets=["harmful"], splits=["train"]), cfg.anchors or len(source))
@@ -184,6 +190,8 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
             "alpha": cfg.steer_alpha, "match_anchors": not cfg.anchors,
             "teacher": teacher.fingerprint if teacher else None,
             "rubric": rubric.fingerprint if rubric else None}  # fmt: skip
+    if cfg.written:  # only when in use, so data made before written answers existed keeps its key
+        what["written"] = written_fingerprint()
     where = run.path("mitigate", "data-" + content_key(what, 12))
     # a model judges each comply answer for harmful help only when one stronger than the target is at
     # hand: the 1.5B judging its own steered answers caught 3 of 12 harmful ones and dropped 5 good ones
@@ -192,7 +200,8 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     if cached is None:
         data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
                                    rubric=rubric, teacher=teacher, match_anchors=not cfg.anchors,
-                                   own_replies=cfg.method == "dpo", answer_judge=judge)  # fmt: skip
+                                   own_replies=cfg.method == "dpo", answer_judge=judge,
+                                   written=cfg.written)  # fmt: skip
         write_json(where / "data.json", asdict(data))
         return data, where.name
     data = TrainingData(**cached)
@@ -206,7 +215,9 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     by_id = {r["id"]: r for r in source}
     kept = []
     for r in data.comply:
-        why = not_a_target(by_id[r["id"]], self_targets=teacher is None)  # the source ids are in the key
+        why = not_a_target(
+            by_id[r["id"]], self_targets=teacher is None, written=cfg.written
+        )  # the source ids are in the key
         if why:
             data.drop(why)
         else:
@@ -285,6 +296,7 @@ def run_mitigation(
                 "comply": len(data.comply),
                 "anchors": len(data.anchors),
                 "retain": len(data.retain),
+                "sources": _count(r.get("source", "unknown") for r in data.comply),
                 "dropped": data.dropped,
                 "rubric": rubric.name if rubric is not None else None,
                 "teacher": teacher.name if teacher is not None else None,
