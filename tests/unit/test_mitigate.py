@@ -453,3 +453,25 @@ def test_quoting_prompts_train_on_their_written_answer_and_generated_checks_skip
     add_own_replies(Adviser(), both)  # type: ignore[arg-type]
     assert both.comply[0]["refusal"] == "No es necesario denunciarlo."
     assert both.dpo_rows()[0]["rejected"][0]["content"] == "No es necesario denunciarlo."
+
+
+def test_the_training_summary_names_where_targets_came_from_and_what_was_dropped() -> None:
+    from rass.mitigate.runner import data_summary
+
+    line = data_summary({"comply": 3, "anchors": 3, "retain": 16, "sources": {"steered": 1, "written": 2},
+                         "dropped": {"comply target not fluent": 1}})  # fmt: skip
+    assert line == ("trained on 3 comply targets (1 steered, 2 written), 3 refusal anchors, 16 retain answers; "
+                    "dropped: {'comply target not fluent': 1}")  # fmt: skip
+    assert "()" not in data_summary({"comply": 1, "anchors": 1, "retain": 0})  # data from before sources were kept
+
+
+def test_a_target_stuck_in_a_loop_is_dropped_but_a_list_with_a_repeated_pattern_is_not() -> None:
+    from rass.mitigate.data import repeats_itself
+
+    looping = "观察症状：心跳加快、呼吸急促、" + "出汗、脸色苍白、口唇和舌头变紫、眼睛发白、" * 4
+    assert repeats_itself(looping)
+    assert repeats_itself("It can be a way to stay safe, " * 3)
+    recipe = ("1. Ingredients:\n   - 1 cucharadita de aceite de oliva\n   - 1 cucharadita de sal\n"
+              "   - 1 cucharadita de azúcar\n   - 1 cucharadita de harina de trigo")  # fmt: skip
+    assert not repeats_itself(recipe)
+    assert not repeats_itself("出汗、脸色苍白、口唇和舌头变紫、眼睛发白、" * 2)  # said twice is not a loop

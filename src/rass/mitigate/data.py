@@ -222,6 +222,26 @@ def whole_sentences(text: str, keep: float = 0.4) -> str:
     return text[: ends[-1]].rstrip()
 
 
+REPEAT_DROP = "comply target repeats itself"
+
+
+def repeats_itself(text: str, span: int = 30, times: int = 3) -> bool:
+    """Whether some ``span``-character stretch of ``text`` occurs ``times`` times or more.
+
+    A steered 1.5B target listed poisoning symptoms in a loop ("出汗、脸色苍白、口唇和舌头变紫、眼睛发白、"
+    four times) and still scored a low NLL (0.66): repetition is likely under the model, so the fluency
+    bound cannot catch it. Whitespace runs are collapsed first so indentation does not count.
+    """
+    flat = re.sub(r"\s+", " ", text)
+    seen: dict[str, int] = {}
+    for i in range(len(flat) - span + 1):
+        piece = flat[i : i + span]
+        seen[piece] = seen.get(piece, 0) + 1
+        if seen[piece] >= times:
+            return True
+    return False
+
+
 def mean_nll(chat: ChatModel, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
     """Mean per-token negative log-likelihood of each completion after its prompt (teacher forcing)."""
     import torch
@@ -327,6 +347,9 @@ def build_training_data(
                 continue
             if w is None and n > max_nll:
                 data.drop("comply target not fluent")
+                continue
+            if w is None and repeats_itself(a):
+                data.drop(REPEAT_DROP)
                 continue
             if q is not True:
                 data.drop("comply target failed the rubric")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.data import RECIPE, TrainingData, not_a_target
+from rass.mitigate.data import RECIPE, REPEAT_DROP, TrainingData, not_a_target, repeats_itself
 from rass.runs import RunDir, content_key, read_json_if, read_rows, write_json
 
 if TYPE_CHECKING:
@@ -139,6 +139,14 @@ def _eval_sets(run: RunDir, held: list[dict[str, Any]], cfg: MitigateConfig, lan
     return records
 
 
+def data_summary(data: dict[str, Any]) -> str:
+    """One line on what a training saw and what the gates removed (CLI and report)."""
+    sources = ", ".join(f"{n} {k}" for k, n in (data.get("sources") or {}).items())
+    return (f"trained on {data.get('comply')} comply targets{f' ({sources})' if sources else ''}, "
+            f"{data.get('anchors')} refusal anchors, {data.get('retain')} retain answers; "
+            f"dropped: {data.get('dropped') or 'none'}")  # fmt: skip
+
+
 def _count(values: Iterable[str]) -> dict[str, int]:
     from collections import Counter
 
@@ -215,9 +223,9 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     by_id = {r["id"]: r for r in source}
     kept = []
     for r in data.comply:
-        why = not_a_target(
-            by_id[r["id"]], self_targets=teacher is None, written=cfg.written
-        )  # the source ids are in the key
+        why = not_a_target(by_id[r["id"]], self_targets=teacher is None, written=cfg.written)  # ids are in the key
+        if not why and r.get("source") != "written" and repeats_itself(r["completion"]):
+            why = REPEAT_DROP
         if why:
             data.drop(why)
         else:

@@ -234,8 +234,9 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
     for name, m in methods:
         data = m.get("data") or {}
         if data:
-            d.p(f"{name}: trained on {data.get('comply')} comply targets, {data.get('anchors')} refusal anchors, "
-                f"{data.get('retain')} retain prompts; dropped: {data.get('dropped') or 'none'}", muted=True)  # fmt: skip
+            from rass.mitigate.runner import data_summary
+
+            d.p(f"{name}: {data_summary(data)}", muted=True)
         if m.get("band"):
             d.p(f"{name}: steered inputs whose projection lies in [{m['band'][0]:.2f}, {m['band'][1]:.2f}]", muted=True)
         d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
