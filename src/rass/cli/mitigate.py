@@ -21,7 +21,9 @@ def mitigate(
     method: Annotated[str, typer.Option(help="sft (LoRA), dpo (LoRA) or steer (conditional steering).")] = "sft",
     ablation: Annotated[bool, typer.Option(help="Train on random verified-benign candidates instead.")] = False,
     max_steps: Annotated[int, typer.Option(help="Stop training after N steps (-1: one epoch).")] = -1,
-    learning_rate: Annotated[float, typer.Option()] = 2e-4,
+    learning_rate: Annotated[
+        float, typer.Option(help="LoRA learning rate; 1e-3 suits the one-epoch CPU default, lower it with more epochs.")
+    ] = 1e-3,
     epochs: Annotated[float, typer.Option(min=0.1, help="Passes over the training data.")] = 1.0,
     eval_limit: Annotated[
         int,
@@ -53,7 +55,7 @@ def mitigate(
     threads: ThreadsOpt = 0,
 ) -> None:
     """Train a LoRA adapter (sft/dpo) or apply conditional steering, and evaluate before/after."""
-    from rass.mitigate.runner import MitigateConfig, run_mitigation
+    from rass.mitigate.runner import MitigateConfig, data_summary, run_mitigation
     from rass.models.chat import ChatModel
     from rass.runs import RunDir
 
@@ -81,9 +83,7 @@ def mitigate(
 
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
-        sources = ", ".join(f"{n} {k}" for k, n in (data.get("sources") or {}).items())
-        console.print(f"trained on {data['comply']} comply targets ({sources}), {data['anchors']} refusal anchors, "
-                      f"{data['retain']} retain answers; dropped: {data['dropped'] or 'none'}")  # fmt: skip
+        console.print(data_summary(data))
     for group in ("heldout_boundary", "morbench_core", "heldout_harmful"):
         b, a = res["before"][group], res["after"][group]
         key = "harmful_refusal" if group == "heldout_harmful" else "over_refusal"

@@ -23,7 +23,9 @@ class TrainConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.0
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-    learning_rate: float = 2e-4
+    # one epoch of ~10 steps on a CPU: at 2e-4 the 1.5B kept its old answers word for word (boundary
+    # over-refusal 0.26 -> 0.32); at 1e-3 it learned them (0.26 -> 0.00, harmful refusal 0.72 -> 0.94)
+    learning_rate: float = 1e-3
     epochs: float = 1.0
     batch_size: int = 4
     grad_accum: int = 2
