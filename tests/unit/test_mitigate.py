@@ -475,3 +475,36 @@ def test_a_target_stuck_in_a_loop_is_dropped_but_a_list_with_a_repeated_pattern_
               "   - 1 cucharadita de azúcar\n   - 1 cucharadita de harina de trigo")  # fmt: skip
     assert not repeats_itself(recipe)
     assert not repeats_itself("出汗、脸色苍白、口唇和舌头变紫、眼睛发白、" * 2)  # said twice is not a loop
+
+
+def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import rass.mitigate.runner
+    import rass.select.runner
+    from rass.cli.main import app
+    from rass.models.chat import ChatModel
+    from rass.runs import RunDir
+
+    RunDir(tmp_path / "run").save()
+    monkeypatch.setattr(rass.select.runner, "probe_artifacts", lambda run: None)
+    monkeypatch.setattr(ChatModel, "load", lambda *a, **k: None)
+    seen = []
+    group = {"over_refusal": {"rate": 0.5}, "harmful_refusal": {"rate": 0.5}}
+
+    def fake_run(chat: Any, run: Any, cfg: Any, **kw: Any) -> dict[str, Any]:
+        seen.append(cfg)
+        side = {"heldout_boundary": group, "morbench_core": group, "heldout_harmful": group}
+        return {"before": side, "after": side, "kl_harmless": 0.0, "seconds": 1.0,
+                "data": {"comply": 2, "anchors": 2, "retain": 0, "sources": {"written": 2}}}  # fmt: skip
+
+    monkeypatch.setattr(rass.mitigate.runner, "run_mitigation", fake_run)
+    base = ["mitigate", "--run", str(tmp_path / "run"), "--model", "tiny:qwen2"]
+    result = CliRunner().invoke(app, base)
+    assert result.exit_code == 0, result.output
+    assert "2 comply targets (2 written)" in result.stdout
+    assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
+    result = CliRunner().invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
+    assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4
