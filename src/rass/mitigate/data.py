@@ -139,8 +139,8 @@ def drop_harmful_answers(judge_model: ChatModel, data: TrainingData) -> None:
     if made:
         flags = harmful_answers(judge_model, [r["prompt"] for r in made], [r["completion"] for r in made])
         data.drop("comply target gives harmful help", sum(flags))
-        bad = {id(r) for r, flag in zip(made, flags, strict=True) if flag}
-        data.comply = [r for r in data.comply if id(r) not in bad]
+        verdict = iter(flags)  # in the order of ``made``: one per generated row
+        data.comply = [r for r in data.comply if r.get("source") == "written" or not next(verdict)]
     data.answers_checked = judge_model.name
 
 
