@@ -508,3 +508,5 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
     result = CliRunner().invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
     assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4
+    result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
+    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 2

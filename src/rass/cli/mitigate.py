@@ -22,7 +22,10 @@ def mitigate(
     ablation: Annotated[bool, typer.Option(help="Train on random verified-benign candidates instead.")] = False,
     max_steps: Annotated[int, typer.Option(help="Stop training after N steps (-1: one epoch).")] = -1,
     learning_rate: Annotated[
-        float, typer.Option(help="LoRA learning rate; 1e-3 suits the one-epoch CPU default, lower it with more epochs.")
+        float,
+        typer.Option(
+            min=1e-8, help="LoRA learning rate; 1e-3 suits the one-epoch CPU default, lower it with more epochs."
+        ),
     ] = 1e-3,
     epochs: Annotated[float, typer.Option(min=0.1, help="Passes over the training data.")] = 1.0,
     eval_limit: Annotated[
