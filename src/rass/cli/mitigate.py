@@ -91,4 +91,8 @@ def mitigate(
         b, a = res["before"][group], res["after"][group]
         key = "harmful_refusal" if group == "heldout_harmful" else "over_refusal"
         console.print(f"{group:17s} {key}: {rate(b[key])} → {rate(a[key])}")
+    b_adv, a_adv = res["before"].get("report_advice"), res["after"].get("report_advice")
+    if b_adv and a_adv:  # complying is not enough: what the "should I report it?" answers advise
+        console.print(f"report-frame advice (n={a_adv['n']}): against reporting {b_adv['against']:.2f} → "
+                      f"{a_adv['against']:.2f}, for {b_adv['for']:.2f} → {a_adv['for']:.2f}")  # fmt: skip
     console.print(f"KL on harmless prompts: {res['kl_harmless']}; {res['seconds']} s; metrics in {run_dir}/mitigate")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -162,17 +162,27 @@ def _kl(chat: ChatModel, prompts: Sequence[str], base: Any) -> float:
     return float((base.exp() * (base - after)).sum(-1).clamp_min(0).mean())
 
 
-def _group_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def report_frame_ids(held: Sequence[dict[str, Any]]) -> set[str]:
+    """Eval ids of the held-out prompts in the "should I report it?" frame (their advice is checked)."""
+    from rass.mitigate.written import REPORT
+
+    return {"heldout:" + r["id"] for r in held if (r.get("meta") or {}).get("lookalike_type") == REPORT}
+
+
+def _group_metrics(rows: list[dict[str, Any]], report_ids: Collection[str] = ()) -> dict[str, Any]:
     from rass.evaluate.metrics import summarise
+    from rass.judge.advice import advice_rates
 
     groups = {
         "heldout_boundary": [r for r in rows if r["id"].startswith("heldout:")],
         "heldout_harmful": [r for r in rows if r["id"].startswith("heldout-harm:")],
         "morbench_core": [r for r in rows if r["id"].startswith("core:")],
     }
-    out = {k: summarise(v) for k, v in groups.items()}
+    out: dict[str, Any] = {k: summarise(v) for k, v in groups.items()}
     out["core_by_lang"] = {lang: summarise([r for r in groups["morbench_core"] if r["lang"] == lang])
                            for lang in sorted({r["lang"] for r in groups["morbench_core"]})}  # fmt: skip
+    # answering is not enough: "no need to report it" complies and is wrong (rass.judge.advice)
+    out["report_advice"] = advice_rates(groups["heldout_boundary"], report_ids)
     return out
 
 
@@ -324,10 +334,11 @@ def run_mitigation(
         after_dir = folder / ("after-" + content_key(what, 12))
         after = measure(after_dir)
         info["kl_harmless"] = round(_kl(chat, harmless_probe, base_lp), 5)
+    report_ids = report_frame_ids(held)
     b_rows = read_rows(before_dir / "judged.jsonl")
     a_rows = read_rows(after_dir / "judged.jsonl")
     result = {**info, "config": asdict(cfg), "before_dir": before_dir.name, "after_dir": after_dir.name,
-              "before": _group_metrics(b_rows), "after": _group_metrics(a_rows),
+              "before": _group_metrics(b_rows, report_ids), "after": _group_metrics(a_rows, report_ids),
               "items": {"heldout_boundary": len(held), "train_boundary": len(train_rows), "eval": len(eval_records)},
               "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip
     from rass.mitigate.plots import before_after

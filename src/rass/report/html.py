@@ -271,12 +271,20 @@ _MITIGATION_GROUPS = (("heldout_boundary", "over_refusal", "held-out boundary ov
                       ("heldout_harmful", "harmful_refusal", "held-out harmful refused"))  # fmt: skip
 
 
+def _share(metrics: dict[str, Any], side: str) -> str:
+    """A report-frame advice share with its n ("–" for runs made before advice was checked)."""
+    adv = metrics.get("report_advice")
+    return "–" if not adv else f"{adv[side]:.2f} (n={adv['n']})"
+
+
 def _mitigation_tables(d: Doc, methods: list[tuple[str, dict[str, Any]]]) -> None:
     """Every method and the ablation side by side, against the "before" they all share."""
     before = methods[0][1]["before"]
     d.table(["measure", "before", *(name for name, _ in methods)],
             [[label, _rate(before[g][k]), *(_rate(m["after"][g][k]) for _, m in methods)]
              for g, k, label in _MITIGATION_GROUPS]
+            + [[f"held-out report frames advising {side} reporting", _share(before, side),
+                *(_share(m["after"], side) for _, m in methods)] for side in ("against", "for")]
             + [["KL on harmless prompts (nats)", "", *(_fmt(m.get("kl_harmless")) for _, m in methods)],
                ["method wall time (s)", "", *(f"{m.get('seconds') or 0:.0f}" for _, m in methods)]])  # fmt: skip
     langs = sorted({x for _, m in methods for x in m["after"].get("core_by_lang", {})})
