@@ -81,6 +81,19 @@ def test_dpo_steps_reduce_loss(tmp_path: Path) -> None:
     assert losses[-1] < losses[0]
 
 
+def test_dpo_with_an_nll_term_on_the_chosen_answer_makes_that_answer_likelier(tmp_path: Path) -> None:
+    from rass.mitigate.data import mean_nll
+
+    chat = _fresh()
+    answer = "sure , here are steps ."
+    before = mean_nll(chat, [PROMPT], [answer])[0]
+    rows = TrainingData(comply=[{"prompt": PROMPT, "completion": answer, "lang": "en", "refusal": None}] * 8).dpo_rows()
+    cfg = TrainConfig(method="dpo", max_steps=4, learning_rate=2e-2, batch_size=4, grad_accum=1, sft_weight=1.0)
+    res = train_adapter(chat, rows, tmp_path, cfg)
+    assert res["config"]["sft_weight"] == 1.0
+    assert mean_nll(chat, [PROMPT], [answer])[0] < before
+
+
 def test_a_saved_adapter_for_another_model_is_refused(tmp_path: Path) -> None:
     from rass.errors import DimensionMismatchError
     from rass.models.adapters import attach_adapter
@@ -510,8 +523,11 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
     result = CliRunner().invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
     assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4
+    assert "sft_weight" not in seen[-1].train  # plain DPO unless asked: same training key as before
+    result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1"])
+    assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
-    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 2
+    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 3
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:

@@ -28,6 +28,13 @@ def mitigate(
         ),
     ] = 1e-3,
     epochs: Annotated[float, typer.Option(min=0.1, help="Passes over the training data.")] = 1.0,
+    dpo_sft_weight: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="dpo: weight of an NLL term on the chosen answers added to the DPO loss (0: plain DPO).",
+        ),
+    ] = 0.0,
     eval_limit: Annotated[
         int,
         typer.Option(
@@ -76,7 +83,8 @@ def mitigate(
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors,
                          max_harmful_steered=max_harmful_steered, written=written_answers,
-                         train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs})  # fmt: skip
+                         train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
+                         | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {}))  # fmt: skip
     rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None
     teacher_chat = ChatModel.load(teacher, device=device, dtype=dtype, threads=threads or None) if teacher else None
     res = run_mitigation(chat, run, cfg, rubric=rubric, teacher=teacher_chat)
