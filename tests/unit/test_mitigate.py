@@ -444,6 +444,7 @@ def test_quoting_prompts_train_on_their_written_answer_and_generated_checks_skip
     data = build_training_data(qwen_tiny, [quoted, plain], [], [], max_nll=0.0, **kw)
     assert [(r["id"], r["source"]) for r in data.comply] == [("es-safety_advice", "written")]
     assert data.comply[0]["completion"] == WRITTEN["es"]["safety_advice"]
+    assert data.comply[0]["nll"] is None  # fluency is not measured for a text no model generated
     assert data.dropped == {"comply target not fluent": 1}
     # without written answers the steered-self-answer rule drops the quoting prompt instead
     off = build_training_data(qwen_tiny, [quoted, plain], [], [], max_nll=1e9, written=False, **kw)

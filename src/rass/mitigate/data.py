@@ -173,6 +173,23 @@ class TrainingData:
         if n:
             self.dropped[why] = self.dropped.get(why, 0) + n
 
+    def recheck(self, rows: dict[str, dict[str, Any]], *, self_targets: bool, written: bool) -> None:
+        """Drop comply targets that today's rules refuse (``rows``: the source prompts by id).
+
+        The same per-target checks as a fresh build: ``not_a_target`` on the prompt, and the loop
+        check on a generated answer (a written one is fixed text).
+        """
+        kept = []
+        for r in self.comply:
+            why = not_a_target(rows[r["id"]], self_targets=self_targets, written=written)
+            if not why and r.get("source") != "written" and repeats_itself(r["completion"]):
+                why = REPEAT_DROP
+            if why:
+                self.drop(why)
+            else:
+                kept.append(r)
+        self.comply = kept
+
     def sft_rows(self) -> list[dict[str, Any]]:
         """Conversational prompt–completion rows for trl's SFTTrainer."""
         return [
@@ -335,7 +352,9 @@ def build_training_data(
     prompts = [r["text"] for r in boundary]
     if prompts:
         verdicts = judge.judge([JudgeItem(p, a, r["lang"]) for p, a, r in zip(prompts, answers, boundary, strict=True)])
-        nll = mean_nll(chat, prompts, answers)
+        # fluency is a check on generated text only: a written answer's NLL would cost a forward pass for nothing
+        fluency = iter(mean_nll(chat, [r["text"] for r in made], generated) if made else [])
+        nll = [None if w is not None else next(fluency) for w in fixed]
         graded = iter(
             rubric_passes(rubric, [r["text"] for r in made], generated) if rubric is not None and made else []
         )
@@ -345,7 +364,7 @@ def build_training_data(
             if v.label != "full_compliance":  # a written answer that fails here is a bug in its text
                 data.drop("comply target not compliant")
                 continue
-            if w is None and n > max_nll:
+            if n is not None and n > max_nll:
                 data.drop("comply target not fluent")
                 continue
             if w is None and repeats_itself(a):
@@ -355,7 +374,8 @@ def build_training_data(
                 data.drop("comply target failed the rubric")
                 continue
             data.comply.append({"id": r["id"], "lang": r["lang"], "prompt": r["text"], "completion": a,
-                                "nll": round(n, 3), "source": "written" if w is not None else source})  # fmt: skip
+                                "nll": None if n is None else round(n, 3),
+                                "source": "written" if w is not None else source})  # fmt: skip
     if answer_judge is not None:
         drop_harmful_answers(answer_judge, data)
     if own_replies:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.data import RECIPE, REPEAT_DROP, TrainingData, not_a_target, repeats_itself
+from rass.mitigate.data import RECIPE, TrainingData
 from rass.runs import RunDir, content_key, read_json_if, read_rows, write_json
 
 if TYPE_CHECKING:
@@ -229,18 +229,8 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     if cfg.method == "dpo" and not data.own_replies:  # built by an sft run: add what dpo needs, once
         add_own_replies(chat, data)
         write_json(where / "data.json", asdict(data))
-    # the rules grow: a reused copy obeys today's screen and today's rule on quoted requests
-    by_id = {r["id"]: r for r in source}
-    kept = []
-    for r in data.comply:
-        why = not_a_target(by_id[r["id"]], self_targets=teacher is None, written=cfg.written)  # ids are in the key
-        if not why and r.get("source") != "written" and repeats_itself(r["completion"]):
-            why = REPEAT_DROP
-        if why:
-            data.drop(why)
-        else:
-            kept.append(r)
-    data.comply = kept
+    # the rules grow: a reused copy obeys today's screen, rule on quoted requests and loop check
+    data.recheck({r["id"]: r for r in source}, self_targets=teacher is None, written=cfg.written)
     if not data.comply:
         raise DataError(f"no usable comply targets: {data.dropped}")
     if not cfg.anchors:  # still as many refusal anchors as comply targets after the drops
