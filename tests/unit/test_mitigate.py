@@ -477,6 +477,8 @@ def test_the_training_summary_names_where_targets_came_from_and_what_was_dropped
     assert line == ("trained on 3 comply targets (1 steered, 2 written), 3 refusal anchors, 16 retain answers; "
                     "dropped: {'comply target not fluent': 1}")  # fmt: skip
     assert "()" not in data_summary({"comply": 1, "anchors": 1, "retain": 0})  # data from before sources were kept
+    seeds = data_summary({"comply": 3, "anchors": 3, "retain": 0, "sources": {"steered": 3}, "lookalike_seeds": 2})
+    assert "(3 steered; 2 of them look-alike seeds)" in seeds
 
 
 def test_a_target_stuck_in_a_loop_is_dropped_but_a_list_with_a_repeated_pattern_is_not() -> None:
@@ -520,13 +522,14 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = CliRunner().invoke(app, base)
     assert result.exit_code == 0, result.output
     assert "2 comply targets (2 written)" in result.stdout
+    assert seen[-1].lookalikes == 0
     assert "report-frame advice (n=4): against reporting 0.25 → 0.25" in result.stdout
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
     result = CliRunner().invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
     assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4
     assert "sft_weight" not in seen[-1].train  # plain DPO unless asked: same training key as before
-    result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1"])
-    assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0
+    result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12"])
+    assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0 and seen[-1].lookalikes == 12
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
     assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 3
 
@@ -554,3 +557,45 @@ def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> Non
     assert out["heldout_boundary"]["over_refusal"]["rate"] == 0.0
     assert out["report_advice"] == {"n": 2, "for": 0.5, "against": 0.5, "neither": 0.0}
     assert _group_metrics(judged)["report_advice"] is None  # no report frames held out
+
+
+def _probe_rows(run: Any) -> None:
+    rows = [{"id": f"{split}-{i}", "text": f"look-alike {split} {i}", "lang": "en", "category": "violence",
+             "split": split, "group": "lookalike", "projection": float(i)}
+            for split in ("train", "validation", "test") for i in range(6)]  # fmt: skip
+    rows.append({"id": "h", "text": "harmful", "lang": "en", "split": "train", "group": "harmful", "projection": 9.0})
+    write_jsonl(run.root / "boundary" / "boundary.jsonl", rows)
+
+
+def test_look_alike_seeds_are_train_split_ones_nearest_the_boundary_or_random_for_the_ablation(tmp_path: Path) -> None:
+    from rass.mitigate.runner import MitigateConfig, lookalike_seeds
+    from rass.runs import RunDir
+
+    run = RunDir(tmp_path / "run")
+    _probe_rows(run)
+    assert lookalike_seeds(run, MitigateConfig()) == []  # off unless asked
+    near = lookalike_seeds(run, MitigateConfig(lookalikes=3))
+    assert [r["id"] for r in near] == ["seed:train-5", "seed:train-4", "seed:train-3"]
+    assert all(r["label"] == "benign" and "gate" not in r for r in near)  # the gate has not seen them yet
+    rand = lookalike_seeds(run, MitigateConfig(lookalikes=3, ablation=True))
+    assert len(rand) == 3 and all(r["id"].startswith("seed:train-") for r in rand)  # never an evaluated split
+    assert len(lookalike_seeds(run, MitigateConfig(lookalikes=50))) == 6
+
+
+def test_a_look_alike_seed_the_gate_rejects_never_becomes_a_comply_target(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rass.select.gate
+    from rass.mitigate.runner import gate_seeds
+    from rass.select.gate import GateResult
+
+    def fake_gate(chat: Any, texts: list[str], **kw: Any) -> list[GateResult]:
+        return [GateResult("bomb" not in t, "verified benign" if "bomb" not in t else "classifier: harmful", None,
+                           "benign" if "bomb" not in t else "harmful") for t in texts]  # fmt: skip
+
+    monkeypatch.setattr(rass.select.gate, "verify_benign", fake_gate)
+    rows = [{"id": "seed:a", "text": "how do I kill a python process"}, {"id": "seed:b", "text": "a bomb"}]
+    kept, rejected = gate_seeds(None, rows)  # type: ignore[arg-type]
+    assert [r["id"] for r in kept] == ["seed:a"] and rejected == 1
+    assert kept[0]["gate"]["accepted"] is True
+    assert_benign_for_compliance(kept)  # what reaches training passes the same guarantee as candidates

@@ -57,6 +57,14 @@ def mitigate(
         ),
     ] = True,
     anchors: Annotated[int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets).")] = 0,
+    lookalikes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="sft/dpo: also train on the N shipped train-split look-alike seeds the probe placed nearest "
+            "the boundary (random ones with --ablation), gated and answered like selected prompts.",
+        ),
+    ] = 0,
     max_harmful_steered: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="steer: the most of the probe's harmful prompts the band may hold.")
     ] = 0.1,
@@ -82,7 +90,7 @@ def mitigate(
             check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors,
-                         max_harmful_steered=max_harmful_steered, written=written_answers,
+                         max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {}))  # fmt: skip
     rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None

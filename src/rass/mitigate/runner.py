@@ -40,6 +40,7 @@ class MitigateConfig:
     band_quantiles: tuple[float, float] = (0.0, 1.0)  # selected: of its projections; probe: (harmless, harmful)
     ablation: bool = False
     written: bool = True  # rass's own quoting frames get their written answers (rass.mitigate.written)
+    lookalikes: int = 0  # shipped train-split look-alike seeds added as comply prompts (see lookalike_seeds)
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)
 
@@ -63,6 +64,49 @@ def split_boundary(
     rng = random.Random(cfg.seed)
     ablation = rng.sample(benign_unselected, min(len(train), len(benign_unselected)))
     return train, held, ablation
+
+
+SEED_PREFIX = "seed:"
+SEED_GATE_DROP = "look-alike seed rejected by the benign gate"
+
+
+def lookalike_seeds(run: RunDir, cfg: MitigateConfig) -> list[dict[str, Any]]:
+    """``cfg.lookalikes`` of the shipped *train-split* look-alike seeds, as candidate rows.
+
+    The RASS selection is mostly rass's quoting frames, so training on it never shows the model an
+    ordinary look-alike ("overthrow the Monopoly champion", "what is RAINN?"). The probe measured the
+    train-split look-alikes' projections; the ones projecting furthest toward harmful (nearest the
+    boundary) are taken, or, for the ablation, a random sample of the same pool. MORBench-core and
+    the held-out sets use only validation/test seeds, so nothing evaluated is trained on.
+    """
+    if cfg.lookalikes <= 0:
+        return []
+    pool = [r for r in read_rows(run.root / "boundary" / "boundary.jsonl")
+            if r["group"] == "lookalike" and r.get("split") == "train" and r.get("projection") is not None]  # fmt: skip
+    if cfg.ablation:
+        picked = random.Random(cfg.seed).sample(pool, min(cfg.lookalikes, len(pool)))
+    else:
+        picked = sorted(pool, key=lambda r: (-r["projection"], r["id"]))[: cfg.lookalikes]
+    return [{"id": SEED_PREFIX + r["id"], "text": r["text"], "lang": r["lang"], "label": "benign",
+             "category": r.get("category"), "kind": "lookalike", "projection": r["projection"],
+             "meta": {"generator": "seed"}} for r in picked]  # fmt: skip
+
+
+def gate_seeds(chat: ChatModel, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The rows the benign gate accepts (with their gate record), and how many it rejected.
+
+    Seeds are benign by construction, but a comply target is only ever made for a prompt the gate
+    verified: the same rule as for generated candidates.
+    """
+    from rass.select.gate import verify_benign
+
+    if not rows:
+        return [], 0
+    kept = []
+    for r, g in zip(rows, verify_benign(chat, [r["text"] for r in rows]), strict=True):
+        if g.accepted:
+            kept.append(r | {"gate": {"accepted": True, "reason": g.reason, "classifier": g.classifier}})
+    return kept, len(rows) - len(kept)
 
 
 def fit_band(boundary: Sequence[float], harmful: Sequence[float], max_harmful: float) -> tuple[float, float]:
@@ -142,6 +186,8 @@ def _eval_sets(run: RunDir, held: list[dict[str, Any]], cfg: MitigateConfig, lan
 def data_summary(data: dict[str, Any]) -> str:
     """One line on what a training saw and what the gates removed (CLI and report)."""
     sources = ", ".join(f"{n} {k}" for k, n in (data.get("sources") or {}).items())
+    if data.get("lookalike_seeds"):
+        sources += f"; {data['lookalike_seeds']} of them look-alike seeds"
     return (f"trained on {data.get('comply')} comply targets{f' ({sources})' if sources else ''}, "
             f"{data.get('anchors')} refusal anchors, {data.get('retain')} retain answers; "
             f"dropped: {data.get('dropped') or 'none'}")  # fmt: skip
@@ -216,10 +262,14 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     judge = rubric or teacher
     cached = read_json_if(where / "data.json")
     if cached is None:
+        seeds = [r for r in source if r["id"].startswith(SEED_PREFIX)]
+        gated, rejected = gate_seeds(chat, seeds)
+        source = [r for r in source if not r["id"].startswith(SEED_PREFIX)] + gated
         data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
                                    rubric=rubric, teacher=teacher, match_anchors=not cfg.anchors,
                                    own_replies=cfg.method == "dpo", answer_judge=judge,
                                    written=cfg.written)  # fmt: skip
+        data.drop(SEED_GATE_DROP, rejected)
         write_json(where / "data.json", asdict(data))
         return data, where.name
     data = TrainingData(**cached)
@@ -290,7 +340,7 @@ def run_mitigation(
         elif cfg.method in ("sft", "dpo"):
             from rass.mitigate.train import TrainConfig, train_adapter
 
-            source = ablation_rows if cfg.ablation else train_rows
+            source = (ablation_rows if cfg.ablation else train_rows) + lookalike_seeds(run, cfg)
             data, info["data_dir"] = _training_data(chat, run, cfg, source, langs, direction, layer, rubric, teacher)
             (folder / "data").mkdir(parents=True, exist_ok=True)
             from rass.data.io import write_jsonl
@@ -305,6 +355,7 @@ def run_mitigation(
                 "anchors": len(data.anchors),
                 "retain": len(data.retain),
                 "sources": _count(r.get("source", "unknown") for r in data.comply),
+                "lookalike_seeds": sum(r["id"].startswith(SEED_PREFIX) for r in data.comply),
                 "dropped": data.dropped,
                 "rubric": rubric.name if rubric is not None else None,
                 "teacher": teacher.name if teacher is not None else None,
