@@ -580,6 +580,9 @@ def test_look_alike_seeds_are_train_split_ones_nearest_the_boundary_or_random_fo
     rand = lookalike_seeds(run, MitigateConfig(lookalikes=3, ablation=True))
     assert len(rand) == 3 and all(r["id"].startswith("seed:train-") for r in rand)  # never an evaluated split
     assert len(lookalike_seeds(run, MitigateConfig(lookalikes=50))) == 6
+    write_jsonl(run.root / "boundary" / "boundary.jsonl", [])  # a probe without look-alikes: said, not ignored
+    with pytest.raises(RassError, match="no train-split look-alike seeds"):
+        lookalike_seeds(run, MitigateConfig(lookalikes=3))
 
 
 def test_a_look_alike_seed_the_gate_rejects_never_becomes_a_comply_target(

@@ -83,6 +83,9 @@ def lookalike_seeds(run: RunDir, cfg: MitigateConfig) -> list[dict[str, Any]]:
         return []
     pool = [r for r in read_rows(run.root / "boundary" / "boundary.jsonl")
             if r["group"] == "lookalike" and r.get("split") == "train" and r.get("projection") is not None]  # fmt: skip
+    if not pool:
+        raise RassError(f"the probe of {run.root} placed no train-split look-alike seeds; "
+                        "re-run rass probe with look-alikes or drop --lookalikes")  # fmt: skip
     if cfg.ablation:
         picked = random.Random(cfg.seed).sample(pool, min(cfg.lookalikes, len(pool)))
     else:
