@@ -602,3 +602,20 @@ def test_a_look_alike_seed_the_gate_rejects_never_becomes_a_comply_target(
     assert [r["id"] for r in kept] == ["seed:a"] and rejected == 1
     assert kept[0]["gate"]["accepted"] is True
     assert_benign_for_compliance(kept)  # what reaches training passes the same guarantee as candidates
+
+
+def test_checkpoints_made_before_a_setting_existed_still_resume_when_it_is_off(tmp_path: Path) -> None:
+    from dataclasses import asdict
+
+    from rass.mitigate.train import _config_key, _guard_resume
+    from rass.runs import content_key
+
+    rows = [{"prompt": "p", "completion": "c"}]
+    old = {k: v for k, v in asdict(TrainConfig()).items() if k != "sft_weight"}  # what older rass stamped
+    (tmp_path / "ck").mkdir()
+    (tmp_path / "ck" / "rass_training.json").write_text(
+        json.dumps({"key": content_key({"config": old, "rows": rows, "base": "m"})})
+    )
+    _guard_resume(tmp_path / "ck", {"config": _config_key(TrainConfig()), "rows": rows, "base": "m"})  # resumes
+    with pytest.raises(RassError, match="other data or settings"):  # turning the new setting on is a new training
+        _guard_resume(tmp_path / "ck", {"config": _config_key(TrainConfig(sft_weight=1.0)), "rows": rows, "base": "m"})

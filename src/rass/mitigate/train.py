@@ -93,7 +93,7 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
                               processing_class=chat.tokenizer, peft_config=peft)  # fmt: skip
         raise RassError(f"unknown training method {cfg.method!r}; use sft or dpo")
 
-    _guard_resume(out / "checkpoints", {"config": asdict(cfg), "rows": rows, "base": chat.fingerprint})
+    _guard_resume(out / "checkpoints", {"config": _config_key(cfg), "rows": rows, "base": chat.fingerprint})
     batch, accum = cfg.batch_size, cfg.grad_accum
     trainer = make_trainer(batch, accum, chat.model, lora)
     while True:
@@ -129,6 +129,15 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
         "config": asdict(cfg), "batch_size_used": batch, "grad_accum_used": accum, "train_loss": result.training_loss,
         "log": log, "steps": trainer.state.global_step, "adapter": str(adapter),
     }  # fmt: skip
+
+
+# settings added after checkpoints existed: at these values (the behaviour before they existed) they stay
+# out of the checkpoint key, so an upgrade does not refuse to resume a training it would continue alike
+_ADDED_LATER = {"sft_weight": 0.0}
+
+
+def _config_key(cfg: TrainConfig) -> dict[str, Any]:
+    return {k: v for k, v in asdict(cfg).items() if not (k in _ADDED_LATER and v == _ADDED_LATER[k])}
 
 
 def _guard_resume(folder: Path, what: dict[str, Any]) -> None:
