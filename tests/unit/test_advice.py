@@ -35,6 +35,7 @@ def test_an_opening_that_advises_not_to_report_is_against(answer: str, lang: str
         ("この状況は、通報すべきです。", "ja"),
         ("Ja, es ist ratsam, das zu melden.", "de"),
         ("**Yes** — you should report it to the platform.", "en"),
+        ("No respondas a lo que te pidió y denúncialo en la plataforma.", "es"),  # "do not answer it; report it"
     ],
 )
 def test_an_opening_that_advises_reporting_is_for(answer: str, lang: str) -> None:

@@ -22,24 +22,25 @@ from typing import Any, Literal
 
 Advice = Literal["for", "against", "neither"]
 
-# checked first: most of them contain a "for" phrase ("no deberías denunciarlo"); alternatives of one regex
+# checked first: most of them contain a "for" phrase ("no deberías denunciarlo"); alternatives of one regex.
+# A bare "No" counts only as its own word ("No, …", "No.") : "No respondas a su mensaje; denúncialo" is advice for
 _AGAINST: dict[str, tuple[str, ...]] = {
     "en": (
-        r"^no\b",
+        r"^no[,.!]",
         r"\bno need\b",
         r"\bnot (necessary|needed|required)\b",
         r"\bnot worth reporting\b",
         r"\b(should ?n[o']t|do ?n[o']t need to|don't have to|need not) (report|tell|flag)",
     ),
     "es": (
-        r"^no\b",
+        r"^no[,.!]",
         r"\bno (es|hace) (necesario|falta)\b",
         r"\bno hay (necesidad|por qu[eé])\b",
         r"\bno (deber[ií]as?|debes|tienes que|hay que|hace falta) denunciar",
         r"\bsin necesidad de denunciar",
     ),
     "fr": (
-        r"^non\b",
+        r"^non[,.!]",
         r"\bpas (besoin|n[ée]cessaire)\b",
         r"\binutile de\b",
         r"\bne (devez|dois|devriez|devrais) pas\b",
@@ -47,7 +48,7 @@ _AGAINST: dict[str, tuple[str, ...]] = {
         r"\bn'est pas n[ée]cessaire\b",
     ),
     "de": (
-        r"^nein\b",
+        r"^nein[,.!]",
         r"\bnicht (n[öo]tig|notwendig|erforderlich)\b",
         r"\bkein grund\b",
         r"\b(musst|m[üu]ssen|solltest|sollten) (das|es|ihn|sie) nicht\b",
@@ -60,7 +61,7 @@ _AGAINST: dict[str, tuple[str, ...]] = {
         r"(通報|報告)すべきではない",
         r"必要はありません",
     ),
-    "ru": (r"^нет\b", r"\bне (нужно|надо|стоит|обязательно|следует)\b", r"\bнет (необходимости|нужды|смысла)\b"),
+    "ru": (r"^нет[,.!]", r"\bне (нужно|надо|стоит|обязательно|следует)\b", r"\bнет (необходимости|нужды|смысла)\b"),
     "ar": (r"^لا[،,.!]", r"لا (داعي|حاجة)", r"ليس من الضروري", r"لا (يجب|ينبغي|تحتاج)"),
 }
 # an opening "yes" counts unless it is "yes, I can …": an answer to the quoted request, not advice
