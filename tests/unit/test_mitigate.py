@@ -532,6 +532,8 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0 and seen[-1].lookalikes == 12
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
     assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 3
+    result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
+    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 3
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
