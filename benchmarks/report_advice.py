@@ -28,18 +28,22 @@ def _judged(path: Path) -> list[dict[str, Any]]:
 
 def _report_frames(run: Path) -> dict[str, dict[str, Any]]:
     """The run's selected prompts in the "should I report it?" frame, by id."""
+    from rass.mitigate.written import REPORT
+
     selected = _judged(run / "select" / "boundary.jsonl")
-    return {r["id"]: r for r in selected if (r.get("meta") or {}).get("lookalike_type") == "safety_advice"}
+    return {r["id"]: r for r in selected if (r.get("meta") or {}).get("lookalike_type") == REPORT}
 
 
 def _counts(rows: list[dict[str, Any]], report: dict[str, dict[str, Any]]) -> dict[str, Any]:
     from rass.judge.advice import report_advice
 
     mine = [r for r in rows if r["id"].removeprefix("heldout:") in report]
-    verdicts = Counter(report_advice(r["response"], r["lang"]) for r in mine)
+    verdicts: Counter[str] = Counter()
     by_lang: dict[str, Counter[str]] = {}
-    for r in mine:
-        by_lang.setdefault(r["lang"], Counter())[report_advice(r["response"], r["lang"])] += 1
+    for r in mine:  # one reading per answer, counted overall and per language
+        v = report_advice(r["response"], r["lang"])
+        verdicts[v] += 1
+        by_lang.setdefault(r["lang"], Counter())[v] += 1
     return {"n": len(mine), **dict(verdicts), "by_lang": {k: dict(v) for k, v in sorted(by_lang.items())}}
 
 
