@@ -57,6 +57,9 @@ def mitigate(
         ),
     ] = True,
     anchors: Annotated[int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets).")] = 0,
+    retain: Annotated[
+        int, typer.Option(min=0, help="Harmless prompts trained on the model's own answers (keeps ordinary help).")
+    ] = 16,
     lookalikes: Annotated[
         int,
         typer.Option(
@@ -89,7 +92,7 @@ def mitigate(
         if spec:
             check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
-    cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors,
+    cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {}))  # fmt: skip
