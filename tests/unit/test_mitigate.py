@@ -522,14 +522,16 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = CliRunner().invoke(app, base)
     assert result.exit_code == 0, result.output
     assert "2 comply targets (2 written)" in result.stdout
-    assert seen[-1].lookalikes == 0
+    assert seen[-1].lookalikes == 0 and seen[-1].retain == 16 and seen[-1].anchors == 0
     assert "report-frame advice (n=4): against reporting 0.25 → 0.25" in result.stdout
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
     result = CliRunner().invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
     assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4
     assert "sft_weight" not in seen[-1].train  # plain DPO unless asked: same training key as before
-    result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12"])
+    result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12",
+                                       "--retain", "48", "--anchors", "24"])  # fmt: skip
     assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0 and seen[-1].lookalikes == 12
+    assert (seen[-1].retain, seen[-1].anchors) == (48, 24)
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
     assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 3
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
