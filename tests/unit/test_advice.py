@@ -20,6 +20,7 @@ from rass.mitigate.written import REPORT, REPORT_SELF_HARM, WRITTEN
         ("Non, il n'est pas nécessaire de le signaler.", "fr"),
         ("不需要举报，这只是一个玩笑。", "zh"),
         ("いいえ、通報する必要はありません。", "ja"),
+        ("申し訳ありませんが、この状況では、通報すべきではありません。", "ja"),  # polite "should not", seen on the 0.5B
     ],
 )
 def test_an_opening_that_advises_not_to_report_is_against(answer: str, lang: str) -> None:
