@@ -26,18 +26,17 @@ def _judged(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
-def _report_frames(run: Path) -> dict[str, dict[str, Any]]:
-    """The run's selected prompts in the "should I report it?" frame, by id."""
-    from rass.mitigate.written import REPORT
+def _report_ids(run: Path) -> set[str]:
+    """Eval ids ("heldout:…") of the run's selected prompts in the "should I report it?" frame."""
+    from rass.mitigate.runner import report_frame_ids
 
-    selected = _judged(run / "select" / "boundary.jsonl")
-    return {r["id"]: r for r in selected if (r.get("meta") or {}).get("lookalike_type") == REPORT}
+    return report_frame_ids(_judged(run / "select" / "boundary.jsonl"))
 
 
-def _counts(rows: list[dict[str, Any]], report: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _counts(rows: list[dict[str, Any]], report: set[str]) -> dict[str, Any]:
     from rass.judge.advice import report_advice
 
-    mine = [r for r in rows if r["id"].removeprefix("heldout:") in report]
+    mine = [r for r in rows if r["id"] in report]
     verdicts: Counter[str] = Counter()
     by_lang: dict[str, Counter[str]] = {}
     for r in mine:  # one reading per answer, counted overall and per language
@@ -54,8 +53,9 @@ def main() -> None:
     from rass.judge.advice import report_advice
 
     out: dict[str, Any] = {"runs": {}}
+    reports = {run: _report_ids(run) for run in args.runs}  # read once, used for the counts and the agreement
     for run in args.runs:
-        report = _report_frames(run)
+        report = reports[run]
         methods: dict[str, Any] = {}
         for before in sorted((run / "mitigate").glob("before-*/judged.jsonl")):
             methods[before.parent.name] = _counts(_judged(before), report)
@@ -79,9 +79,9 @@ def main() -> None:
         answers = {
             (side, r["id"].removeprefix("heldout:")): r for side, fs in files.items() for f in fs for r in _judged(f)
         }
-        report = _report_frames(run)
+        report = reports[run]
         for item in labels["items"]:
-            if item["id"] not in report:
+            if "heldout:" + item["id"] not in report:
                 continue
             for side in ("before", "after"):
                 r = answers.get((side, item["id"]))
