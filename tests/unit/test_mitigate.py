@@ -615,11 +615,14 @@ def test_checkpoints_made_before_a_setting_existed_still_resume_when_it_is_off(t
     from rass.runs import content_key
 
     rows = [{"prompt": "p", "completion": "c"}]
-    old = {k: v for k, v in asdict(TrainConfig()).items() if k != "sft_weight"}  # what older rass stamped
+    added = {"sft_weight", "checkpointing", "sampling"}
+    old = {k: v for k, v in asdict(TrainConfig()).items() if k not in added}  # what older rass stamped
     (tmp_path / "ck").mkdir()
     (tmp_path / "ck" / "rass_training.json").write_text(
         json.dumps({"key": content_key({"config": old, "rows": rows, "base": "m"})})
     )
-    _guard_resume(tmp_path / "ck", {"config": _config_key(TrainConfig()), "rows": rows, "base": "m"})  # resumes
-    with pytest.raises(RassError, match="other data or settings"):  # turning the new setting on is a new training
-        _guard_resume(tmp_path / "ck", {"config": _config_key(TrainConfig(sft_weight=1.0)), "rows": rows, "base": "m"})
+    for same in (TrainConfig(), TrainConfig(checkpointing=True), TrainConfig(checkpointing=False)):
+        _guard_resume(tmp_path / "ck", {"config": _config_key(same), "rows": rows, "base": "m"})  # resumes
+    for other in (TrainConfig(sft_weight=1.0), TrainConfig(sampling="batch_rebalance")):  # a new training
+        with pytest.raises(RassError, match="other data or settings"):
+            _guard_resume(tmp_path / "ck", {"config": _config_key(other), "rows": rows, "base": "m"})

@@ -37,6 +37,12 @@ class TrainConfig:
     seed: int = 0
     save_steps: int = 20
     max_steps: int = -1
+    # recompute activations in the backward pass: saves memory, costs compute. None: on for an
+    # accelerator (memory is what runs out), off on a CPU (RAM is ample for a 1.5B, time is not)
+    checkpointing: bool | None = None
+    # the order examples reach the optimizer: "random", or "batch_rebalance" (the same random
+    # optimizer-step sets, each cut into micro-batches of similar length: less padding)
+    sampling: str = "random"
 
 
 def _require_train_extras() -> None:
@@ -73,6 +79,8 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
         "max_steps": cfg.max_steps,
         "bf16": False,
         "fp16": False,
+        "gradient_checkpointing": chat.device.type != "cpu" if cfg.checkpointing is None else cfg.checkpointing,
+        "train_sampling_strategy": cfg.sampling,
     }
     dataset = Dataset.from_list(rows)
 
@@ -133,11 +141,16 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
 
 # settings added after checkpoints existed: at these values (the behaviour before they existed) they stay
 # out of the checkpoint key, so an upgrade does not refuse to resume a training it would continue alike
-_ADDED_LATER = {"sft_weight": 0.0}
+_ADDED_LATER: dict[str, Any] = {"sft_weight": 0.0, "sampling": "random"}
+# settings that change how training runs, not what it computes: a resume may change them
+_HOW_NOT_WHAT = {"checkpointing"}
 
 
 def _config_key(cfg: TrainConfig) -> dict[str, Any]:
-    return {k: v for k, v in asdict(cfg).items() if not (k in _ADDED_LATER and v == _ADDED_LATER[k])}
+    return {
+        k: v for k, v in asdict(cfg).items()
+        if k not in _HOW_NOT_WHAT and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
+    }  # fmt: skip
 
 
 def _guard_resume(folder: Path, what: dict[str, Any]) -> None:
