@@ -300,7 +300,7 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
         comply = [{"id": r["id"], "lang": "en", "prompt": r["text"], "completion": "Sure."} for r in boundary]
         return TrainingData(comply=comply, anchors=[], retain=[])
 
-    def own(chat: Any, data: TrainingData, max_new_tokens: int = 96) -> None:
+    def own(chat: Any, data: TrainingData, max_new_tokens: int = 96, **kwargs: Any) -> None:
         built.append("own replies")
         data.own_replies = True
 
@@ -461,7 +461,7 @@ def test_quoting_prompts_train_on_their_written_answer_and_generated_checks_skip
     assert [r["source"] for r in both.comply] == ["written"]
 
     class Adviser:  # the model's own advice, no refusal in it: still dpo's "rejected" against a written answer
-        def generate(self, prompts: list[str], max_new_tokens: int = 96) -> list[str]:
+        def generate(self, prompts: list[str], **kwargs: Any) -> list[str]:
             return ["No es necesario denunciarlo."] * len(prompts)
 
     add_own_replies(Adviser(), both)  # type: ignore[arg-type]
@@ -522,16 +522,19 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = CliRunner().invoke(app, base)
     assert result.exit_code == 0, result.output
     assert "2 comply targets (2 written)" in result.stdout
-    assert seen[-1].lookalikes == 0 and seen[-1].retain == 16 and seen[-1].anchors == 0
+    lib = rass.mitigate.runner.MitigateConfig()  # the CLI's defaults are the library's
+    assert [getattr(seen[-1], k) for k in ("lookalikes", "retain", "anchors", "gen_batch", "eval_limit")] == [
+        getattr(lib, k) for k in ("lookalikes", "retain", "anchors", "gen_batch", "eval_limit")
+    ]
     assert "report-frame advice (n=4): against reporting 0.25 → 0.25" in result.stdout
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
     result = CliRunner().invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
     assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4
     assert "sft_weight" not in seen[-1].train  # plain DPO unless asked: same training key as before
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12",
-                                       "--retain", "48", "--anchors", "24"])  # fmt: skip
+                                       "--retain", "20", "--anchors", "24", "--gen-batch", "4"])  # fmt: skip
     assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0 and seen[-1].lookalikes == 12
-    assert (seen[-1].retain, seen[-1].anchors) == (48, 24)
+    assert (seen[-1].retain, seen[-1].anchors, seen[-1].gen_batch) == (20, 24, 4)
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
     assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 3
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
@@ -577,7 +580,7 @@ def test_look_alike_seeds_are_train_split_ones_nearest_the_boundary_or_random_fo
 
     run = RunDir(tmp_path / "run")
     _probe_rows(run)
-    assert lookalike_seeds(run, MitigateConfig()) == []  # off unless asked
+    assert lookalike_seeds(run, MitigateConfig(lookalikes=0)) == []  # off when set to 0
     near = lookalike_seeds(run, MitigateConfig(lookalikes=3))
     assert [r["id"] for r in near] == ["seed:train-5", "seed:train-4", "seed:train-3"]
     assert all(r["label"] == "benign" and "gate" not in r for r in near)  # the gate has not seen them yet
@@ -621,8 +624,21 @@ def test_checkpoints_made_before_a_setting_existed_still_resume_when_it_is_off(t
     (tmp_path / "ck" / "rass_training.json").write_text(
         json.dumps({"key": content_key({"config": old, "rows": rows, "base": "m"})})
     )
-    for same in (TrainConfig(), TrainConfig(checkpointing=True), TrainConfig(checkpointing=False)):
+    plain = "random"  # how older rass ordered examples
+    for same in (TrainConfig(sampling=plain), TrainConfig(sampling=plain, checkpointing=True),
+                 TrainConfig(sampling=plain, checkpointing=False)):  # fmt: skip
         _guard_resume(tmp_path / "ck", {"config": _config_key(same), "rows": rows, "base": "m"})  # resumes
-    for other in (TrainConfig(sft_weight=1.0), TrainConfig(sampling="batch_rebalance")):  # a new training
+    # an NLL term, or today's rebalanced sft default, is a new training
+    for other in (TrainConfig(sampling=plain, sft_weight=1.0), TrainConfig()):
         with pytest.raises(RassError, match="other data or settings"):
             _guard_resume(tmp_path / "ck", {"config": _config_key(other), "rows": rows, "base": "m"})
+
+
+def test_rebalanced_sampling_is_the_sft_default_and_refused_for_dpo() -> None:
+    from rass.mitigate.train import _sampling
+
+    assert _sampling(TrainConfig()) == "batch_rebalance" and _sampling(TrainConfig(method="dpo")) == "random"
+    with pytest.raises(RassError, match="sft only"):
+        _sampling(TrainConfig(method="dpo", sampling="batch_rebalance"))
+    with pytest.raises(RassError, match="unknown sampling"):
+        _sampling(TrainConfig(sampling="shortest-first"))

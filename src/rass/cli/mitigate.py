@@ -59,7 +59,7 @@ def mitigate(
     anchors: Annotated[int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets).")] = 0,
     retain: Annotated[
         int, typer.Option(min=0, help="Harmless prompts trained on the model's own answers (keeps ordinary help).")
-    ] = 16,
+    ] = 48,
     lookalikes: Annotated[
         int,
         typer.Option(
@@ -67,7 +67,15 @@ def mitigate(
             help="sft/dpo: also train on the N shipped train-split look-alike seeds the probe placed nearest "
             "the boundary (random ones with --ablation), gated and answered like selected prompts.",
         ),
-    ] = 0,
+    ] = 16,
+    gen_batch: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="sft/dpo: prompts generated at once while building the training data (32 made the 1.5B's "
+            "answers 2.2x faster than 8 on a CPU; lower it if memory runs out).",
+        ),
+    ] = 32,
     max_harmful_steered: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="steer: the most of the probe's harmful prompts the band may hold.")
     ] = 0.1,
@@ -93,7 +101,8 @@ def mitigate(
             check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
-                         max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
+                         gen_batch=gen_batch, max_harmful_steered=max_harmful_steered, written=written_answers,
+                         lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {}))  # fmt: skip
     rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None

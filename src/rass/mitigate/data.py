@@ -279,7 +279,9 @@ def mean_nll(chat: ChatModel, prompts: Sequence[str], completions: Sequence[str]
     return out
 
 
-def add_own_replies(chat: ChatModel, data: TrainingData, max_new_tokens: int = 96) -> None:
+def add_own_replies(
+    chat: ChatModel, data: TrainingData, max_new_tokens: int = 96, batch_size: int | None = None
+) -> None:
     """The unsteered model's reply to each comply prompt, kept as dpo's "rejected" when it refuses,
     and always for a written target: the 1.5B's own reply to a "should I report it?" frame was
     either a refusal or wrong advice ("no need to report it"), both worse than the written answer.
@@ -289,7 +291,7 @@ def add_own_replies(chat: ChatModel, data: TrainingData, max_new_tokens: int = 9
     from rass.judge.base import JudgeItem, get_judge
 
     if data.comply:
-        own = chat.generate([r["prompt"] for r in data.comply], max_new_tokens=max_new_tokens)
+        own = chat.generate([r["prompt"] for r in data.comply], max_new_tokens=max_new_tokens, batch_size=batch_size)
         verdicts = get_judge("string").judge(
             [JudgeItem(r["prompt"], o, r["lang"]) for r, o in zip(data.comply, own, strict=True)]
         )
@@ -315,6 +317,7 @@ def build_training_data(
     own_replies: bool = True,
     answer_judge: ChatModel | None = None,
     written: bool = True,
+    batch_size: int | None = None,
 ) -> TrainingData:
     """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set.
 
@@ -324,6 +327,9 @@ def build_training_data(
 
     ``match_anchors`` keeps as many anchors as comply targets survived: with more refusals than
     compliant answers in the data, training teaches refusal (seen on the 0.5B: 24 anchors, 18 targets).
+
+    ``batch_size`` is the generation batch (``None``: the model's): decoding on a CPU is bound by
+    reading the weights, so 32 prompts at a time made the 1.5B's answers 2.2x faster than 8.
     """
     from rass.judge.base import JudgeItem, get_judge
 
@@ -341,11 +347,12 @@ def build_training_data(
     made = [r for r, w in zip(boundary, fixed, strict=True) if w is None]
     generated: list[str] = []
     if made:
+        texts = [r["text"] for r in made]
         if teacher is not None:
-            generated = teacher.generate([r["text"] for r in made], max_new_tokens=max_new_tokens)
+            generated = teacher.generate(texts, max_new_tokens=max_new_tokens, batch_size=batch_size)
         else:
             with chat.steer(direction.layer_vectors[layer], -steer_alpha, layers=[layer]):
-                generated = chat.generate([r["text"] for r in made], max_new_tokens=max_new_tokens)
+                generated = chat.generate(texts, max_new_tokens=max_new_tokens, batch_size=batch_size)
         generated = [whole_sentences(a) for a in generated]
     gen = iter(generated)
     answers = [w if w is not None else next(gen) for w in fixed]
@@ -379,12 +386,13 @@ def build_training_data(
     if answer_judge is not None:
         drop_harmful_answers(answer_judge, data)
     if own_replies:
-        add_own_replies(chat, data, max_new_tokens)
+        add_own_replies(chat, data, max_new_tokens, batch_size)
     if match_anchors:
         harmful = list(harmful)[: max(len(data.comply), 1)]
     if harmful:  # a refusal is said in its first sentence or two: half the tokens
         replies = [
-            whole_sentences(x) for x in chat.generate([h.text for h in harmful], max_new_tokens=max_new_tokens // 2)
+            whole_sentences(x)
+            for x in chat.generate([h.text for h in harmful], max_new_tokens=max_new_tokens // 2, batch_size=batch_size)
         ]
         for h, rep, v in zip(
             harmful,
@@ -395,7 +403,10 @@ def build_training_data(
             refusal = rep if v.refused else REFUSALS.get(h.lang.split("-")[0], REFUSALS["en"])
             data.anchors.append({"id": h.id, "lang": h.lang, "prompt": h.text, "completion": refusal})
     if harmless:
-        replies = [whole_sentences(x) for x in chat.generate([h.text for h in harmless], max_new_tokens=max_new_tokens)]
+        replies = [
+            whole_sentences(x)
+            for x in chat.generate([h.text for h in harmless], max_new_tokens=max_new_tokens, batch_size=batch_size)
+        ]
         data.retain = [
             {"id": h.id, "lang": h.lang, "prompt": h.text, "completion": rep}
             for h, rep in zip(harmless, replies, strict=True)

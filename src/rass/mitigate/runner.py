@@ -31,7 +31,8 @@ class MitigateConfig:
     method: str = "sft"  # sft | dpo | steer
     heldout_fraction: float = 0.3
     anchors: int = 0  # harmful refusal anchors; 0: as many as comply targets were kept
-    retain: int = 16
+    retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
+    gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
     eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
     eval_max_new_tokens: int = 48
     steer_alpha: float = 1.0
@@ -40,7 +41,7 @@ class MitigateConfig:
     band_quantiles: tuple[float, float] = (0.0, 1.0)  # selected: of its projections; probe: (harmless, harmful)
     ablation: bool = False
     written: bool = True  # rass's own quoting frames get their written answers (rass.mitigate.written)
-    lookalikes: int = 0  # shipped train-split look-alike seeds added as comply prompts (see lookalike_seeds)
+    lookalikes: int = 16  # shipped train-split look-alike seeds added as comply prompts (see lookalike_seeds)
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)
 
@@ -85,7 +86,7 @@ def lookalike_seeds(run: RunDir, cfg: MitigateConfig) -> list[dict[str, Any]]:
             if r["group"] == "lookalike" and r.get("split") == "train" and r.get("projection") is not None]  # fmt: skip
     if not pool:
         raise RassError(f"the probe of {run.root} placed no train-split look-alike seeds; "
-                        "re-run rass probe with look-alikes or drop --lookalikes")  # fmt: skip
+                        "re-run rass probe with look-alikes or use --lookalikes 0")  # fmt: skip
     if cfg.ablation:
         picked = random.Random(cfg.seed).sample(pool, min(cfg.lookalikes, len(pool)))
     else:
@@ -271,7 +272,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
                                    rubric=rubric, teacher=teacher, match_anchors=not cfg.anchors,
                                    own_replies=cfg.method == "dpo", answer_judge=judge,
-                                   written=cfg.written)  # fmt: skip
+                                   written=cfg.written, batch_size=cfg.gen_batch)  # fmt: skip
         data.drop(SEED_GATE_DROP, rejected)
         write_json(where / "data.json", asdict(data))
         return data, where.name
@@ -280,7 +281,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         drop_harmful_answers(judge, data)
         write_json(where / "data.json", asdict(data))
     if cfg.method == "dpo" and not data.own_replies:  # built by an sft run: add what dpo needs, once
-        add_own_replies(chat, data)
+        add_own_replies(chat, data, batch_size=cfg.gen_batch)
         write_json(where / "data.json", asdict(data))
     # the rules grow: a reused copy obeys today's screen, rule on quoted requests and loop check
     data.recheck({r["id"]: r for r in source}, self_targets=teacher is None, written=cfg.written)

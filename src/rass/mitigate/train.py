@@ -40,9 +40,24 @@ class TrainConfig:
     # recompute activations in the backward pass: saves memory, costs compute. None: on for an
     # accelerator (memory is what runs out), off on a CPU (RAM is ample for a 1.5B, time is not)
     checkpointing: bool | None = None
-    # the order examples reach the optimizer: "random", or "batch_rebalance" (the same random
-    # optimizer-step sets, each cut into micro-batches of similar length: less padding)
-    sampling: str = "random"
+    # the order examples reach the optimizer: "random", or "batch_rebalance" (random optimizer-step
+    # sets, each cut into micro-batches of similar length: less padding; sft only, dpo's paired rows
+    # have no single length). Without checkpointing, an epoch of 32 rows of the 1.5B took 271 s
+    # random, 194 s rebalanced (benchmarks/bench_mitigate_speed.py). None: rebalanced for sft.
+    sampling: str | None = None
+
+
+SAMPLINGS = ("random", "batch_rebalance")
+
+
+def _sampling(cfg: TrainConfig) -> str:
+    if cfg.sampling is None:
+        return "batch_rebalance" if cfg.method == "sft" else "random"
+    if cfg.sampling not in SAMPLINGS:
+        raise RassError(f"unknown sampling {cfg.sampling!r}; use {' or '.join(SAMPLINGS)}")
+    if cfg.sampling == "batch_rebalance" and cfg.method != "sft":
+        raise RassError("batch_rebalance sampling needs one length per row: sft only; use random for dpo")
+    return cfg.sampling
 
 
 def _require_train_extras() -> None:
@@ -80,7 +95,7 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
         "bf16": False,
         "fp16": False,
         "gradient_checkpointing": chat.device.type != "cpu" if cfg.checkpointing is None else cfg.checkpointing,
-        "train_sampling_strategy": cfg.sampling,
+        "train_sampling_strategy": _sampling(cfg),
     }
     dataset = Dataset.from_list(rows)
 
@@ -148,7 +163,7 @@ _HOW_NOT_WHAT = {"checkpointing"}
 
 def _config_key(cfg: TrainConfig) -> dict[str, Any]:
     return {
-        k: v for k, v in asdict(cfg).items()
+        k: v for k, v in (asdict(cfg) | {"sampling": _sampling(cfg)}).items()
         if k not in _HOW_NOT_WHAT and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
     }  # fmt: skip
 
