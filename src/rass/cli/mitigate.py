@@ -40,7 +40,7 @@ def mitigate(
         typer.Option(
             min=1,
             help="MORBench-core items per language x kind (and held-out harmful per language); "
-            "3 keeps a 1.5B run near 30 min on a CPU, use 12 or more on a GPU for tighter intervals.",
+            "3 keeps the before/after evaluations short on a CPU, use 12 or more on a GPU for tighter intervals.",
         ),
     ] = 3,
     rubric_model: Annotated[
