@@ -7,8 +7,8 @@ the real ones, then measures on the same model, one after the other:
   batch sizes: decoding on a CPU is bound by reading the weights, so a larger batch reads them once
   for more prompts; also how many answers stay word for word the same (padding changes numerics);
 - one epoch of LoRA SFT on a random subset of the training rows with gradient checkpointing on
-  (trl's default) and off, and with ``batch_rebalance`` sampling (the same optimizer-step sets cut
-  into micro-batches of similar length) instead of random micro-batches.
+  (trl's default) and off, and with ``batch_rebalance`` sampling (random optimizer-step sets of its
+  own shuffle, each cut into micro-batches of similar length) instead of random micro-batches.
 
     python benchmarks/bench_mitigate_speed.py runs/rass-1.5b/mitigate/sft-lookalikes16-r48 \\
         --model qwen2.5-coder-1.5b-instruct
