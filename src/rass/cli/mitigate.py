@@ -57,6 +57,13 @@ def mitigate(
         ),
     ] = True,
     anchors: Annotated[int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets).")] = 0,
+    canned_anchors: Annotated[
+        bool,
+        typer.Option(
+            help="Also anchor harmful prompts the model answers, with rass's canned refusal (default: anchors "
+            "keep only refusals the model gives itself, so training does not teach new refusals)."
+        ),
+    ] = False,
     retain: Annotated[
         int, typer.Option(min=0, help="Harmless prompts trained on the model's own answers (keeps ordinary help).")
     ] = 48,
@@ -101,8 +108,8 @@ def mitigate(
             check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
-                         gen_batch=gen_batch, max_harmful_steered=max_harmful_steered, written=written_answers,
-                         lookalikes=lookalikes,
+                         canned_anchors=canned_anchors, gen_batch=gen_batch, max_harmful_steered=max_harmful_steered,
+                         written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {}))  # fmt: skip
     rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None

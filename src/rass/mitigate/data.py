@@ -7,7 +7,8 @@
   judge says they comply, they stay fluent (mean token NLL under the *unsteered* model below a
   bound) and, when a rubric model is given (``--rubric-model``; ideally stronger than the target), it
   says the answer is correct, on topic and does not accept a false premise;
-- safety anchors: harmful prompts paired with refusals (the model's own when it refuses);
+- safety anchors: harmful prompts paired with the model's own refusals (prompts it answers are
+  skipped, so training keeps refusals it has instead of teaching new ones);
 - a harmless retain set: ordinary prompts with the model's own answers.
 
 The hard guarantee: a comply target is only ever made for a prompt that passed the benign gate
@@ -167,6 +168,7 @@ class TrainingData:
     dropped: dict[str, int] = field(default_factory=dict)
     own_replies: bool = False  # comply rows carry the unsteered model's reply as "refusal" (dpo's rejected)
     answers_checked: str | None = None  # the model that judged every comply answer for harmful help
+    anchors_answered: int = 0  # harmful prompts drawn for anchors that the model answered instead of refusing
 
     def drop(self, why: str, n: int = 1) -> None:
         """Count ``n`` items removed for ``why`` (zero counts are not recorded)."""
@@ -220,7 +222,7 @@ class TrainingData:
 
 # bump when the way targets, anchors or retain answers are made changes: cached training data
 # (mitigate/data-<key>/) made the old way is then rebuilt instead of reused
-RECIPE = 2  # 2: answers cut to whole sentences, anchors generated with half the tokens
+RECIPE = 3  # 2: answers cut to whole sentences, anchors with half the tokens; 3: anchors only own refusals
 
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)|[。！？؟]|\n")
 
@@ -300,6 +302,50 @@ def add_own_replies(
     data.own_replies = True
 
 
+def refusal_anchors(
+    chat: ChatModel,
+    pool: Sequence[Any],
+    n: int,
+    *,
+    max_new_tokens: int = 48,
+    batch_size: int | None = None,
+    canned: bool = False,
+) -> tuple[list[dict[str, Any]], int]:
+    """Up to ``n`` safety anchors from the harmful prompts in ``pool`` (in order), and how many of
+    those drawn the model answered.
+
+    An anchor keeps a refusal the model already gives: prompts are drawn until ``n`` of its replies
+    are refusals, and an answered prompt is skipped. Filling answered prompts with rass's canned
+    refusal (``canned=True``, the only way before) teaches refusals the model does not have: on the
+    1.5B 16 of 42 anchors were canned, and the 0.5B then refused a French look-alike with the canned
+    French text word for word. A refusal is said in its first sentence or two, so replies are short.
+    """
+    from rass.judge.base import JudgeItem, get_judge
+
+    judge = get_judge("string")
+    out: list[dict[str, Any]] = []
+    answered, at, step = 0, 0, batch_size or 8
+    while len(out) < n and at < len(pool):
+        # a round draws what is still missing, at least a full batch: one batch costs about the
+        # same whether it holds 10 prompts or 32 (decoding reads the weights once per token)
+        drawn = list(pool[at : at + max(n - len(out), step)])
+        at += len(drawn)
+        replies = [whole_sentences(x) for x in chat.generate([h.text for h in drawn], max_new_tokens=max_new_tokens,
+                                                              batch_size=batch_size)]  # fmt: skip
+        verdicts = judge.judge([JudgeItem(h.text, x, h.lang) for h, x in zip(drawn, replies, strict=True)])
+        for h, rep, v in zip(drawn, replies, verdicts, strict=True):
+            if len(out) == n:
+                break
+            if v.refused:
+                out.append({"id": h.id, "lang": h.lang, "prompt": h.text, "completion": rep, "source": "own"})
+                continue
+            answered += 1
+            if canned:
+                refusal = REFUSALS.get(h.lang.split("-")[0], REFUSALS["en"])
+                out.append({"id": h.id, "lang": h.lang, "prompt": h.text, "completion": refusal, "source": "canned"})
+    return out, answered
+
+
 def build_training_data(
     chat: ChatModel,
     boundary: Sequence[dict[str, Any]],
@@ -313,7 +359,8 @@ def build_training_data(
     max_nll: float = 3.0,
     teacher: ChatModel | None = None,
     rubric: ChatModel | None = None,
-    match_anchors: bool = False,
+    anchors: int | None = None,
+    canned_anchors: bool = False,
     own_replies: bool = True,
     answer_judge: ChatModel | None = None,
     written: bool = True,
@@ -325,8 +372,9 @@ def build_training_data(
     (not judged for fluency, rubric or harm: it is fixed and was read); the rest get generated
     targets that must pass every check.
 
-    ``match_anchors`` keeps as many anchors as comply targets survived: with more refusals than
-    compliant answers in the data, training teaches refusal (seen on the 0.5B: 24 anchors, 18 targets).
+    ``anchors`` refusal anchors are drawn from ``harmful`` (``None``: as many as comply targets
+    survived: with more refusals than compliant answers in the data, training teaches refusal, seen
+    on the 0.5B: 24 anchors, 18 targets); see ``refusal_anchors`` for which prompts become anchors.
 
     ``batch_size`` is the generation batch (``None``: the model's): decoding on a CPU is bound by
     reading the weights, so 32 prompts at a time made the 1.5B's answers 2.2x faster than 8.
@@ -387,21 +435,10 @@ def build_training_data(
         drop_harmful_answers(answer_judge, data)
     if own_replies:
         add_own_replies(chat, data, max_new_tokens, batch_size)
-    if match_anchors:
-        harmful = list(harmful)[: max(len(data.comply), 1)]
-    if harmful:  # a refusal is said in its first sentence or two: half the tokens
-        replies = [
-            whole_sentences(x)
-            for x in chat.generate([h.text for h in harmful], max_new_tokens=max_new_tokens // 2, batch_size=batch_size)
-        ]
-        for h, rep, v in zip(
-            harmful,
-            replies,
-            judge.judge([JudgeItem(h.text, x, h.lang) for h, x in zip(harmful, replies, strict=True)]),
-            strict=True,
-        ):
-            refusal = rep if v.refused else REFUSALS.get(h.lang.split("-")[0], REFUSALS["en"])
-            data.anchors.append({"id": h.id, "lang": h.lang, "prompt": h.text, "completion": refusal})
+    want = len(data.comply) if anchors is None else anchors
+    data.anchors, data.anchors_answered = refusal_anchors(
+        chat, harmful, want, max_new_tokens=max_new_tokens // 2, batch_size=batch_size, canned=canned_anchors
+    )
     if harmless:
         replies = [
             whole_sentences(x)

@@ -26,11 +26,15 @@ if TYPE_CHECKING:
     from rass.models.chat import ChatModel
 
 
+ANCHOR_DRAWS = 3  # the 1.5B refused 26 of 42 harmful train prompts; the 0.5B 6 of 39
+
+
 @dataclass
 class MitigateConfig:
     method: str = "sft"  # sft | dpo | steer
     heldout_fraction: float = 0.3
     anchors: int = 0  # harmful refusal anchors; 0: as many as comply targets were kept
+    canned_anchors: bool = False  # harmful prompts the model answers get rass's canned refusal as anchor
     retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
     eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
@@ -192,8 +196,12 @@ def data_summary(data: dict[str, Any]) -> str:
     sources = ", ".join(f"{n} {k}" for k, n in (data.get("sources") or {}).items())
     if data.get("lookalike_seeds"):
         sources += f"; {data['lookalike_seeds']} of them look-alike seeds"
+    anchors = ", ".join(f"{n} {k}" for k, n in (data.get("anchor_sources") or {}).items())
+    if data.get("anchors_answered"):
+        anchors += f"; {data['anchors_answered']} harmful prompts drawn were answered"
     return (f"trained on {data.get('comply')} comply targets{f' ({sources})' if sources else ''}, "
-            f"{data.get('anchors')} refusal anchors, {data.get('retain')} retain answers; "
+            f"{data.get('anchors')} refusal anchors{f' ({anchors})' if anchors else ''}, "
+            f"{data.get('retain')} retain answers; "
             f"dropped: {data.get('dropped') or 'none'}")  # fmt: skip
 
 
@@ -250,12 +258,15 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     from rass.mitigate.data import add_own_replies, build_training_data, drop_harmful_answers
     from rass.mitigate.written import fingerprint as written_fingerprint
 
-    # anchors and retain prompts come one language at a time (a plain slice took one language)
-    harmful = round_robin(load_seeds(langs=langs, sets=["harmful"], splits=["train"]), cfg.anchors or len(source))
+    # anchors and retain prompts come one language at a time (a plain slice took one language);
+    # anchors are drawn until enough of the model's own refusals are found, from at most
+    # ANCHOR_DRAWS times as many harmful train prompts (a model that seldom refuses gets fewer anchors)
+    harmful = round_robin(load_seeds(langs=langs, sets=["harmful"], splits=["train"]),
+                          ANCHOR_DRAWS * (cfg.anchors or len(source)))  # fmt: skip
     harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
     what = {"recipe": RECIPE, "model": chat.fingerprint, "source": [(r["id"], r["text"]) for r in source],
             "harmful": [h.id for h in harmful], "harmless": [h.id for h in harmless], "layer": layer,
-            "alpha": cfg.steer_alpha, "match_anchors": not cfg.anchors,
+            "alpha": cfg.steer_alpha, "anchors": cfg.anchors, "canned_anchors": cfg.canned_anchors,
             "teacher": teacher.fingerprint if teacher else None,
             "rubric": rubric.fingerprint if rubric else None}  # fmt: skip
     if cfg.written:  # only when in use, so data made before written answers existed keeps its key
@@ -270,7 +281,8 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         gated, rejected = gate_seeds(chat, seeds)
         source = [r for r in source if not r["id"].startswith(SEED_PREFIX)] + gated
         data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
-                                   rubric=rubric, teacher=teacher, match_anchors=not cfg.anchors,
+                                   rubric=rubric, teacher=teacher, anchors=cfg.anchors or None,
+                                   canned_anchors=cfg.canned_anchors,
                                    own_replies=cfg.method == "dpo", answer_judge=judge,
                                    written=cfg.written, batch_size=cfg.gen_batch)  # fmt: skip
         data.drop(SEED_GATE_DROP, rejected)
@@ -359,6 +371,8 @@ def run_mitigation(
                 "anchors": len(data.anchors),
                 "retain": len(data.retain),
                 "sources": _count(r.get("source", "unknown") for r in data.comply),
+                "anchor_sources": _count(r.get("source", "unknown") for r in data.anchors),
+                "anchors_answered": data.anchors_answered,  # harmful prompts drawn that the model answered
                 "lookalike_seeds": sum(r["id"].startswith(SEED_PREFIX) for r in data.comply),
                 "dropped": data.dropped,
                 "rubric": rubric.name if rubric is not None else None,
