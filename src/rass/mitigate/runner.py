@@ -388,7 +388,8 @@ def run_mitigation(
         info["seconds"] = round(time.perf_counter() - start, 1)
         # the "after" answers belong to this exact intervention: another band, teacher or setting
         # gets its own folder instead of resuming answers the last intervention produced
-        what = {"config": asdict(cfg), "band": info.get("band"), "teacher": teacher.name if teacher else None,
+        config = {k: v for k, v in asdict(cfg).items() if k != "gen_batch"}  # how fast data is made, not what
+        what = {"config": config, "band": info.get("band"), "teacher": teacher.name if teacher else None,
                 "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
         after_dir = folder / ("after-" + content_key(what, 12))
         after = measure(after_dir)
