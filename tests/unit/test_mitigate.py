@@ -262,6 +262,15 @@ def test_anchors_keep_only_refusals_the_model_gives_and_draw_until_enough() -> N
     assert [a["id"] for a in few] == [pool[0].id] and answered == 19  # the pool ran out: fewer anchors
 
 
+def test_another_training_seed_trains_beside_the_first_not_over_it() -> None:
+    from rass.mitigate.runner import MitigateConfig, method_folder
+
+    assert method_folder(MitigateConfig()) == "sft"
+    assert method_folder(MitigateConfig(method="dpo", ablation=True, train={"seed": 3})) == "dpo-ablation-seed3"
+    assert method_folder(MitigateConfig(train={"seed": 0})) == "sft"
+    assert method_folder(MitigateConfig(method="steer", train={"seed": 3})) == "steer"  # nothing is trained
+
+
 def test_the_fitted_band_holds_most_boundary_prompts_and_few_harmful_ones() -> None:
     from rass.mitigate.runner import fit_band
 
@@ -559,14 +568,17 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = CliRunner().invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
     assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4
     assert "sft_weight" not in seen[-1].train  # plain DPO unless asked: same training key as before
+    assert "seed" not in seen[-1].train  # seed 0 unless asked: same training key and folder as before
+    result = CliRunner().invoke(app, [*base, "--train-seed", "2"])
+    assert result.exit_code == 0 and seen[-1].train["seed"] == 2
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12",
                                        "--retain", "20", "--anchors", "24", "--gen-batch", "4", "--canned-anchors"])  # fmt: skip
     assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0 and seen[-1].lookalikes == 12
     assert (seen[-1].retain, seen[-1].anchors, seen[-1].gen_batch, seen[-1].canned_anchors) == (20, 24, 4, True)
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
-    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 3
+    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 4
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
-    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 3
+    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 4
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:

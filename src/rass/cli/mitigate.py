@@ -28,6 +28,14 @@ def mitigate(
         ),
     ] = 1e-3,
     epochs: Annotated[float, typer.Option(min=0.1, help="Passes over the training data.")] = 1.0,
+    train_seed: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="sft/dpo: seed of the LoRA weights and the data order; another seed trains into "
+            "mitigate/<method>-seed<N>/ beside the first, to see how much of a change is training noise.",
+        ),
+    ] = 0,
     dpo_sft_weight: Annotated[
         float,
         typer.Option(
@@ -111,7 +119,8 @@ def mitigate(
                          canned_anchors=canned_anchors, gen_batch=gen_batch, max_harmful_steered=max_harmful_steered,
                          written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
-                         | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {}))  # fmt: skip
+                         | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {})
+                         | ({"seed": train_seed} if train_seed else {}))  # fmt: skip
     rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None
     teacher_chat = ChatModel.load(teacher, device=device, dtype=dtype, threads=threads or None) if teacher else None
     res = run_mitigation(chat, run, cfg, rubric=rubric, teacher=teacher_chat)

@@ -304,6 +304,13 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     return data, where.name
 
 
+def method_folder(cfg: MitigateConfig) -> str:
+    """``sft``, ``sft-ablation``, ``sft-seed1``: trainings that differ only in seed sit side by side
+    (the seed is left out of the name and the keys at 0, so earlier runs keep their folders)."""
+    seed = cfg.train.get("seed") if cfg.method != "steer" else None
+    return cfg.method + ("-ablation" if cfg.ablation else "") + (f"-seed{seed}" if seed else "")
+
+
 def run_mitigation(
     chat: ChatModel,
     run: RunDir,
@@ -318,8 +325,7 @@ def run_mitigation(
     from rass.evaluate.harness import run_eval
     from rass.runs import read_json
 
-    name = cfg.method + ("-ablation" if cfg.ablation else "")
-    folder = run.path("mitigate", name)
+    folder = run.path("mitigate", method_folder(cfg))
     direction = SteeringVector.load(run.root / "directions" / "directions.safetensors")
     fit = read_json(run.root / "boundary" / "fit.json")
     layer = int(fit["layer"])
