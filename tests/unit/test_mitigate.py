@@ -259,7 +259,21 @@ def test_anchors_keep_only_refusals_the_model_gives_and_draw_until_enough() -> N
     assert [a["completion"] for a in canned] == [REFUSALS["en"]] * 3 and answered == 3
     assert {a["source"] for a in canned} == {"canned"}
     few, answered = refusal_anchors(Refuser({pool[0].text}), pool, 5, batch_size=8)  # type: ignore[arg-type]
-    assert [a["id"] for a in few] == [pool[0].id] and answered == 19  # the pool ran out: fewer anchors
+    assert [a["id"] for a in few] == [pool[0].id] and answered == 14  # at most 3x5 drawn: fewer anchors
+
+
+def test_anchors_can_be_counted_per_language_and_trimmed_to_the_targets_left() -> None:
+    from rass.data.seeds import load_seeds, round_robin
+    from rass.mitigate.data import per_lang_anchors, refusal_anchors
+
+    pool = round_robin(load_seeds(langs=["en", "fr", "de"], sets=["harmful"], splits=["train"]), 60)
+    chat = Refuser({h.text for h in pool})
+    anchors, answered = refusal_anchors(chat, pool, {"en": 1, "fr": 3}, batch_size=2)  # type: ignore[arg-type]
+    assert [a["lang"] for a in anchors].count("en") == 1 and [a["lang"] for a in anchors].count("fr") == 3
+    assert len(anchors) == 4 and answered == 0
+    assert all(h.lang != "de" for call in chat.calls for h in pool if h.text in call)  # no target, never drawn
+    comply = [{"lang": "fr"}, {"lang": "fr"}]
+    assert [a["lang"] for a in per_lang_anchors(anchors, comply)] == ["fr", "fr"]
 
 
 def test_another_training_seed_trains_beside_the_first_not_over_it() -> None:

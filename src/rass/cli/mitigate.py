@@ -64,7 +64,9 @@ def mitigate(
             "written for them instead of dropping them (no model here answers them safely)."
         ),
     ] = True,
-    anchors: Annotated[int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets).")] = 0,
+    anchors: Annotated[
+        int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets, in each language).")
+    ] = 0,
     canned_anchors: Annotated[
         bool,
         typer.Option(

@@ -18,7 +18,8 @@ The hard guarantee: a comply target is only ever made for a prompt that passed t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -222,7 +223,8 @@ class TrainingData:
 
 # bump when the way targets, anchors or retain answers are made changes: cached training data
 # (mitigate/data-<key>/) made the old way is then rebuilt instead of reused
-RECIPE = 3  # 2: answers cut to whole sentences, anchors with half the tokens; 3: anchors only own refusals
+RECIPE = 4  # 2: answers cut to whole sentences, anchors with half the tokens; 3: anchors only own refusals;
+# 4: as many anchors as comply targets in each language
 
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)|[。！？؟]|\n")
 
@@ -305,45 +307,77 @@ def add_own_replies(
 def refusal_anchors(
     chat: ChatModel,
     pool: Sequence[Any],
-    n: int,
+    want: int | Mapping[str, int],
     *,
+    draws: int = 3,
     max_new_tokens: int = 48,
     batch_size: int | None = None,
     canned: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Up to ``n`` safety anchors from the harmful prompts in ``pool`` (in order), and how many of
-    those drawn the model answered.
+    """Safety anchors from the harmful prompts in ``pool`` (in order), and how many of those drawn
+    the model answered. ``want``: how many in all, or how many per language.
 
-    An anchor keeps a refusal the model already gives: prompts are drawn until ``n`` of its replies
-    are refusals, and an answered prompt is skipped. Filling answered prompts with rass's canned
-    refusal (``canned=True``, the only way before) teaches refusals the model does not have: on the
-    1.5B 16 of 42 anchors were canned, and the 0.5B then refused a French look-alike with the canned
-    French text word for word. A refusal is said in its first sentence or two, so replies are short.
+    An anchor keeps a refusal the model already gives: prompts are drawn until enough of its replies
+    are refusals, at most ``draws`` times as many as wanted (per language when counted per
+    language), and an answered prompt is skipped, so a model that seldom refuses gets fewer anchors.
+    Filling answered prompts with rass's canned refusal (``canned=True``, the only way before)
+    teaches refusals the model does not have: on the 1.5B 16 of 42 anchors were canned, and the 0.5B
+    then refused a French look-alike with the canned French text word for word. A refusal is said in
+    its first sentence or two, so replies are short.
     """
     from rass.judge.base import JudgeItem, get_judge
 
+    per_lang = not isinstance(want, int)
+    need = dict(want) if not isinstance(want, int) else {"": want}
     judge = get_judge("string")
     out: list[dict[str, Any]] = []
-    answered, at, step = 0, 0, batch_size or 8
-    while len(out) < n and at < len(pool):
+    found: Counter[str] = Counter()
+    tried: Counter[str] = Counter()
+    answered, step = 0, batch_size or 8
+    queue = [h for h in pool if (h.lang if per_lang else "") in need]
+    while queue:
         # a round draws what is still missing, at least a full batch: one batch costs about the
         # same whether it holds 10 prompts or 32 (decoding reads the weights once per token)
-        drawn = list(pool[at : at + max(n - len(out), step)])
-        at += len(drawn)
+        missing = sum(max(need[k] - found[k], 0) for k in need)
+        drawn: list[Any] = []
+        rest: list[Any] = []
+        for h in queue:
+            k = h.lang if per_lang else ""
+            if len(drawn) < max(missing, step) and found[k] < need[k] and tried[k] < draws * need[k]:
+                drawn.append(h)
+                tried[k] += 1
+            elif found[k] < need[k] and tried[k] < draws * need[k]:
+                rest.append(h)
+        queue = rest
+        if not drawn:
+            break
         replies = [whole_sentences(x) for x in chat.generate([h.text for h in drawn], max_new_tokens=max_new_tokens,
                                                               batch_size=batch_size)]  # fmt: skip
         verdicts = judge.judge([JudgeItem(h.text, x, h.lang) for h, x in zip(drawn, replies, strict=True)])
         for h, rep, v in zip(drawn, replies, verdicts, strict=True):
-            if len(out) == n:
-                break
-            if v.refused:
-                out.append({"id": h.id, "lang": h.lang, "prompt": h.text, "completion": rep, "source": "own"})
-                continue
-            answered += 1
-            if canned:
-                refusal = REFUSALS.get(h.lang.split("-")[0], REFUSALS["en"])
-                out.append({"id": h.id, "lang": h.lang, "prompt": h.text, "completion": refusal, "source": "canned"})
+            k = h.lang if per_lang else ""
+            if found[k] == need[k]:
+                continue  # enough already: a surplus reply is not counted either way
+            if not v.refused:
+                answered += 1
+                if not canned:
+                    continue
+                rep = REFUSALS.get(h.lang.split("-")[0], REFUSALS["en"])
+            found[k] += 1
+            out.append({"id": h.id, "lang": h.lang, "prompt": h.text, "completion": rep,
+                        "source": "own" if v.refused else "canned"})  # fmt: skip
     return out, answered
+
+
+def per_lang_anchors(anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most as many anchors in each language as comply targets in it (after targets were dropped)."""
+    room = Counter(c["lang"] for c in comply)
+    kept = []
+    for a in anchors:
+        if room[a["lang"]] > 0:
+            room[a["lang"]] -= 1
+            kept.append(a)
+    return kept
 
 
 def build_training_data(
@@ -435,7 +469,9 @@ def build_training_data(
         drop_harmful_answers(answer_judge, data)
     if own_replies:
         add_own_replies(chat, data, max_new_tokens, batch_size)
-    want = len(data.comply) if anchors is None else anchors
+    # as many anchors as comply targets in each language, so no language is trained mostly on
+    # refusals (the 0.5B's first own-refusal anchors: 14 English ones against 2 English targets)
+    want: int | dict[str, int] = dict(Counter(c["lang"] for c in data.comply)) if anchors is None else anchors
     data.anchors, data.anchors_answered = refusal_anchors(
         chat, harmful, want, max_new_tokens=max_new_tokens // 2, batch_size=batch_size, canned=canned_anchors
     )

@@ -26,14 +26,11 @@ if TYPE_CHECKING:
     from rass.models.chat import ChatModel
 
 
-ANCHOR_DRAWS = 3  # the 1.5B refused 26 of 42 harmful train prompts; the 0.5B 6 of 39
-
-
 @dataclass
 class MitigateConfig:
     method: str = "sft"  # sft | dpo | steer
     heldout_fraction: float = 0.3
-    anchors: int = 0  # harmful refusal anchors; 0: as many as comply targets were kept
+    anchors: int = 0  # harmful refusal anchors; 0: as many as comply targets were kept, in each language
     canned_anchors: bool = False  # harmful prompts the model answers get rass's canned refusal as anchor
     retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
@@ -255,14 +252,13 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     rejects now is dropped from a reused copy too, so the guarantee holds after the screen grows.
     """
     from rass.data.seeds import load_seeds, round_robin
-    from rass.mitigate.data import add_own_replies, build_training_data, drop_harmful_answers
+    from rass.mitigate.data import add_own_replies, build_training_data, drop_harmful_answers, per_lang_anchors
     from rass.mitigate.written import fingerprint as written_fingerprint
 
     # anchors and retain prompts come one language at a time (a plain slice took one language);
-    # anchors are drawn until enough of the model's own refusals are found, from at most
-    # ANCHOR_DRAWS times as many harmful train prompts (a model that seldom refuses gets fewer anchors)
-    harmful = round_robin(load_seeds(langs=langs, sets=["harmful"], splits=["train"]),
-                          ANCHOR_DRAWS * (cfg.anchors or len(source)))  # fmt: skip
+    # anchors are drawn from them until enough of the model's own refusals are found
+    pool = load_seeds(langs=langs, sets=["harmful"], splits=["train"])
+    harmful = round_robin(pool, len(pool))
     harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
     what = {"recipe": RECIPE, "model": chat.fingerprint, "source": [(r["id"], r["text"]) for r in source],
             "harmful": [h.id for h in harmful], "harmless": [h.id for h in harmless], "layer": layer,
@@ -299,8 +295,8 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     data.recheck({r["id"]: r for r in source}, self_targets=teacher is None, written=cfg.written)
     if not data.comply:
         raise DataError(f"no usable comply targets: {data.dropped}")
-    if not cfg.anchors:  # still as many refusal anchors as comply targets after the drops
-        data.anchors = data.anchors[: len(data.comply)]
+    if not cfg.anchors:  # still as many refusal anchors as comply targets in each language after the drops
+        data.anchors = per_lang_anchors(data.anchors, data.comply)
     return data, where.name
 
 
