@@ -406,9 +406,10 @@ def build_training_data(
     (not judged for fluency, rubric or harm: it is fixed and was read); the rest get generated
     targets that must pass every check.
 
-    ``anchors`` refusal anchors are drawn from ``harmful`` (``None``: as many as comply targets
-    survived: with more refusals than compliant answers in the data, training teaches refusal, seen
-    on the 0.5B: 24 anchors, 18 targets); see ``refusal_anchors`` for which prompts become anchors.
+    ``anchors`` refusal anchors are drawn from ``harmful`` (``None``: in each language as many as
+    comply targets survived: with more refusals than compliant answers in the data, training teaches
+    refusal, seen on the 0.5B: 24 anchors, 18 targets); ``refusal_anchors`` says which prompts become
+    anchors.
 
     ``batch_size`` is the generation batch (``None``: the model's): decoding on a CPU is bound by
     reading the weights, so 32 prompts at a time made the 1.5B's answers 2.2x faster than 8.
