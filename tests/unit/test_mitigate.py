@@ -227,7 +227,7 @@ def test_a_teacher_writes_the_targets_anchors_match_them_and_the_screen_has_the_
     direction = SteeringVector({1: torch.zeros(hidden)})
     harmful = load_seeds(langs=["en"], sets=["harmful"], splits=["train"])[:6]
     data = build_training_data(qwen_tiny, rows, harmful, [], direction=direction, layer=1, max_new_tokens=4,
-                               max_nll=1e9, teacher=Teacher(), canned_anchors=True)  # type: ignore[arg-type]  # fmt: skip
+                               max_nll=1e9, teacher=Teacher())  # type: ignore[arg-type]  # fmt: skip
     assert [c["completion"][:22] for c in data.comply] == ["Here is a calm, factua"] * 2
     assert len(data.anchors) == len(data.comply) == 2
     assert data.dropped == {"rejected by the harmful-intent screen now": 1}  # gate-accepted, screen says no
@@ -244,7 +244,7 @@ class Refuser:
         return ["I'm sorry, but I can't help with that." if p in self.refuses else "Sure, first you" for p in prompts]
 
 
-def test_anchors_keep_only_refusals_the_model_gives_and_draw_until_enough() -> None:
+def test_own_anchors_keep_only_refusals_the_model_gives_and_draw_until_enough() -> None:
     from rass.data.seeds import load_seeds
     from rass.mitigate.data import REFUSALS, refusal_anchors
 
@@ -255,8 +255,10 @@ def test_anchors_keep_only_refusals_the_model_gives_and_draw_until_enough() -> N
     assert {a["source"] for a in anchors} == {"own"} and answered == 5
     assert all(a["completion"].startswith("I'm sorry") for a in anchors)
     assert [len(c) for c in chat.calls] == [5, 4, 4]  # what is missing, at least a batch; stops when enough
-    canned, answered = refusal_anchors(Refuser(set()), pool, 3, batch_size=8, canned=True)  # type: ignore[arg-type]
+    answers_all = Refuser(set())
+    canned, answered = refusal_anchors(answers_all, pool, 3, batch_size=8, canned=True)  # type: ignore[arg-type]
     assert [a["completion"] for a in canned] == [REFUSALS["en"]] * 3 and answered == 3
+    assert [len(c) for c in answers_all.calls] == [3]  # every prompt drawn is an anchor: no more are drawn
     assert {a["source"] for a in canned} == {"canned"}
     few, answered = refusal_anchors(Refuser({pool[0].text}), pool, 5, batch_size=8)  # type: ignore[arg-type]
     assert [a["id"] for a in few] == [pool[0].id] and answered == 14  # at most 3x5 drawn: fewer anchors
@@ -575,7 +577,7 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0, result.output
     assert "2 comply targets (2 written)" in result.stdout
     lib = rass.mitigate.runner.MitigateConfig()  # the CLI's defaults are the library's
-    shared = ("lookalikes", "retain", "anchors", "canned_anchors", "gen_batch", "eval_limit")
+    shared = ("lookalikes", "retain", "anchors", "own_anchors", "gen_batch", "eval_limit")
     assert [getattr(seen[-1], k) for k in shared] == [getattr(lib, k) for k in shared]
     assert "report-frame advice (n=4): against reporting 0.25 → 0.25" in result.stdout
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
@@ -586,9 +588,9 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = CliRunner().invoke(app, [*base, "--train-seed", "2"])
     assert result.exit_code == 0 and seen[-1].train["seed"] == 2
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12",
-                                       "--retain", "20", "--anchors", "24", "--gen-batch", "4", "--canned-anchors"])  # fmt: skip
+                                       "--retain", "20", "--anchors", "24", "--gen-batch", "4", "--own-anchors"])  # fmt: skip
     assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0 and seen[-1].lookalikes == 12
-    assert (seen[-1].retain, seen[-1].anchors, seen[-1].gen_batch, seen[-1].canned_anchors) == (20, 24, 4, True)
+    assert (seen[-1].retain, seen[-1].anchors, seen[-1].gen_batch, seen[-1].own_anchors) == (20, 24, 4, True)
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
     assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 4
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])

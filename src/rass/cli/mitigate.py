@@ -64,14 +64,12 @@ def mitigate(
             "written for them instead of dropping them (no model here answers them safely)."
         ),
     ] = True,
-    anchors: Annotated[
-        int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets, in each language).")
-    ] = 0,
-    canned_anchors: Annotated[
+    anchors: Annotated[int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets).")] = 0,
+    own_anchors: Annotated[
         bool,
         typer.Option(
-            help="Also anchor harmful prompts the model answers, with rass's canned refusal (default: anchors "
-            "keep only refusals the model gives itself, so training does not teach new refusals)."
+            help="Anchor only harmful prompts the model refuses itself, as many as comply targets in each "
+            "language (default: the first ones, with rass's canned refusal where the model answers)."
         ),
     ] = False,
     retain: Annotated[
@@ -118,7 +116,7 @@ def mitigate(
             check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
-                         canned_anchors=canned_anchors, gen_batch=gen_batch, max_harmful_steered=max_harmful_steered,
+                         own_anchors=own_anchors, gen_batch=gen_batch, max_harmful_steered=max_harmful_steered,
                          written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {})

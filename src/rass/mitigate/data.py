@@ -7,8 +7,8 @@
   judge says they comply, they stay fluent (mean token NLL under the *unsteered* model below a
   bound) and, when a rubric model is given (``--rubric-model``; ideally stronger than the target), it
   says the answer is correct, on topic and does not accept a false premise;
-- safety anchors: harmful prompts paired with the model's own refusals (prompts it answers are
-  skipped, so training keeps refusals it has instead of teaching new ones);
+- safety anchors: harmful prompts paired with refusals: the model's own where it refuses, rass's
+  canned one where it answers (or, with ``own_anchors``, only prompts it refuses);
 - a harmless retain set: ordinary prompts with the model's own answers.
 
 The hard guarantee: a comply target is only ever made for a prompt that passed the benign gate
@@ -223,8 +223,8 @@ class TrainingData:
 
 # bump when the way targets, anchors or retain answers are made changes: cached training data
 # (mitigate/data-<key>/) made the old way is then rebuilt instead of reused
-RECIPE = 4  # 2: answers cut to whole sentences, anchors with half the tokens; 3: anchors only own refusals;
-# 4: as many anchors as comply targets in each language
+RECIPE = 2  # 2: answers cut to whole sentences, anchors generated with half the tokens
+OWN_ANCHORS = 2  # own refusals only: 1 as many as comply targets in all, 2 in each language
 
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)|[。！？؟]|\n")
 
@@ -317,13 +317,13 @@ def refusal_anchors(
     """Safety anchors from the harmful prompts in ``pool`` (in order), and how many of those drawn
     the model answered. ``want``: how many in all, or how many per language.
 
-    An anchor keeps a refusal the model already gives: prompts are drawn until enough of its replies
-    are refusals, at most ``draws`` times as many as wanted (per language when counted per
-    language), and an answered prompt is skipped, so a model that seldom refuses gets fewer anchors.
-    Filling answered prompts with rass's canned refusal (``canned=True``, the only way before)
-    teaches refusals the model does not have: on the 1.5B 16 of 42 anchors were canned, and the 0.5B
-    then refused a French look-alike with the canned French text word for word. A refusal is said in
-    its first sentence or two, so replies are short.
+    With ``canned`` every prompt drawn is an anchor: the model's refusal where it refuses, rass's
+    canned one where it answers. Without it an anchor keeps only a refusal the model gives itself:
+    prompts are drawn until enough of its replies are refusals, at most ``draws`` times as many as
+    wanted (per language when counted per language), so a model that seldom refuses gets fewer. On
+    the 1.5B own-only anchors (35, per language) let 7 of 33 refused held-out harmful requests
+    through, canned ones (42) 3; on the 0.5B they kept harmful refusal at 6 of 18 where canned ones
+    raised it to 9. A refusal is said in its first sentence or two, so replies are short.
     """
     from rass.judge.base import JudgeItem, get_judge
 
@@ -336,14 +336,16 @@ def refusal_anchors(
     answered, step = 0, batch_size or 8
     queue = [h for h in pool if (h.lang if per_lang else "") in need]
     while queue:
-        # a round draws what is still missing, at least a full batch: one batch costs about the
-        # same whether it holds 10 prompts or 32 (decoding reads the weights once per token)
+        # a round draws what is still missing, and when answered prompts are skipped at least a full
+        # batch: one costs about the same whether it holds 10 prompts or 32 (decoding reads the
+        # weights once per token); with canned refusals every prompt drawn is an anchor
         missing = sum(max(need[k] - found[k], 0) for k in need)
+        size = missing if canned else max(missing, step)
         drawn: list[Any] = []
         rest: list[Any] = []
         for h in queue:
             k = h.lang if per_lang else ""
-            if len(drawn) < max(missing, step) and found[k] < need[k] and tried[k] < draws * need[k]:
+            if len(drawn) < size and found[k] < need[k] and tried[k] < draws * need[k]:
                 drawn.append(h)
                 tried[k] += 1
             elif found[k] < need[k] and tried[k] < draws * need[k]:
@@ -394,7 +396,7 @@ def build_training_data(
     teacher: ChatModel | None = None,
     rubric: ChatModel | None = None,
     anchors: int | None = None,
-    canned_anchors: bool = False,
+    own_anchors: bool = False,
     own_replies: bool = True,
     answer_judge: ChatModel | None = None,
     written: bool = True,
@@ -470,11 +472,13 @@ def build_training_data(
         drop_harmful_answers(answer_judge, data)
     if own_replies:
         add_own_replies(chat, data, max_new_tokens, batch_size)
-    # as many anchors as comply targets in each language, so no language is trained mostly on
-    # refusals (the 0.5B's first own-refusal anchors: 14 English ones against 2 English targets)
-    want: int | dict[str, int] = dict(Counter(c["lang"] for c in data.comply)) if anchors is None else anchors
+    # own anchors: as many as comply targets in each language, so no language is trained mostly on
+    # refusals (counted in all, the 0.5B's own anchors were 14 English ones against 2 English targets)
+    want: int | dict[str, int] = len(data.comply) if anchors is None else anchors
+    if own_anchors and anchors is None:
+        want = dict(Counter(c["lang"] for c in data.comply))
     data.anchors, data.anchors_answered = refusal_anchors(
-        chat, harmful, want, max_new_tokens=max_new_tokens // 2, batch_size=batch_size, canned=canned_anchors
+        chat, harmful, want, max_new_tokens=max_new_tokens // 2, batch_size=batch_size, canned=not own_anchors
     )
     if harmless:
         replies = [

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.data import RECIPE, TrainingData
+from rass.mitigate.data import OWN_ANCHORS, RECIPE, TrainingData
 from rass.runs import RunDir, content_key, read_json_if, read_rows, write_json
 
 if TYPE_CHECKING:
@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 class MitigateConfig:
     method: str = "sft"  # sft | dpo | steer
     heldout_fraction: float = 0.3
-    anchors: int = 0  # harmful refusal anchors; 0: as many as comply targets were kept, in each language
-    canned_anchors: bool = False  # harmful prompts the model answers get rass's canned refusal as anchor
+    anchors: int = 0  # harmful refusal anchors; 0: as many as comply targets were kept
+    # anchors only from refusals the model gives itself, as many as comply targets in each language;
+    # off: the first harmful train prompts, the canned refusal where the model answers (see README)
+    own_anchors: bool = False
     retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
     eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
@@ -256,17 +258,19 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     from rass.mitigate.written import fingerprint as written_fingerprint
 
     # anchors and retain prompts come one language at a time (a plain slice took one language);
-    # anchors are drawn from them until enough of the model's own refusals are found
+    # own anchors are drawn from all of them until enough of the model's refusals are found
     pool = load_seeds(langs=langs, sets=["harmful"], splits=["train"])
-    harmful = round_robin(pool, len(pool))
+    harmful = round_robin(pool, len(pool) if cfg.own_anchors else cfg.anchors or len(source))
     harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
     what = {"recipe": RECIPE, "model": chat.fingerprint, "source": [(r["id"], r["text"]) for r in source],
             "harmful": [h.id for h in harmful], "harmless": [h.id for h in harmless], "layer": layer,
-            "alpha": cfg.steer_alpha, "anchors": cfg.anchors, "canned_anchors": cfg.canned_anchors,
+            "alpha": cfg.steer_alpha, "match_anchors": not cfg.anchors,
             "teacher": teacher.fingerprint if teacher else None,
             "rubric": rubric.fingerprint if rubric else None}  # fmt: skip
     if cfg.written:  # only when in use, so data made before written answers existed keeps its key
         what["written"] = written_fingerprint()
+    if cfg.own_anchors:  # likewise: the default's data keeps its key
+        what["own_anchors"] = OWN_ANCHORS
     where = run.path("mitigate", "data-" + content_key(what, 12))
     # a model judges each comply answer for harmful help only when one stronger than the target is at
     # hand: the 1.5B judging its own steered answers caught 3 of 12 harmful ones and dropped 5 good ones
@@ -278,7 +282,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         source = [r for r in source if not r["id"].startswith(SEED_PREFIX)] + gated
         data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
                                    rubric=rubric, teacher=teacher, anchors=cfg.anchors or None,
-                                   canned_anchors=cfg.canned_anchors,
+                                   own_anchors=cfg.own_anchors,
                                    own_replies=cfg.method == "dpo", answer_judge=judge,
                                    written=cfg.written, batch_size=cfg.gen_batch)  # fmt: skip
         data.drop(SEED_GATE_DROP, rejected)
@@ -295,8 +299,10 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     data.recheck({r["id"]: r for r in source}, self_targets=teacher is None, written=cfg.written)
     if not data.comply:
         raise DataError(f"no usable comply targets: {data.dropped}")
-    if not cfg.anchors:  # still as many refusal anchors as comply targets in each language after the drops
-        data.anchors = per_lang_anchors(data.anchors, data.comply)
+    if not cfg.anchors:  # still as many refusal anchors as comply targets (in each language) after the drops
+        data.anchors = (
+            per_lang_anchors(data.anchors, data.comply) if cfg.own_anchors else data.anchors[: len(data.comply)]
+        )
     return data, where.name
 
 
