@@ -195,7 +195,8 @@ def data_summary(data: dict[str, Any]) -> str:
     sources = ", ".join(f"{n} {k}" for k, n in (data.get("sources") or {}).items())
     if data.get("lookalike_seeds"):
         sources += f"; {data['lookalike_seeds']} of them look-alike seeds"
-    anchors = ", ".join(f"{n} {k}" for k, n in (data.get("anchor_sources") or {}).items())
+    # data cached before anchors recorded their source says nothing about it: "unknown" is left out
+    anchors = ", ".join(f"{n} {k}" for k, n in (data.get("anchor_sources") or {}).items() if k != "unknown")
     if data.get("anchors_answered"):
         anchors += f"; {data['anchors_answered']} harmful prompts drawn were answered"
     return (f"trained on {data.get('comply')} comply targets{f' ({sources})' if sources else ''}, "
