@@ -533,6 +533,10 @@ def test_the_training_summary_names_where_targets_came_from_and_what_was_dropped
     assert "()" not in data_summary({"comply": 1, "anchors": 1, "retain": 0})  # data from before sources were kept
     seeds = data_summary({"comply": 3, "anchors": 3, "retain": 0, "sources": {"steered": 3}, "lookalike_seeds": 2})
     assert "(3 steered; 2 of them look-alike seeds)" in seeds
+    anchors = data_summary({"comply": 3, "anchors": 3, "retain": 0, "anchor_sources": {"own": 2, "canned": 1},
+                            "anchors_answered": 1})  # fmt: skip
+    assert "3 refusal anchors (2 own, 1 canned; 1 harmful prompts drawn were answered)" in anchors
+    assert "anchors," in data_summary({"comply": 1, "anchors": 1, "retain": 0, "anchor_sources": {"unknown": 1}})
 
 
 def test_a_target_stuck_in_a_loop_is_dropped_but_a_list_with_a_repeated_pattern_is_not() -> None:
