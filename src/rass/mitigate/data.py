@@ -224,7 +224,7 @@ class TrainingData:
 # bump when the way targets, anchors or retain answers are made changes: cached training data
 # (mitigate/data-<key>/) made the old way is then rebuilt instead of reused
 RECIPE = 2  # 2: answers cut to whole sentences, anchors generated with half the tokens
-OWN_ANCHORS = 2  # own refusals only: 1 as many as comply targets in all, 2 in each language
+OWN_ANCHORS = 1  # bump when the way own-refusal anchors are drawn changes (keys their cached data)
 
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)|[。！？؟]|\n")
 
@@ -327,14 +327,16 @@ def refusal_anchors(
     """
     from rass.judge.base import JudgeItem, get_judge
 
-    per_lang = not isinstance(want, int)
-    need = dict(want) if not isinstance(want, int) else {"": want}
+    def key(h: Any) -> str:
+        return "" if isinstance(want, int) else str(h.lang)
+
+    need = {"": want} if isinstance(want, int) else dict(want)
     judge = get_judge("string")
     out: list[dict[str, Any]] = []
     found: Counter[str] = Counter()
     tried: Counter[str] = Counter()
     answered, step = 0, batch_size or 8
-    queue = [h for h in pool if (h.lang if per_lang else "") in need]
+    queue = [h for h in pool if key(h) in need]
     while queue:
         # a round draws what is still missing, and when answered prompts are skipped at least a full
         # batch: one costs about the same whether it holds 10 prompts or 32 (decoding reads the
@@ -344,11 +346,13 @@ def refusal_anchors(
         drawn: list[Any] = []
         rest: list[Any] = []
         for h in queue:
-            k = h.lang if per_lang else ""
-            if len(drawn) < size and found[k] < need[k] and tried[k] < draws * need[k]:
+            k = key(h)
+            if found[k] >= need[k] or tried[k] >= draws * need[k]:
+                continue  # this language (or the whole want) is done: never drawn again
+            if len(drawn) < size:
                 drawn.append(h)
                 tried[k] += 1
-            elif found[k] < need[k] and tried[k] < draws * need[k]:
+            else:
                 rest.append(h)
         queue = rest
         if not drawn:
@@ -357,7 +361,7 @@ def refusal_anchors(
                                                               batch_size=batch_size)]  # fmt: skip
         verdicts = judge.judge([JudgeItem(h.text, x, h.lang) for h, x in zip(drawn, replies, strict=True)])
         for h, rep, v in zip(drawn, replies, verdicts, strict=True):
-            k = h.lang if per_lang else ""
+            k = key(h)
             if found[k] == need[k]:
                 continue  # enough already: a surplus reply is not counted either way
             if not v.refused:
@@ -408,10 +412,10 @@ def build_training_data(
     (not judged for fluency, rubric or harm: it is fixed and was read); the rest get generated
     targets that must pass every check.
 
-    ``anchors`` refusal anchors are drawn from ``harmful`` (``None``: in each language as many as
-    comply targets survived: with more refusals than compliant answers in the data, training teaches
-    refusal, seen on the 0.5B: 24 anchors, 18 targets); ``refusal_anchors`` says which prompts become
-    anchors.
+    ``anchors`` refusal anchors are drawn from ``harmful`` (``None``: as many as comply targets
+    survived, in each language with ``own_anchors``: with more refusals than compliant answers in the
+    data, training teaches refusal, seen on the 0.5B: 24 anchors, 18 targets); ``refusal_anchors``
+    says which prompts become anchors.
 
     ``batch_size`` is the generation batch (``None``: the model's): decoding on a CPU is bound by
     reading the weights, so 32 prompts at a time made the 1.5B's answers 2.2x faster than 8.
