@@ -694,6 +694,32 @@ def test_checkpoints_made_before_a_setting_existed_still_resume_when_it_is_off(t
             _guard_resume(tmp_path / "ck", {"config": _config_key(other), "rows": rows, "base": "m"})
 
 
+def test_another_training_seed_orders_the_rebalanced_examples_differently() -> None:
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from rass.mitigate.train import REBALANCE_SEED, _config_key, _seeded_order
+
+    chat = _fresh()
+    rows = TrainingData(comply=[{"prompt": "q " * (i % 7 + 1), "completion": "a " * (i % 5 + 1)} for i in range(24)])
+
+    def order(seed: int) -> list[list[int]]:
+        args = SFTConfig(output_dir="unused", per_device_train_batch_size=4, gradient_accumulation_steps=2, seed=seed,
+                         use_cpu=True, report_to=[], train_sampling_strategy="batch_rebalance")  # fmt: skip
+        trainer = _seeded_order(SFTTrainer)(model=chat.model, args=args, processing_class=chat.tokenizer,
+                                            train_dataset=Dataset.from_list(rows.sft_rows()))  # fmt: skip
+        sampler = trainer._get_train_sampler()
+        assert sampler.seed == REBALANCE_SEED + seed  # seed 0 keeps transformers' own order
+        return list(sampler)
+
+    first, again, other = order(0), order(0), order(1)
+    assert first == again and first != other
+    assert sorted(i for mb in first for i in mb) == sorted(i for mb in other for i in mb)  # same rows, once each
+    # checkpoints of a seeded rebalanced training made before the order followed the seed never resume
+    assert "order_seed" not in _config_key(TrainConfig()) and "order_seed" in _config_key(TrainConfig(seed=1))
+    assert "order_seed" not in _config_key(TrainConfig(seed=1, sampling="random"))
+
+
 def test_rebalanced_sampling_is_the_sft_default_and_refused_for_dpo() -> None:
     from rass.mitigate.train import _sampling
 

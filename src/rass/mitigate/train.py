@@ -48,6 +48,10 @@ class TrainConfig:
 
 
 SAMPLINGS = ("random", "batch_rebalance")
+# transformers builds its BatchRebalanceSampler with this fixed seed whatever ``args.seed`` says, so every
+# training seed saw one order (a "seed 1" run of the 1.5B landed on seed 0's very items). rass offsets it
+# by the training seed: seed 0 keeps transformers' order, any other seed gets its own.
+REBALANCE_SEED = 42
 
 
 def _sampling(cfg: TrainConfig) -> str:
@@ -104,8 +108,8 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
         if cfg.method == "sft":
             from trl import SFTConfig, SFTTrainer
 
-            return SFTTrainer(model=model, args=SFTConfig(**args), train_dataset=dataset,
-                              processing_class=chat.tokenizer, peft_config=peft)  # fmt: skip
+            return _seeded_order(SFTTrainer)(model=model, args=SFTConfig(**args), train_dataset=dataset,
+                                             processing_class=chat.tokenizer, peft_config=peft)  # fmt: skip
         if cfg.method == "dpo":
             from trl import DPOConfig, DPOTrainer
 
@@ -154,6 +158,20 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
     }  # fmt: skip
 
 
+def _seeded_order(trainer_cls: type) -> type:
+    """``trainer_cls`` whose rebalanced order follows the training seed (see REBALANCE_SEED)."""
+    from transformers.trainer_pt_utils import BatchRebalanceSampler
+
+    class Seeded(trainer_cls):
+        def _get_train_sampler(self, *args: Any, **kwargs: Any) -> Any:
+            sampler = super()._get_train_sampler(*args, **kwargs)
+            if isinstance(sampler, BatchRebalanceSampler):
+                sampler.seed = REBALANCE_SEED + self.args.seed
+            return sampler
+
+    return Seeded
+
+
 # settings added after checkpoints existed: at these values (the behaviour before they existed) they stay
 # out of the checkpoint key, so an upgrade does not refuse to resume a training it would continue alike
 _ADDED_LATER: dict[str, Any] = {"sft_weight": 0.0, "sampling": "random"}
@@ -162,10 +180,14 @@ _HOW_NOT_WHAT = {"checkpointing"}
 
 
 def _config_key(cfg: TrainConfig) -> dict[str, Any]:
-    return {
+    key = {
         k: v for k, v in (asdict(cfg) | {"sampling": _sampling(cfg)}).items()
         if k not in _HOW_NOT_WHAT and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
     }  # fmt: skip
+    if _sampling(cfg) == "batch_rebalance" and cfg.seed:
+        # before the order followed the seed, such checkpoints were made in seed 0's order: never resume them
+        key["order_seed"] = REBALANCE_SEED + cfg.seed
+    return key
 
 
 def _guard_resume(folder: Path, what: dict[str, Any]) -> None:
