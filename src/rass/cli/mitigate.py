@@ -124,6 +124,10 @@ def mitigate(
     rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None
     teacher_chat = ChatModel.load(teacher, device=device, dtype=dtype, threads=threads or None) if teacher else None
     res = run_mitigation(chat, run, cfg, rubric=rubric, teacher=teacher_chat)
+    from rass.launch import is_main
+
+    if not is_main():  # under accelerate launch the main process evaluates and reports
+        return
 
     def rate(m: dict[str, float] | None) -> str:
         return "-" if not m else f"{m['rate']:.2f}"

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
 from rass.mitigate.data import OWN_ANCHORS, RECIPE, TrainingData
@@ -314,6 +315,27 @@ def method_folder(cfg: MitigateConfig) -> str:
     return cfg.method + ("-ablation" if cfg.ablation else "") + (f"-seed{seed}" if seed else "")
 
 
+def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: Path,
+                     source: list[dict[str, Any]], langs: Sequence[str], direction: Any, layer: int,
+                     rubric: ChatModel | None,
+                     teacher: ChatModel | None) -> tuple[TrainingData, str, dict[str, Any]]:  # fmt: skip
+    """Training data (built or read from its cache) and a LoRA adapter trained on it into ``folder``.
+
+    Under ``accelerate launch`` every process trains; the main one builds the data first and keeps the
+    files, the others read the cache it wrote (see rass.launch).
+    """
+    from rass.data.io import write_jsonl
+    from rass.mitigate.train import TrainConfig, train_adapter
+
+    with launch.main_first():
+        data, data_dir = _training_data(chat, run, cfg, source, langs, direction, layer, rubric, teacher)
+    if launch.is_main():
+        for name, rows in (("comply", data.comply), ("anchors", data.anchors), ("retain", data.retain)):
+            write_jsonl(folder / "data" / f"{name}.jsonl", rows)
+    rows = data.sft_rows() if cfg.method == "sft" else data.dpo_rows()
+    return data, data_dir, train_adapter(chat, rows, folder, TrainConfig(method=cfg.method, **cfg.train))
+
+
 def run_mitigation(
     chat: ChatModel,
     run: RunDir,
@@ -336,6 +358,15 @@ def run_mitigation(
     langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
     eval_records = _eval_sets(run, held, cfg, langs)
     harmless_probe = [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
+    trains = cfg.method in ("sft", "dpo")
+    source = ((ablation_rows if cfg.ablation else train_rows) + lookalike_seeds(run, cfg)) if trains else []
+    if not launch.is_main():  # under accelerate launch: train alongside the main process, nothing else
+        training = (
+            _build_and_train(chat, run, cfg, folder, source, langs, direction, layer, rubric, teacher)[2]
+            if trains
+            else None
+        )
+        return {"method": cfg.method, "rank": launch.local_rank(), "training": training}
     base_lp = chat.next_token_logprobs(harmless_probe)
 
     def measure(where: Path) -> dict[str, Any]:
@@ -363,18 +394,9 @@ def run_mitigation(
                 conditional_steering(chat, direction.layer_vectors[layer], layer, SteerBand(lo, hi, cfg.steer_alpha))
             )
         elif cfg.method in ("sft", "dpo"):
-            from rass.mitigate.train import TrainConfig, train_adapter
-
-            source = (ablation_rows if cfg.ablation else train_rows) + lookalike_seeds(run, cfg)
-            data, info["data_dir"] = _training_data(chat, run, cfg, source, langs, direction, layer, rubric, teacher)
-            (folder / "data").mkdir(parents=True, exist_ok=True)
-            from rass.data.io import write_jsonl
-
-            write_jsonl(folder / "data" / "comply.jsonl", data.comply)
-            write_jsonl(folder / "data" / "anchors.jsonl", data.anchors)
-            write_jsonl(folder / "data" / "retain.jsonl", data.retain)
-            rows = data.sft_rows() if cfg.method == "sft" else data.dpo_rows()
-            info["training"] = train_adapter(chat, rows, folder, TrainConfig(method=cfg.method, **cfg.train))
+            data, info["data_dir"], info["training"] = _build_and_train(
+                chat, run, cfg, folder, source, langs, direction, layer, rubric, teacher
+            )
             info["data"] = {
                 "comply": len(data.comply),
                 "anchors": len(data.anchors),

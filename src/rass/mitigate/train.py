@@ -120,7 +120,11 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
                               processing_class=chat.tokenizer, peft_config=peft)  # fmt: skip
         raise RassError(f"unknown training method {cfg.method!r}; use sft or dpo")
 
-    _guard_resume(out / "checkpoints", {"config": _config_key(cfg), "rows": rows, "base": chat.fingerprint})
+    from rass.launch import is_main, wait
+
+    if is_main():  # under accelerate launch every process trains, the main one keeps the files
+        _guard_resume(out / "checkpoints", {"config": _config_key(cfg), "rows": rows, "base": chat.fingerprint})
+    wait()
     batch, accum = cfg.batch_size, cfg.grad_accum
     trainer = make_trainer(batch, accum, chat.model, lora)
     while True:
@@ -140,13 +144,15 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
             _free_memory()
             trainer = make_trainer(batch, accum, trainer.model, None)
     adapter = out / "adapter"
-    trainer.model.save_pretrained(str(adapter))
-    import json
+    if is_main():
+        import json
 
-    cfg_path = adapter / "adapter_config.json"
-    conf = json.loads(cfg_path.read_text())
-    conf["rass_base_fingerprint"] = chat.fingerprint
-    cfg_path.write_text(json.dumps(conf, indent=2))
+        trainer.model.save_pretrained(str(adapter))
+        cfg_path = adapter / "adapter_config.json"
+        conf = json.loads(cfg_path.read_text())
+        conf["rass_base_fingerprint"] = chat.fingerprint
+        cfg_path.write_text(json.dumps(conf, indent=2))
+    wait()
     log = [e for e in trainer.state.log_history if "loss" in e]
     chat.model = trainer.model.eval()
     from rass.models.hooks import find_layers

@@ -68,6 +68,12 @@ def folder_fingerprint(folder: Path) -> str:
 def _pick_device(device: str) -> str:
     import torch
 
+    from rass.launch import launched, local_rank
+
+    if launched() and device in ("auto", "cuda") and torch.cuda.is_available():
+        # data parallel under accelerate launch: one whole copy per process on its own GPU, never
+        # device_map="auto" spreading every process's copy over all of them
+        return f"cuda:{local_rank()}"
     if device != "auto":
         return device
     return "cuda" if torch.cuda.is_available() else "cpu"
