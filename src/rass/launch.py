@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+from rass.errors import RassError
+
 # the other processes wait while the main one builds data and evaluates: hours for a large model,
 # far past torch's default collective timeout (10-30 min), after which a waiting process would abort
 WAIT = timedelta(hours=12)
@@ -34,7 +36,11 @@ def local_rank() -> int:
 
 def _state() -> Any:
     import torch
-    from accelerate import PartialState
+
+    try:
+        from accelerate import PartialState
+    except ImportError:
+        raise RassError("a multi-process launch needs accelerate: pip install 'rass[train]'") from None
 
     # the first PartialState sets up the process group and transformers' Trainer reuses it; without
     # cpu=True accelerate sees no distributed launch on CPUs and every process thinks it is the main one

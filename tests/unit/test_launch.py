@@ -26,6 +26,15 @@ def test_outside_a_launch_every_helper_is_a_no_op(monkeypatch: pytest.MonkeyPatc
         pass
 
 
+def test_a_launch_without_accelerate_installed_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rass.errors import RassError
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "accelerate", None)  # import fails as if not installed
+    with pytest.raises(RassError, match=r"pip install 'rass\[train\]'"):
+        launch.is_main()
+
+
 def test_each_launched_process_loads_the_model_on_its_own_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
