@@ -79,6 +79,12 @@ def run_pipeline(
     cfg: dict[str, Any], out: Path, *, on_stage: Callable[[str, str], None] | None = None
 ) -> dict[str, Any]:
     """Run every stage for ``cfg`` in ``out``; returns a summary of each stage."""
+    from rass.launch import launched
+
+    if launched():  # every process would run every stage and write the same run folder
+        raise RassError(
+            "rass run is one process; under accelerate launch run only the training: rass mitigate --method sft"
+        )
     from rass.bench.build import base_from_run, build, core_records, write_bench
     from rass.boundary.probe import ProbeConfig, run_probe
     from rass.data.seeds import cap_per_lang, load_seeds

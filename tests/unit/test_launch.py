@@ -35,6 +35,16 @@ def test_a_launch_without_accelerate_installed_says_what_to_install(monkeypatch:
         launch.is_main()
 
 
+def test_the_whole_pipeline_refuses_a_multi_process_launch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rass.errors import RassError
+    from rass.pipeline import resolve_config, run_pipeline
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RassError, match="under accelerate launch run only the training"):
+        run_pipeline(resolve_config("quick"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
 def test_each_launched_process_loads_the_model_on_its_own_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
