@@ -278,6 +278,48 @@ def test_anchors_can_be_counted_per_language_and_trimmed_to_the_targets_left() -
     assert [a["lang"] for a in per_lang_anchors(anchors, comply)] == ["fr", "fr"]
 
 
+class Embedder:
+    """A model stand-in whose user-token activations are given per prompt."""
+
+    def __init__(self, vectors: dict[str, list[float]]) -> None:
+        self.vectors = vectors
+
+    def capture(self, prompts: list[str], layers: list[int], **kwargs: Any) -> dict[str, torch.Tensor]:
+        assert kwargs["positions"] == "user_mean"
+        return {f"resid_pre.{layers[0]}": torch.tensor([self.vectors[p] for p in prompts])}
+
+
+def test_nearest_anchors_pair_each_target_with_a_harmful_prompt_of_its_language_and_category() -> None:
+    from types import SimpleNamespace
+
+    from rass.mitigate.data import nearest_first, per_lang_anchors, trim_anchors
+
+    def harm(i: str, lang: str, category: str) -> Any:
+        return SimpleNamespace(id=i, text=i, lang=lang, category=category)
+
+    pool = [harm("meth", "en", "drugs"), harm("smurf", "en", "fraud"), harm("scam", "en", "fraud"),
+            harm("heroin", "en", "drugs"), harm("fr-fraud", "fr", "fraud"), harm("bomb", "en", "weapons")]  # fmt: skip
+    targets = [{"id": "t-launder", "prompt": "what is smurfing?", "lang": "en", "category": "fraud"},
+               {"id": "t-addict", "prompt": "how does addiction start?", "lang": "en", "category": "drugs"},
+               {"id": "t-fr", "prompt": "qu'est-ce que le smurfing ?", "lang": "fr", "category": "fraud"}]  # fmt: skip
+    vectors = {"what is smurfing?": [1, 0, 0], "how does addiction start?": [0, 1, 0],
+               "qu'est-ce que le smurfing ?": [1, 0, 0], "meth": [0, 0.2, 1], "smurf": [1, 0.1, 0],
+               "scam": [0.5, 0, 1], "heroin": [0, 1, 0.1], "fr-fraud": [0, 0, 1],
+               "bomb": [0.95, 0, 0]}  # fmt: skip
+    order, near = nearest_first(Embedder(vectors), targets, pool, layer=3)  # type: ignore[arg-type]
+    # round one: each target its nearest of its own category and language ("bomb" is nearer the
+    # laundering question than "scam" but of another category); round two: the next ones; then the rest
+    assert [h.id for h in order] == ["smurf", "heroin", "fr-fraud", "scam", "meth", "bomb"]
+    assert near == {"smurf": "t-launder", "heroin": "t-addict", "fr-fraud": "t-fr", "scam": "t-launder",
+                    "meth": "t-addict", "bomb": "t-launder"}  # fmt: skip
+    anchors = [{"id": h.id, "lang": h.lang, "near": near[h.id]} for h in order]
+    # a target dropped later (a rescreen of cached data): its anchors give way to the others' own
+    left = targets[1:]
+    assert [a["id"] for a in trim_anchors(anchors, left)] == ["heroin", "fr-fraud"]
+    assert [a["id"] for a in per_lang_anchors(anchors, left)] == ["heroin", "fr-fraud"]
+    assert nearest_first(Embedder({}), [], pool, layer=3) == (pool, {})  # type: ignore[arg-type]
+
+
 def test_another_training_seed_trains_beside_the_first_not_over_it() -> None:
     from rass.mitigate.runner import MitigateConfig, method_folder
 

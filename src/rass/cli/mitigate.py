@@ -72,6 +72,13 @@ def mitigate(
             "language (default: the first ones, with rass's canned refusal where the model answers)."
         ),
     ] = False,
+    anchor_match: Annotated[
+        str,
+        typer.Option(
+            help="sft/dpo: which harmful train prompts become anchors: nearest (each comply target's nearest "
+            "harmful prompt of its language at the probe layer) or order (the seed files' order)."
+        ),
+    ] = "order",
     retain: Annotated[
         int, typer.Option(min=0, help="Harmless prompts trained on the model's own answers (keeps ordinary help).")
     ] = 48,
@@ -105,6 +112,8 @@ def mitigate(
 
     if method not in ("sft", "dpo", "steer"):
         raise typer.BadParameter("use sft, dpo or steer", param_hint="--method")
+    if anchor_match not in ("nearest", "order"):
+        raise typer.BadParameter("use nearest or order", param_hint="--anchor-match")
     from rass.select.runner import probe_artifacts
 
     run = RunDir.existing(run_dir)
@@ -116,8 +125,8 @@ def mitigate(
             check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
-                         own_anchors=own_anchors, gen_batch=gen_batch, max_harmful_steered=max_harmful_steered,
-                         written=written_answers, lookalikes=lookalikes,
+                         own_anchors=own_anchors, anchor_match=anchor_match, gen_batch=gen_batch,
+                         max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {})
                          | ({"seed": train_seed} if train_seed else {}))  # fmt: skip

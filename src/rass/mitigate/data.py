@@ -375,11 +375,67 @@ def refusal_anchors(
     return out, answered
 
 
+def nearest_first(
+    chat: ChatModel, targets: Sequence[dict[str, Any]], pool: Sequence[Any], layer: int, batch_size: int | None = None
+) -> tuple[list[Any], dict[str, str]]:
+    """``pool`` reordered so that anchors drawn in order pair each comply target with the harmful
+    prompt of its language nearest to it, and which target each of those prompts was paired with.
+
+    Anchors drawn in seed order (strangling, pipe bombs, meth) left the harmful requests that sit
+    next to the comply targets unanchored: trained to answer "what is smurfing?" and "how does
+    someone become addicted?", the 1.5B lost its refusals of laundering and fentanyl-for-resale
+    requests. Nearest is first a prompt of the target's harm category (a candidate keeps its seed's),
+    then the highest cosine of the mean user-token activations at the probe ``layer`` after removing
+    their common mean (the raw vectors share one large component). Activations alone paired "how
+    did Nazi propaganda portray Jews?" with buying heroin on the 1.5B; within a category they find
+    the request a quoting frame quotes. Rounds go over the targets in order, each taking its nearest
+    prompt not yet taken; what no round took follows in pool order.
+    """
+    import torch
+
+    if not targets or not pool:
+        return list(pool), {}
+    texts = [t["prompt"] for t in targets] + [h.text for h in pool]
+    acts = chat.capture(texts, [layer], positions="user_mean", batch_size=batch_size)[f"resid_pre.{layer}"]
+    acts = torch.nn.functional.normalize(acts - acts.mean(0, keepdim=True), dim=-1)
+    sim = acts[: len(targets)] @ acts[len(targets) :].T  # [targets, pool]
+    taken: set[int] = set()
+    order: list[int] = []
+    near: dict[str, str] = {}
+    while True:
+        before = len(order)
+        for i, t in enumerate(targets):
+            free = [j for j in range(len(pool)) if j not in taken and pool[j].lang == t["lang"]]
+            if free:
+                j = max(free, key=lambda k: (pool[k].category == t.get("category"), float(sim[i, k])))
+                taken.add(j)
+                order.append(j)
+                near[pool[j].id] = t["id"]
+        if len(order) == before:
+            break
+    order += [j for j in range(len(pool)) if j not in taken]
+    return [pool[j] for j in order], near
+
+
+def _paired_first(anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Anchors paired with a comply target still there first (``nearest_first``), the rest after."""
+    alive = {c.get("id") for c in comply}
+    paired = [a.get("near") is not None and a["near"] in alive for a in anchors]
+    return [a for a, p in zip(anchors, paired, strict=True) if p] + [
+        a for a, p in zip(anchors, paired, strict=True) if not p
+    ]
+
+
+def trim_anchors(anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """As many anchors as comply targets are left, those paired with a target still there first."""
+    return _paired_first(anchors, comply)[: len(comply)]
+
+
 def per_lang_anchors(anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """At most as many anchors in each language as comply targets in it (after targets were dropped)."""
     room = Counter(c["lang"] for c in comply)
     kept = []
-    for a in anchors:
+    for a in _paired_first(anchors, comply):
         if room[a["lang"]] > 0:
             room[a["lang"]] -= 1
             kept.append(a)
@@ -405,6 +461,7 @@ def build_training_data(
     answer_judge: ChatModel | None = None,
     written: bool = True,
     batch_size: int | None = None,
+    match_layer: int | None = None,
 ) -> TrainingData:
     """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set.
 
@@ -415,7 +472,8 @@ def build_training_data(
     ``anchors`` refusal anchors are drawn from ``harmful`` (``None``: as many as comply targets
     survived, in each language with ``own_anchors``: with more refusals than compliant answers in the
     data, training teaches refusal, seen on the 0.5B: 24 anchors, 18 targets); ``refusal_anchors``
-    says which prompts become anchors.
+    says which prompts become anchors; with ``match_layer`` they are drawn nearest to the targets
+    first (``nearest_first``), each marked with the target it was paired with (``near``).
 
     ``batch_size`` is the generation batch (``None``: the model's): decoding on a CPU is bound by
     reading the weights, so 32 prompts at a time made the 1.5B's answers 2.2x faster than 8.
@@ -469,8 +527,8 @@ def build_training_data(
             if q is not True:
                 data.drop("comply target failed the rubric")
                 continue
-            data.comply.append({"id": r["id"], "lang": r["lang"], "prompt": r["text"], "completion": a,
-                                "nll": None if n is None else round(n, 3),
+            data.comply.append({"id": r["id"], "lang": r["lang"], "category": r.get("category"),
+                                "prompt": r["text"], "completion": a, "nll": None if n is None else round(n, 3),
                                 "source": "written" if w is not None else source})  # fmt: skip
     if answer_judge is not None:
         drop_harmful_answers(answer_judge, data)
@@ -481,9 +539,15 @@ def build_training_data(
     want: int | dict[str, int] = len(data.comply) if anchors is None else anchors
     if own_anchors and anchors is None:
         want = dict(Counter(c["lang"] for c in data.comply))
+    near: dict[str, str] = {}
+    if match_layer is not None:
+        harmful, near = nearest_first(chat, data.comply, harmful, match_layer, batch_size)
     data.anchors, data.anchors_answered = refusal_anchors(
         chat, harmful, want, max_new_tokens=max_new_tokens // 2, batch_size=batch_size, canned=not own_anchors
     )
+    for a in data.anchors:
+        if a["id"] in near:
+            a["near"] = near[a["id"]]
     if harmless:
         replies = [
             whole_sentences(x)

@@ -35,6 +35,9 @@ class MitigateConfig:
     # anchors only from refusals the model gives itself, as many as comply targets in each language;
     # off: the first harmful train prompts, the canned refusal where the model answers (see README)
     own_anchors: bool = False
+    # which harmful prompts become anchors: "nearest" pairs each comply target with the harmful train
+    # prompt of its language nearest to it at the probe layer; "order": the seed files' order
+    anchor_match: str = "order"
     retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
     eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
@@ -198,6 +201,8 @@ def data_summary(data: dict[str, Any]) -> str:
         sources += f"; {data['lookalike_seeds']} of them look-alike seeds"
     # data cached before anchors recorded their source says nothing about it: "unknown" is left out
     anchors = ", ".join(f"{n} {k}" for k, n in (data.get("anchor_sources") or {}).items() if k != "unknown")
+    if data.get("anchor_match") == "nearest":
+        anchors = "each nearest a target" + (f"; {anchors}" if anchors else "")
     if data.get("anchors_answered"):
         anchors += f"; {data['anchors_answered']} harmful prompts drawn were answered"
     return (f"trained on {data.get('comply')} comply targets{f' ({sources})' if sources else ''}, "
@@ -256,13 +261,22 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     rejects now is dropped from a reused copy too, so the guarantee holds after the screen grows.
     """
     from rass.data.seeds import load_seeds, round_robin
-    from rass.mitigate.data import add_own_replies, build_training_data, drop_harmful_answers, per_lang_anchors
+    from rass.mitigate.data import (
+        add_own_replies,
+        build_training_data,
+        drop_harmful_answers,
+        per_lang_anchors,
+        trim_anchors,
+    )
     from rass.mitigate.written import fingerprint as written_fingerprint
 
     # anchors and retain prompts come one language at a time (a plain slice took one language);
     # own anchors are drawn from all of them until enough of the model's refusals are found
-    pool = load_seeds(langs=langs, sets=["harmful"], splits=["train"])
-    harmful = round_robin(pool, len(pool) if cfg.own_anchors else cfg.anchors or len(source))
+    nearest = cfg.anchor_match == "nearest"
+    # nearest anchors are of each target's language, look-alike seeds' languages included
+    pool_langs = sorted(set(langs) | {r["lang"] for r in source}) if nearest else langs
+    pool = load_seeds(langs=pool_langs, sets=["harmful"], splits=["train"])
+    harmful = round_robin(pool, len(pool) if cfg.own_anchors or nearest else cfg.anchors or len(source))
     harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
     what = {"recipe": RECIPE, "model": chat.fingerprint, "source": [(r["id"], r["text"]) for r in source],
             "harmful": [h.id for h in harmful], "harmless": [h.id for h in harmless], "layer": layer,
@@ -273,6 +287,8 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         what["written"] = written_fingerprint()
     if cfg.own_anchors:  # likewise: the default's data keeps its key
         what["own_anchors"] = OWN_ANCHORS
+    if nearest:
+        what["anchor_match"] = "nearest"
     where = run.path("mitigate", "data-" + content_key(what, 12))
     # a model judges each comply answer for harmful help only when one stronger than the target is at
     # hand: the 1.5B judging its own steered answers caught 3 of 12 harmful ones and dropped 5 good ones
@@ -286,7 +302,8 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
                                    rubric=rubric, teacher=teacher, anchors=cfg.anchors or None,
                                    own_anchors=cfg.own_anchors,
                                    own_replies=cfg.method == "dpo", answer_judge=judge,
-                                   written=cfg.written, batch_size=cfg.gen_batch)  # fmt: skip
+                                   written=cfg.written, batch_size=cfg.gen_batch,
+                                   match_layer=layer if nearest else None)  # fmt: skip
         data.drop(SEED_GATE_DROP, rejected)
         write_json(where / "data.json", asdict(data))
         return data, where.name
@@ -303,7 +320,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         raise DataError(f"no usable comply targets: {data.dropped}")
     if not cfg.anchors:  # still as many refusal anchors as comply targets (in each language) after the drops
         data.anchors = (
-            per_lang_anchors(data.anchors, data.comply) if cfg.own_anchors else data.anchors[: len(data.comply)]
+            per_lang_anchors(data.anchors, data.comply) if cfg.own_anchors else trim_anchors(data.anchors, data.comply)
         )
     return data, where.name
 
@@ -403,6 +420,7 @@ def run_mitigation(
                 "retain": len(data.retain),
                 "sources": _count(r.get("source", "unknown") for r in data.comply),
                 "anchor_sources": _count(r.get("source", "unknown") for r in data.anchors),
+                "anchor_match": cfg.anchor_match,
                 "anchors_answered": data.anchors_answered,  # harmful prompts drawn that the model answered
                 "lookalike_seeds": sum(r["id"].startswith(SEED_PREFIX) for r in data.comply),
                 "dropped": data.dropped,
