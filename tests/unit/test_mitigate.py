@@ -390,9 +390,11 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
     source = [{"id": "c1", "text": "How do I kill a Python process?", "lang": "en", "gate": gate},
               {"id": "c2", "text": "Why do balloons pop?", "lang": "en", "gate": gate}]  # fmt: skip
     built: list[str] = []
+    matched: list[int | None] = []
 
     def build(chat: Any, boundary: Any, *args: Any, **kwargs: Any) -> TrainingData:
         built.append(chat.fingerprint)
+        matched.append(kwargs["match_layer"])
         comply = [{"id": r["id"], "lang": "en", "prompt": r["text"], "completion": "Sure."} for r in boundary]
         return TrainingData(comply=comply, anchors=[], retain=[])
 
@@ -419,6 +421,9 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
     assert built == ["m1", "answers judged", "own replies"]
     _training_data(SimpleNamespace(fingerprint="m2"), run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
     assert built[-1] == "m2"  # another model never reuses these targets
+    _, near_dir = _training_data(chat, run, MitigateConfig(anchor_match="nearest"), source, *args)  # type: ignore[arg-type]
+    assert near_dir != where and built[-1] == "m1"  # other anchors: data of its own, built anew
+    assert matched == [None, None, 3]  # nearest to the targets at the probe layer
     # the screen grew after the data was built: the reused copy drops what it rejects now
     monkeypatch.setattr("rass.mitigate.data.screen", lambda text, mention=None: "grown" if "kill" in text else None)
     rescreened, _ = _training_data(chat, run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
@@ -623,7 +628,7 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0, result.output
     assert "2 comply targets (2 written)" in result.stdout
     lib = rass.mitigate.runner.MitigateConfig()  # the CLI's defaults are the library's
-    shared = ("lookalikes", "retain", "anchors", "own_anchors", "gen_batch", "eval_limit")
+    shared = ("lookalikes", "retain", "anchors", "own_anchors", "anchor_match", "gen_batch", "eval_limit")
     assert [getattr(seen[-1], k) for k in shared] == [getattr(lib, k) for k in shared]
     assert "report-frame advice (n=4): against reporting 0.25 → 0.25" in result.stdout
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
@@ -634,9 +639,13 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = CliRunner().invoke(app, [*base, "--train-seed", "2"])
     assert result.exit_code == 0 and seen[-1].train["seed"] == 2
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12",
-                                       "--retain", "20", "--anchors", "24", "--gen-batch", "4", "--own-anchors"])  # fmt: skip
+                                       "--retain", "20", "--anchors", "24", "--gen-batch", "4", "--own-anchors",
+                                       "--anchor-match", "nearest"])  # fmt: skip
     assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0 and seen[-1].lookalikes == 12
     assert (seen[-1].retain, seen[-1].anchors, seen[-1].gen_batch, seen[-1].own_anchors) == (20, 24, 4, True)
+    assert seen[-1].anchor_match == "nearest"
+    result = CliRunner().invoke(app, [*base, "--anchor-match", "closest"])
+    assert result.exit_code == 2 and "nearest or order" in result.stderr and len(seen) == 4
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
     assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 4
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
