@@ -284,12 +284,16 @@ class Embedder:
     def __init__(self, vectors: dict[str, list[float]]) -> None:
         self.vectors = vectors
 
-    def capture(self, prompts: list[str], layers: list[int], **kwargs: Any) -> dict[str, torch.Tensor]:
-        assert kwargs["positions"] == "user_mean"
-        return {f"resid_pre.{layers[0]}": torch.tensor([self.vectors[p] for p in prompts])}
+    def forward(self, prompts: list[str], sites: list[str], **kwargs: Any) -> Any:
+        from types import SimpleNamespace
+
+        assert kwargs["positions"] == "user_mean" and kwargs["refusal"]
+        vectors = torch.tensor([self.vectors[p][:3] for p in prompts])
+        return SimpleNamespace(activations={sites[0]: vectors},
+                               refusal_scores=torch.tensor([self.vectors[p][3] for p in prompts]))  # fmt: skip
 
 
-def test_nearest_anchors_pair_each_target_with_a_harmful_prompt_of_its_language_and_category() -> None:
+def test_anchors_drawn_nearest_the_targets_alternate_topic_and_boundary() -> None:
     from types import SimpleNamespace
 
     from rass.mitigate.data import nearest_first, per_lang_anchors, trim_anchors
@@ -298,20 +302,23 @@ def test_nearest_anchors_pair_each_target_with_a_harmful_prompt_of_its_language_
         return SimpleNamespace(id=i, text=i, lang=lang, category=category)
 
     pool = [harm("meth", "en", "drugs"), harm("smurf", "en", "fraud"), harm("scam", "en", "fraud"),
-            harm("heroin", "en", "drugs"), harm("fr-fraud", "fr", "fraud"), harm("bomb", "en", "weapons")]  # fmt: skip
+            harm("heroin", "en", "drugs"), harm("fr-fraud", "fr", "fraud"), harm("bomb", "en", "weapons"),
+            harm("sarin", "en", "chem_bio")]  # fmt: skip
     targets = [{"id": "t-launder", "prompt": "what is smurfing?", "lang": "en", "category": "fraud"},
                {"id": "t-addict", "prompt": "how does addiction start?", "lang": "en", "category": "drugs"},
                {"id": "t-fr", "prompt": "qu'est-ce que le smurfing ?", "lang": "fr", "category": "fraud"}]  # fmt: skip
-    vectors = {"what is smurfing?": [1, 0, 0], "how does addiction start?": [0, 1, 0],
-               "qu'est-ce que le smurfing ?": [1, 0, 0], "meth": [0, 0.2, 1], "smurf": [1, 0.1, 0],
-               "scam": [0.5, 0, 1], "heroin": [0, 1, 0.1], "fr-fraud": [0, 0, 1],
-               "bomb": [0.95, 0, 0]}  # fmt: skip
+    # three activation coordinates, then the refusal log-odds (how firmly a harmful prompt is refused)
+    vectors = {"what is smurfing?": [1, 0, 0, 0], "how does addiction start?": [0, 1, 0, 0],
+               "qu'est-ce que le smurfing ?": [1, 0, 0, 0], "meth": [0, 0.2, 1, 3], "smurf": [1, 0.1, 0, 5],
+               "scam": [0.5, 0, 1, 4], "heroin": [0, 1, 0.1, 6], "fr-fraud": [0, 0, 1, 2],
+               "bomb": [0.95, 0, 0, -1], "sarin": [0, 0, 1, 0.5]}  # fmt: skip
     order, near = nearest_first(Embedder(vectors), targets, pool, layer=3)  # type: ignore[arg-type]
-    # round one: each target its nearest of its own category and language ("bomb" is nearer the
-    # laundering question than "scam" but of another category); round two: the next ones; then the rest
-    assert [h.id for h in order] == ["smurf", "heroin", "fr-fraud", "scam", "meth", "bomb"]
-    assert near == {"smurf": "t-launder", "heroin": "t-addict", "fr-fraud": "t-fr", "scam": "t-launder",
-                    "meth": "t-addict", "bomb": "t-launder"}  # fmt: skip
+    # round one, topic: each target the nearest of its own language and category ("bomb" is nearer the
+    # laundering question than "scam" but of another category); round two, boundary: the least firmly
+    # refused of its language left ("fr" has none left); round three, topic again
+    assert [h.id for h in order] == ["smurf", "heroin", "fr-fraud", "bomb", "sarin", "scam", "meth"]
+    assert near == {"smurf": "t-launder", "heroin": "t-addict", "fr-fraud": "t-fr", "bomb": "t-launder",
+                    "sarin": "t-addict", "scam": "t-launder", "meth": "t-addict"}  # fmt: skip
     anchors = [{"id": h.id, "lang": h.lang, "near": near[h.id]} for h in order]
     # a target dropped later (a rescreen of cached data): its anchors give way to the others' own
     left = targets[1:]

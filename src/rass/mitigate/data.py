@@ -378,39 +378,52 @@ def refusal_anchors(
 def nearest_first(
     chat: ChatModel, targets: Sequence[dict[str, Any]], pool: Sequence[Any], layer: int, batch_size: int | None = None
 ) -> tuple[list[Any], dict[str, str]]:
-    """``pool`` reordered so that anchors drawn in order pair each comply target with the harmful
-    prompt of its language nearest to it, and which target each of those prompts was paired with.
+    """``pool`` reordered so that anchors drawn in order sit next to the comply targets, and which
+    target each of those prompts was drawn for.
 
-    Anchors drawn in seed order (strangling, pipe bombs, meth) left the harmful requests that sit
-    next to the comply targets unanchored: trained to answer "what is smurfing?" and "how does
-    someone become addicted?", the 1.5B lost its refusals of laundering and fentanyl-for-resale
-    requests. Nearest is first a prompt of the target's harm category (a candidate keeps its seed's),
-    then the highest cosine of the mean user-token activations at the probe ``layer`` after removing
-    their common mean (the raw vectors share one large component). Activations alone paired "how
-    did Nazi propaganda portray Jews?" with buying heroin on the 1.5B; within a category they find
-    the request a quoting frame quotes. Rounds go over the targets in order, each taking its nearest
-    prompt not yet taken; what no round took follows in pool order.
+    Rounds go over the targets in order. In odd rounds (the first: what the default count of anchors,
+    one per target, draws) each target takes the harmful prompt of its language nearest it in topic;
+    in even rounds the one of its language nearest the boundary, the lowest refusal log-odds left.
+    What no round took follows in pool order.
+
+    - Topic: anchors drawn in seed order (strangling, pipe bombs, meth) left the requests next to the
+      targets unanchored: trained to answer "what is smurfing?" and "how does someone become
+      addicted?", the 1.5B lost its refusals of laundering and fentanyl-for-resale requests. Nearest is
+      first a prompt of the target's harm category (a candidate keeps its seed's), then the highest
+      cosine of the mean user-token activations at the probe ``layer`` after removing their common mean
+      (the raw vectors share one large component). Activations alone paired "how did Nazi propaganda
+      portray Jews?" with buying heroin; within a category they find the request a quoting frame quotes.
+    - Boundary: training moves the refusal boundary as a whole, and the harmful requests it lets
+      through are those the model refused least firmly: the sarin and fentanyl requests the 1.5B lost
+      after every training projected lowest among the probe's harmful test prompts.
     """
     import torch
 
     if not targets or not pool:
         return list(pool), {}
     texts = [t["prompt"] for t in targets] + [h.text for h in pool]
-    acts = chat.capture(texts, [layer], positions="user_mean", batch_size=batch_size)[f"resid_pre.{layer}"]
-    acts = torch.nn.functional.normalize(acts - acts.mean(0, keepdim=True), dim=-1)
+    site = f"resid_pre.{layer}"
+    res = chat.forward(texts, sites=[site], positions="user_mean", refusal=True, batch_size=batch_size)
+    acts = torch.nn.functional.normalize(res.activations[site] - res.activations[site].mean(0, keepdim=True), dim=-1)
     sim = acts[: len(targets)] @ acts[len(targets) :].T  # [targets, pool]
+    assert res.refusal_scores is not None
+    firm = res.refusal_scores[len(targets) :]  # how firmly each harmful prompt is refused
     taken: set[int] = set()
     order: list[int] = []
     near: dict[str, str] = {}
-    while True:
+    for rnd in range(len(pool)):
         before = len(order)
         for i, t in enumerate(targets):
             free = [j for j in range(len(pool)) if j not in taken and pool[j].lang == t["lang"]]
-            if free:
+            if not free:
+                continue
+            if rnd % 2 == 0:
                 j = max(free, key=lambda k: (pool[k].category == t.get("category"), float(sim[i, k])))
-                taken.add(j)
-                order.append(j)
-                near[pool[j].id] = t["id"]
+            else:
+                j = min(free, key=lambda k: float(firm[k]))
+            taken.add(j)
+            order.append(j)
+            near[pool[j].id] = t["id"]
         if len(order) == before:
             break
     order += [j for j in range(len(pool)) if j not in taken]
