@@ -413,7 +413,16 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
         built.append("answers judged")
         data.answers_checked = judge.fingerprint
 
+    drawn: list[int | None] = []
+
+    def draw(chat: Any, data: TrainingData, harmful: Any, **kwargs: Any) -> None:
+        drawn.append(kwargs["match_layer"])
+        data.anchors = [
+            {"id": "h-" + c["id"], "lang": "en", "prompt": "harm", "completion": "No."} for c in data.comply
+        ]
+
     monkeypatch.setattr(rass.mitigate.data, "build_training_data", build)
+    monkeypatch.setattr(rass.mitigate.data, "draw_anchors", draw)
     monkeypatch.setattr(rass.mitigate.data, "add_own_replies", own)
     monkeypatch.setattr(rass.mitigate.data, "drop_harmful_answers", judged)
     chat = SimpleNamespace(fingerprint="m1")
@@ -428,9 +437,14 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
     assert built == ["m1", "answers judged", "own replies"]
     _training_data(SimpleNamespace(fingerprint="m2"), run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
     assert built[-1] == "m2"  # another model never reuses these targets
-    _, near_dir = _training_data(chat, run, MitigateConfig(anchor_match="nearest"), source, *args)  # type: ignore[arg-type]
-    assert near_dir != where and built[-1] == "m1"  # other anchors: data of its own, built anew
-    assert matched == [None, None, 3]  # nearest to the targets at the probe layer
+    # another anchor setting: data of its own, but the targets and retain answers (most of the
+    # building time) are reused and only the anchors are drawn, here nearest the targets at the probe layer
+    n = len(built)
+    near, near_dir = _training_data(chat, run, MitigateConfig(anchor_match="nearest"), source, *args)  # type: ignore[arg-type]
+    assert near_dir != where and "m1" not in built[n:] and drawn == [3] and matched == [None, None]
+    assert near.comply == first.comply and [a["id"] for a in near.anchors] == ["h-c1", "h-c2"]
+    again, _ = _training_data(chat, run, MitigateConfig(anchor_match="nearest"), source, *args)  # type: ignore[arg-type]
+    assert again.anchors == near.anchors and drawn == [3]  # kept with its anchors: not drawn again
     # the screen grew after the data was built: the reused copy drops what it rejects now
     monkeypatch.setattr("rass.mitigate.data.screen", lambda text, mention=None: "grown" if "kill" in text else None)
     rescreened, _ = _training_data(chat, run, MitigateConfig(), source, *args)  # type: ignore[arg-type]

@@ -547,20 +547,10 @@ def build_training_data(
         drop_harmful_answers(answer_judge, data)
     if own_replies:
         add_own_replies(chat, data, max_new_tokens, batch_size)
-    # own anchors: as many as comply targets in each language, so no language is trained mostly on
-    # refusals (counted in all, the 0.5B's own anchors were 14 English ones against 2 English targets)
-    want: int | dict[str, int] = len(data.comply) if anchors is None else anchors
-    if own_anchors and anchors is None:
-        want = dict(Counter(c["lang"] for c in data.comply))
-    near: dict[str, str] = {}
-    if match_layer is not None:
-        harmful, near = nearest_first(chat, data.comply, harmful, match_layer, batch_size)
-    data.anchors, data.anchors_answered = refusal_anchors(
-        chat, harmful, want, max_new_tokens=max_new_tokens // 2, batch_size=batch_size, canned=not own_anchors
-    )
-    for a in data.anchors:
-        if a["id"] in near:
-            a["near"] = near[a["id"]]
+    if not data.comply:
+        raise DataError(f"no usable comply targets: {data.dropped or 'no boundary prompts were given'}")
+    draw_anchors(chat, data, harmful, anchors=anchors, own_anchors=own_anchors, match_layer=match_layer,
+                 max_new_tokens=max_new_tokens // 2, batch_size=batch_size)  # fmt: skip
     if harmless:
         replies = [
             whole_sentences(x)
@@ -570,6 +560,33 @@ def build_training_data(
             {"id": h.id, "lang": h.lang, "prompt": h.text, "completion": rep}
             for h, rep in zip(harmless, replies, strict=True)
         ]
-    if not data.comply:
-        raise DataError(f"no usable comply targets: {data.dropped or 'no boundary prompts were given'}")
     return data
+
+
+def draw_anchors(
+    chat: ChatModel,
+    data: TrainingData,
+    harmful: Sequence[Any],
+    *,
+    anchors: int | None = None,
+    own_anchors: bool = False,
+    match_layer: int | None = None,
+    max_new_tokens: int = 48,
+    batch_size: int | None = None,
+) -> None:
+    """Set ``data.anchors`` for its comply targets (see ``build_training_data``): a step of its own, so
+    another anchor setting reuses targets and retain answers that took most of the building time."""
+    # own anchors: as many as comply targets in each language, so no language is trained mostly on
+    # refusals (counted in all, the 0.5B's own anchors were 14 English ones against 2 English targets)
+    want: int | dict[str, int] = len(data.comply) if anchors is None else anchors
+    if own_anchors and anchors is None:
+        want = dict(Counter(c["lang"] for c in data.comply))
+    near: dict[str, str] = {}
+    if match_layer is not None:
+        harmful, near = nearest_first(chat, data.comply, harmful, match_layer, batch_size)
+    data.anchors, data.anchors_answered = refusal_anchors(
+        chat, harmful, want, max_new_tokens=max_new_tokens, batch_size=batch_size, canned=not own_anchors
+    )
+    for a in data.anchors:
+        if a["id"] in near:
+            a["near"] = near[a["id"]]

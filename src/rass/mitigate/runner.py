@@ -257,13 +257,16 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
 
     Building it is a hundred generations (targets, the model's own replies, anchors, retain answers):
     minutes on a CPU. It is kept in ``mitigate/data-<key>/`` so a killed training resumes without
-    rebuilding it and sft, dpo and a re-run with other training settings share it. What the screen
-    rejects now is dropped from a reused copy too, so the guarantee holds after the screen grows.
+    rebuilding it and sft, dpo and a re-run with other training settings share it. The comply targets
+    and retain answers (most of the time) are also kept without their anchors in
+    ``mitigate/targets-<key>/``: another anchor setting draws only new anchors for them. What the
+    screen rejects now is dropped from a reused copy too, so the guarantee holds after the screen grows.
     """
     from rass.data.seeds import load_seeds, round_robin
     from rass.mitigate.data import (
         add_own_replies,
         build_training_data,
+        draw_anchors,
         drop_harmful_answers,
         per_lang_anchors,
         trim_anchors,
@@ -290,10 +293,22 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     if nearest:
         what["anchor_match"] = "nearest"
     where = run.path("mitigate", "data-" + content_key(what, 12))
+    anchoring = ("harmful", "match_anchors", "own_anchors", "anchor_match")
+    targets = run.path("mitigate", "targets-" + content_key({k: v for k, v in what.items() if k not in anchoring}, 12))
     # a model judges each comply answer for harmful help only when one stronger than the target is at
     # hand: the 1.5B judging its own steered answers caught 3 of 12 harmful ones and dropped 5 good ones
     judge = rubric or teacher
     cached = read_json_if(where / "data.json")
+    made = read_json_if(targets / "targets.json") if cached is None else None
+    if made is not None:  # the targets of another anchor setting: new anchors for them, then as if reused
+        data = TrainingData(**made)
+        data.recheck({r["id"]: r for r in source}, self_targets=teacher is None, written=cfg.written)
+        if not data.comply:
+            raise DataError(f"no usable comply targets: {data.dropped}")
+        draw_anchors(chat, data, harmful, anchors=cfg.anchors or None, own_anchors=cfg.own_anchors,
+                     match_layer=layer if nearest else None, batch_size=cfg.gen_batch)  # fmt: skip
+        cached = asdict(data)
+        write_json(where / "data.json", cached)
     if cached is None:
         seeds = [r for r in source if r["id"].startswith(SEED_PREFIX)]
         gated, rejected = gate_seeds(chat, seeds)
@@ -306,6 +321,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
                                    match_layer=layer if nearest else None)  # fmt: skip
         data.drop(SEED_GATE_DROP, rejected)
         write_json(where / "data.json", asdict(data))
+        write_json(targets / "targets.json", asdict(data) | {"anchors": [], "anchors_answered": 0})
         return data, where.name
     data = TrainingData(**cached)
     if judge is not None and data.answers_checked is None:  # made before answers were judged: once, now
