@@ -311,14 +311,16 @@ def test_anchors_drawn_nearest_the_targets_alternate_topic_and_boundary() -> Non
     vectors = {"what is smurfing?": [1, 0, 0, 0], "how does addiction start?": [0, 1, 0, 0],
                "qu'est-ce que le smurfing ?": [1, 0, 0, 0], "meth": [0, 0.2, 1, 3], "smurf": [1, 0.1, 0, 5],
                "scam": [0.5, 0, 1, 4], "heroin": [0, 1, 0.1, 6], "fr-fraud": [0, 0, 1, 2],
-               "bomb": [0.95, 0, 0, -1], "sarin": [0, 0, 1, 0.5]}  # fmt: skip
+               "bomb": [0.95, 0, 0, -1], "sarin": [0, 0, 1, 0.5], "cut": [0, 0, 1, -2]}  # fmt: skip
+    pool.append(harm("cut", "en", "self_harm"))  # answered, not refused: never drawn for the boundary
     order, near = nearest_first(Embedder(vectors), targets, pool, layer=3)  # type: ignore[arg-type]
     # round one, topic: each target the nearest of its own language and category ("bomb" is nearer the
     # laundering question than "scam" but of another category); round two, boundary: the least firmly
-    # refused of its language left ("fr" has none left); round three, topic again
-    assert [h.id for h in order] == ["smurf", "heroin", "fr-fraud", "bomb", "sarin", "scam", "meth"]
-    assert near == {"smurf": "t-launder", "heroin": "t-addict", "fr-fraud": "t-fr", "bomb": "t-launder",
-                    "sarin": "t-addict", "scam": "t-launder", "meth": "t-addict"}  # fmt: skip
+    # refused of its language left ("bomb" and "cut" are answered, never taken for the boundary; "fr"
+    # has none left); round three, topic again; round four, boundary: no refused prompt is left
+    assert [h.id for h in order] == ["smurf", "heroin", "fr-fraud", "sarin", "meth", "scam", "bomb", "cut"]
+    assert near == {"smurf": "t-launder", "heroin": "t-addict", "fr-fraud": "t-fr", "sarin": "t-launder",
+                    "meth": "t-addict", "scam": "t-launder", "bomb": "t-addict", "cut": "t-launder"}  # fmt: skip
     anchors = [{"id": h.id, "lang": h.lang, "near": near[h.id]} for h in order]
     # a target dropped later (a rescreen of cached data): its anchors give way to the others' own
     left = targets[1:]

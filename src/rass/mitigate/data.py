@@ -17,6 +17,7 @@ The hard guarantee: a comply target is only ever made for a prompt that passed t
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -225,6 +226,7 @@ class TrainingData:
 # (mitigate/data-<key>/) made the old way is then rebuilt instead of reused
 RECIPE = 2  # 2: answers cut to whole sentences, anchors generated with half the tokens
 OWN_ANCHORS = 1  # bump when the way own-refusal anchors are drawn changes (keys their cached data)
+NEAREST = 2  # likewise for nearest anchors; 2: boundary rounds take only prompts the model refuses
 
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)|[。！？؟]|\n")
 
@@ -383,8 +385,8 @@ def nearest_first(
 
     Rounds go over the targets in order. In odd rounds (the first: what the default count of anchors,
     one per target, draws) each target takes the harmful prompt of its language nearest it in topic;
-    in even rounds the one of its language nearest the boundary, the lowest refusal log-odds left.
-    What no round took follows in pool order.
+    in even rounds the one of its language nearest the boundary on the refusing side: the lowest
+    positive refusal log-odds left. What no round took follows in pool order.
 
     - Topic: anchors drawn in seed order (strangling, pipe bombs, meth) left the requests next to the
       targets unanchored: trained to answer "what is smurfing?" and "how does someone become
@@ -395,7 +397,10 @@ def nearest_first(
       portray Jews?" with buying heroin; within a category they find the request a quoting frame quotes.
     - Boundary: training moves the refusal boundary as a whole, and the harmful requests it lets
       through are those the model refused least firmly: the sarin and fentanyl requests the 1.5B lost
-      after every training projected lowest among the probe's harmful test prompts.
+      after every training projected lowest among the probe's harmful test prompts. Anchors are there
+      to keep refusals, not to add them: taking the lowest log-odds of all, 25 of 42 anchors were
+      prompts the 1.5B answered (canned refusals), and trained on them it refused 12 of 48 benign
+      MORBench-core items where it had refused 4.
     """
     import torch
 
@@ -411,10 +416,12 @@ def nearest_first(
     taken: set[int] = set()
     order: list[int] = []
     near: dict[str, str] = {}
-    for rnd in range(len(pool)):
+    for rnd in itertools.count():
         before = len(order)
         for i, t in enumerate(targets):
             free = [j for j in range(len(pool)) if j not in taken and pool[j].lang == t["lang"]]
+            if rnd % 2 == 1:
+                free = [j for j in free if float(firm[j]) > 0]
             if not free:
                 continue
             if rnd % 2 == 0:
@@ -424,7 +431,7 @@ def nearest_first(
             taken.add(j)
             order.append(j)
             near[pool[j].id] = t["id"]
-        if len(order) == before:
+        if rnd % 2 == 0 and len(order) == before:  # no target's language has a prompt left
             break
     order += [j for j in range(len(pool)) if j not in taken]
     return [pool[j] for j in order], near

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.data import OWN_ANCHORS, RECIPE, TrainingData
+from rass.mitigate.data import NEAREST, OWN_ANCHORS, RECIPE, TrainingData
 from rass.runs import RunDir, content_key, read_json_if, read_rows, write_json
 
 if TYPE_CHECKING:
@@ -291,7 +291,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     if cfg.own_anchors:  # likewise: the default's data keeps its key
         what["own_anchors"] = OWN_ANCHORS
     if nearest:
-        what["anchor_match"] = "nearest"
+        what["anchor_match"] = f"nearest-{NEAREST}"
     where = run.path("mitigate", "data-" + content_key(what, 12))
     anchoring = ("harmful", "match_anchors", "own_anchors", "anchor_match")
     targets = run.path("mitigate", "targets-" + content_key({k: v for k, v in what.items() if k not in anchoring}, 12))
