@@ -316,8 +316,8 @@ def test_anchors_drawn_nearest_the_targets_alternate_topic_and_boundary() -> Non
     order, near = nearest_first(Embedder(vectors), targets, pool, layer=3)  # type: ignore[arg-type]
     # round one, topic: each target the nearest of its own language and category ("bomb" is nearer the
     # laundering question than "scam" but of another category); round two, boundary: the least firmly
-    # refused of its language left ("bomb" and "cut" are answered, never taken for the boundary; "fr"
-    # has none left); round three, topic again; round four, boundary: no refused prompt is left
+    # refused of its language left ("bomb" and "cut" are answered; "fr" has none left); round three,
+    # topic again; round four: no refused prompt is left, so topic stands in
     assert [h.id for h in order] == ["smurf", "heroin", "fr-fraud", "sarin", "meth", "scam", "bomb", "cut"]
     assert near == {"smurf": "t-launder", "heroin": "t-addict", "fr-fraud": "t-fr", "sarin": "t-launder",
                     "meth": "t-addict", "scam": "t-launder", "bomb": "t-addict", "cut": "t-launder"}  # fmt: skip
@@ -327,6 +327,18 @@ def test_anchors_drawn_nearest_the_targets_alternate_topic_and_boundary() -> Non
     assert [a["id"] for a in trim_anchors(anchors, left)] == ["heroin", "fr-fraud"]
     assert [a["id"] for a in per_lang_anchors(anchors, left)] == ["heroin", "fr-fraud"]
     assert nearest_first(Embedder({}), [], pool, layer=3) == (pool, {})  # type: ignore[arg-type]
+    # a language with no refused prompt left keeps its share: its boundary round takes the next in topic
+    # in round two (else it came a round later, after the French target's second one)
+    en_answered = {
+        **vectors,
+        "smurf": [1, 0.1, 0, -3],
+        "scam": [0.5, 0, 1, -4],
+        "fr-fraud": [1, 0, 0.1, 2],
+        "fr-2": [0, 1, 0, 1],
+    }
+    two = [h for h in pool if h.id in ("smurf", "scam", "fr-fraud")] + [harm("fr-2", "fr", "fraud")]
+    order, _ = nearest_first(Embedder(en_answered), [targets[0], targets[2]], two, layer=3)  # type: ignore[arg-type]
+    assert [h.id for h in order] == ["smurf", "fr-fraud", "scam", "fr-2"]
 
 
 def test_another_training_seed_trains_beside_the_first_not_over_it() -> None:

@@ -226,7 +226,7 @@ class TrainingData:
 # (mitigate/data-<key>/) made the old way is then rebuilt instead of reused
 RECIPE = 2  # 2: answers cut to whole sentences, anchors generated with half the tokens
 OWN_ANCHORS = 1  # bump when the way own-refusal anchors are drawn changes (keys their cached data)
-NEAREST = 2  # likewise for nearest anchors; 2: boundary rounds take only prompts the model refuses
+NEAREST = 3  # likewise for nearest anchors; 2: boundary rounds take only prompts the model refuses; 3: or topic
 
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)|[。！？؟]|\n")
 
@@ -386,7 +386,10 @@ def nearest_first(
     Rounds go over the targets in order. In odd rounds (the first: what the default count of anchors,
     one per target, draws) each target takes the harmful prompt of its language nearest it in topic;
     in even rounds the one of its language nearest the boundary on the refusing side: the lowest
-    positive refusal log-odds left. What no round took follows in pool order.
+    positive refusal log-odds left (the nearest in topic when none is left, so every target gets as
+    many anchors: filled from the first targets instead, Spanish got 20 of 42 anchors against 8 of 21
+    targets, and the 1.5B refused 5 of 16 Spanish benign core items where it had refused 1). What no
+    round took follows in pool order.
 
     - Topic: anchors drawn in seed order (strangling, pipe bombs, meth) left the requests next to the
       targets unanchored: trained to answer "what is smurfing?" and "how does someone become
@@ -420,14 +423,13 @@ def nearest_first(
         before = len(order)
         for i, t in enumerate(targets):
             free = [j for j in range(len(pool)) if j not in taken and pool[j].lang == t["lang"]]
-            if rnd % 2 == 1:
-                free = [j for j in free if float(firm[j]) > 0]
-            if not free:
-                continue
-            if rnd % 2 == 0:
+            refused = [j for j in free if float(firm[j]) > 0] if rnd % 2 == 1 else []
+            if refused:
+                j = min(refused, key=lambda k: float(firm[k]))
+            elif free:  # topic, also when no prompt the model refuses is left in the target's language
                 j = max(free, key=lambda k: (pool[k].category == t.get("category"), float(sim[i, k])))
             else:
-                j = min(free, key=lambda k: float(firm[k]))
+                continue
             taken.add(j)
             order.append(j)
             near[pool[j].id] = t["id"]
