@@ -452,13 +452,14 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
     _training_data(SimpleNamespace(fingerprint="m2"), run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
     assert built[-1] == "m2"  # another model never reuses these targets
     # another anchor setting: data of its own, but the targets and retain answers (most of the
-    # building time) are reused and only the anchors are drawn, here nearest the targets at the probe layer
+    # building time) are reused and only the anchors are drawn (the default: nearest the targets at the
+    # probe layer; here in seed order)
     n = len(built)
-    near, near_dir = _training_data(chat, run, MitigateConfig(anchor_match="nearest"), source, *args)  # type: ignore[arg-type]
-    assert near_dir != where and "m1" not in built[n:] and drawn == [3] and matched == [None, None]
+    near, near_dir = _training_data(chat, run, MitigateConfig(anchor_match="order"), source, *args)  # type: ignore[arg-type]
+    assert near_dir != where and "m1" not in built[n:] and drawn == [None] and matched == [3, 3]
     assert near.comply == first.comply and [a["id"] for a in near.anchors] == ["h-c1", "h-c2"]
-    again, _ = _training_data(chat, run, MitigateConfig(anchor_match="nearest"), source, *args)  # type: ignore[arg-type]
-    assert again.anchors == near.anchors and drawn == [3]  # kept with its anchors: not drawn again
+    again, _ = _training_data(chat, run, MitigateConfig(anchor_match="order"), source, *args)  # type: ignore[arg-type]
+    assert again.anchors == near.anchors and drawn == [None]  # kept with its anchors: not drawn again
     # the screen grew after the data was built: the reused copy drops what it rejects now
     monkeypatch.setattr("rass.mitigate.data.screen", lambda text, mention=None: "grown" if "kill" in text else None)
     rescreened, _ = _training_data(chat, run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
@@ -675,10 +676,10 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0 and seen[-1].train["seed"] == 2
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12",
                                        "--retain", "20", "--anchors", "24", "--gen-batch", "4", "--own-anchors",
-                                       "--anchor-match", "nearest"])  # fmt: skip
+                                       "--anchor-match", "order"])  # fmt: skip
     assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0 and seen[-1].lookalikes == 12
     assert (seen[-1].retain, seen[-1].anchors, seen[-1].gen_batch, seen[-1].own_anchors) == (20, 24, 4, True)
-    assert seen[-1].anchor_match == "nearest"
+    assert seen[-1].anchor_match == "order"
     result = CliRunner().invoke(app, [*base, "--anchor-match", "closest"])
     assert result.exit_code == 2 and "nearest or order" in result.stderr and len(seen) == 4
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads

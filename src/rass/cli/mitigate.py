@@ -76,9 +76,10 @@ def mitigate(
         str,
         typer.Option(
             help="sft/dpo: which harmful train prompts become anchors: nearest (each comply target's nearest "
-            "harmful prompt of its language at the probe layer) or order (the seed files' order)."
+            "harmful prompt of its language and category at the probe layer; with more anchors than targets, "
+            "alternately the prompts the model refuses least firmly) or order (the seed files' order)."
         ),
-    ] = "order",
+    ] = "nearest",
     retain: Annotated[
         int, typer.Option(min=0, help="Harmless prompts trained on the model's own answers (keeps ordinary help).")
     ] = 48,

@@ -36,8 +36,10 @@ class MitigateConfig:
     # off: the first harmful train prompts, the canned refusal where the model answers (see README)
     own_anchors: bool = False
     # which harmful prompts become anchors: "nearest" pairs each comply target with the harmful train
-    # prompt of its language nearest to it at the probe layer; "order": the seed files' order
-    anchor_match: str = "order"
+    # prompt of its language and category nearest to it at the probe layer (rass.mitigate.data.
+    # nearest_first); "order": the seed files' order. On the 1.5B's demo run nearest kept 20 and 19 of
+    # 22 harmful refusals (two seeds) where order kept 17 and 16, core benign 4 -> 1 (order: 4 -> 0)
+    anchor_match: str = "nearest"
     retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
     eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
