@@ -815,3 +815,12 @@ def test_rebalanced_sampling_is_the_sft_default_and_refused_for_dpo() -> None:
         _sampling(TrainConfig(method="dpo", sampling="batch_rebalance"))
     with pytest.raises(RassError, match="unknown sampling"):
         _sampling(TrainConfig(sampling="shortest-first"))
+
+
+def test_an_unknown_anchor_match_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    from rass.mitigate.runner import MitigateConfig, run_mitigation
+    from rass.runs import RunDir
+
+    with pytest.raises(RassError, match="unknown anchor match 'closest'; use nearest or order"):
+        run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(anchor_match="closest"))  # type: ignore[arg-type]
+    assert not (tmp_path / "run" / "mitigate").exists()

@@ -113,8 +113,10 @@ def mitigate(
 
     if method not in ("sft", "dpo", "steer"):
         raise typer.BadParameter("use sft, dpo or steer", param_hint="--method")
-    if anchor_match not in ("nearest", "order"):
-        raise typer.BadParameter("use nearest or order", param_hint="--anchor-match")
+    from rass.mitigate.runner import ANCHOR_MATCH
+
+    if anchor_match not in ANCHOR_MATCH:
+        raise typer.BadParameter(f"use {' or '.join(ANCHOR_MATCH)}", param_hint="--anchor-match")
     from rass.select.runner import probe_artifacts
 
     run = RunDir.existing(run_dir)

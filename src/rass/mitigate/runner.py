@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from rass.models.chat import ChatModel
 
 
+ANCHOR_MATCH = ("nearest", "order")
+
+
 @dataclass
 class MitigateConfig:
     method: str = "sft"  # sft | dpo | steer
@@ -204,7 +207,7 @@ def data_summary(data: dict[str, Any]) -> str:
     # data cached before anchors recorded their source says nothing about it: "unknown" is left out
     anchors = ", ".join(f"{n} {k}" for k, n in (data.get("anchor_sources") or {}).items() if k != "unknown")
     if data.get("anchor_match") == "nearest":
-        anchors = "each nearest a target" + (f"; {anchors}" if anchors else "")
+        anchors = "drawn next to the targets" + (f"; {anchors}" if anchors else "")
     if data.get("anchors_answered"):
         anchors += f"; {data['anchors_answered']} harmful prompts drawn were answered"
     return (f"trained on {data.get('comply')} comply targets{f' ({sources})' if sources else ''}, "
@@ -385,6 +388,8 @@ def run_mitigation(
     from rass.evaluate.harness import run_eval
     from rass.runs import read_json
 
+    if cfg.anchor_match not in ANCHOR_MATCH:
+        raise RassError(f"unknown anchor match {cfg.anchor_match!r}; use {' or '.join(ANCHOR_MATCH)}")
     folder = run.path("mitigate", method_folder(cfg))
     direction = SteeringVector.load(run.root / "directions" / "directions.safetensors")
     fit = read_json(run.root / "boundary" / "fit.json")
