@@ -413,21 +413,25 @@ def nearest_first(
     site = f"resid_pre.{layer}"
     res = chat.forward(texts, sites=[site], positions="user_mean", refusal=True, batch_size=batch_size)
     acts = torch.nn.functional.normalize(res.activations[site] - res.activations[site].mean(0, keepdim=True), dim=-1)
-    sim = acts[: len(targets)] @ acts[len(targets) :].T  # [targets, pool]
+    # plain lists: the rounds below index them once per candidate, a tensor index each time costs more
+    sim: list[list[float]] = (acts[: len(targets)] @ acts[len(targets) :].T).tolist()  # [targets][pool]
     assert res.refusal_scores is not None
-    firm = res.refusal_scores[len(targets) :]  # how firmly each harmful prompt is refused
+    firm: list[float] = res.refusal_scores[len(targets) :].tolist()  # how firmly each harmful prompt is refused
+    by_lang: dict[str, list[int]] = {}
+    for j, h in enumerate(pool):
+        by_lang.setdefault(h.lang, []).append(j)
     taken: set[int] = set()
     order: list[int] = []
     near: dict[str, str] = {}
     for rnd in itertools.count():
         before = len(order)
         for i, t in enumerate(targets):
-            free = [j for j in range(len(pool)) if j not in taken and pool[j].lang == t["lang"]]
-            refused = [j for j in free if float(firm[j]) > 0] if rnd % 2 == 1 else []
+            free = [j for j in by_lang.get(t["lang"], []) if j not in taken]
+            refused = [j for j in free if firm[j] > 0] if rnd % 2 == 1 else []
             if refused:
-                j = min(refused, key=lambda k: float(firm[k]))
+                j = min(refused, key=lambda k: firm[k])
             elif free:  # topic, also when no prompt the model refuses is left in the target's language
-                j = max(free, key=lambda k: (pool[k].category == t.get("category"), float(sim[i, k])))
+                j = max(free, key=lambda k: (pool[k].category == t.get("category"), sim[i][k]))
             else:
                 continue
             taken.add(j)
