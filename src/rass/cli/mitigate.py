@@ -51,6 +51,13 @@ def mitigate(
             "3 keeps the before/after evaluations short on a CPU, use 12 or more on a GPU for tighter intervals.",
         ),
     ] = 3,
+    eval_split: Annotated[
+        str,
+        typer.Option(
+            help="test: the reported held-out evaluation; validation: as many other MORBench-core items and "
+            "validation-split harmful seeds, to choose settings (anchors, steps) on without reading test.",
+        ),
+    ] = "test",
     rubric_model: Annotated[
         str | None, typer.Option(help="SPEC of a model that checks comply targets for correctness (sft/dpo).")
     ] = None,
@@ -113,10 +120,12 @@ def mitigate(
 
     if method not in ("sft", "dpo", "steer"):
         raise typer.BadParameter("use sft, dpo or steer", param_hint="--method")
-    from rass.mitigate.runner import ANCHOR_MATCH
+    from rass.mitigate.runner import ANCHOR_MATCH, EVAL_SPLITS
 
     if anchor_match not in ANCHOR_MATCH:
         raise typer.BadParameter(f"use {' or '.join(ANCHOR_MATCH)}", param_hint="--anchor-match")
+    if eval_split not in EVAL_SPLITS:
+        raise typer.BadParameter(f"use {' or '.join(EVAL_SPLITS)}", param_hint="--eval-split")
     from rass.select.runner import probe_artifacts
 
     run = RunDir.existing(run_dir)
@@ -128,7 +137,7 @@ def mitigate(
             check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
-                         own_anchors=own_anchors, anchor_match=anchor_match, gen_batch=gen_batch,
+                         eval_split=eval_split, own_anchors=own_anchors, anchor_match=anchor_match, gen_batch=gen_batch,
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {})
@@ -147,9 +156,10 @@ def mitigate(
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
         console.print(data_summary(data))
-    for group in ("heldout_boundary", "morbench_core", "heldout_harmful"):
+    console.print(f"evaluation split: {eval_split}")
+    for group, key in (("heldout_boundary", "over_refusal"), ("morbench_core", "over_refusal"),
+                       ("morbench_core", "harmful_refusal"), ("heldout_harmful", "harmful_refusal")):  # fmt: skip
         b, a = res["before"][group], res["after"][group]
-        key = "harmful_refusal" if group == "heldout_harmful" else "over_refusal"
         console.print(f"{group:17s} {key}: {rate(b[key])} → {rate(a[key])}")
     b_adv, a_adv = res["before"].get("report_advice"), res["after"].get("report_advice")
     if b_adv and a_adv:  # complying is not enough: what the "should I report it?" answers advise

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 
 ANCHOR_MATCH = ("nearest", "order")
+# "test": the reported evaluation; "validation": items it never uses, to choose settings on (_eval_sets)
+EVAL_SPLITS = ("test", "validation")
 
 
 @dataclass
@@ -47,6 +49,7 @@ class MitigateConfig:
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
     eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
     eval_max_new_tokens: int = 48
+    eval_split: str = "test"  # "validation": choose settings (anchors, steps) without reading the test items
     steer_alpha: float = 1.0
     band_from: str = "fit"  # fit | selected | probe: see steer_band
     max_harmful_steered: float = 0.1  # fit: the most of the probe's harmful prompts the band may hold
@@ -181,20 +184,43 @@ def steer_band(run: RunDir, cfg: MitigateConfig, train: Sequence[dict[str, Any]]
 
 
 def _eval_sets(run: RunDir, held: list[dict[str, Any]], cfg: MitigateConfig, langs: Sequence[str]) -> list[Any]:
+    """The evaluation items of ``cfg.eval_split``, with the id prefixes ``_group_metrics`` reads.
+
+    ``test`` (reported): the held-out boundary prompts, the first ``eval_limit`` test-split harmful seeds
+    of each language, and the first ``eval_limit`` MORBench-core items of each language and kind.
+    ``validation``: the next ``eval_limit`` core items of each language and kind and validation-split
+    harmful seeds, none of them in the test set (core holds validation seeds too), and no boundary
+    prompts: the held-out ones are few, and all of them are reported. Nothing in either is trained on.
+    """
     from rass.bench.build import core_records
     from rass.data.schema import PromptRecord
     from rass.data.seeds import cap_per_lang, load_seeds
 
+    def by_group(r: Any) -> tuple[str, str]:
+        return (r.lang, r.kind)
+
     fields = PromptRecord.__dataclass_fields__
-    records = [
-        PromptRecord.from_dict({k: v for k, v in r.items() if k in fields} | {"id": "heldout:" + r["id"]}) for r in held
-    ]
+    core_all = core_records(langs)
+    core = cap_per_lang(core_all, cfg.eval_limit, key=by_group)
     harmful = cap_per_lang(load_seeds(langs=langs, sets=["harmful"], splits=["test"]), cfg.eval_limit)
+    records = []
+    if cfg.eval_split == "validation":
+        used = {r.id for r in core} | {h.id for h in harmful}
+        core = cap_per_lang([c for c in core_all if c.id not in used], cfg.eval_limit, key=by_group)
+        used |= {c.id for c in core}
+        harmful = cap_per_lang(
+            [h for h in load_seeds(langs=langs, sets=["harmful"], splits=["validation"]) if h.id not in used],
+            cfg.eval_limit,
+        )
+    else:
+        records = [
+            PromptRecord.from_dict({k: v for k, v in r.items() if k in fields} | {"id": "heldout:" + r["id"]})
+            for r in held
+        ]
     records += [
         PromptRecord("heldout-harm:" + h.id, h.text, h.lang, "harmful", h.category, "contrast", h.source)
         for h in harmful
     ]
-    core = cap_per_lang(core_records(langs), cfg.eval_limit, key=lambda r: (r.lang, r.kind))
     records += [PromptRecord("core:" + c.id, c.text, c.lang, c.label, c.category, c.kind, c.source) for c in core]
     return records
 
@@ -390,6 +416,8 @@ def run_mitigation(
 
     if cfg.anchor_match not in ANCHOR_MATCH:
         raise RassError(f"unknown anchor match {cfg.anchor_match!r}; use {' or '.join(ANCHOR_MATCH)}")
+    if cfg.eval_split not in EVAL_SPLITS:
+        raise RassError(f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}")
     folder = run.path("mitigate", method_folder(cfg))
     direction = SteeringVector.load(run.root / "directions" / "directions.safetensors")
     fit = read_json(run.root / "boundary" / "fit.json")
@@ -461,6 +489,8 @@ def run_mitigation(
         # the "after" answers belong to this exact intervention: another band, teacher or setting
         # gets its own folder instead of resuming answers the last intervention produced
         config = {k: v for k, v in asdict(cfg).items() if k != "gen_batch"}  # how fast data is made, not what
+        if cfg.eval_split == "test":  # the default: folders made before validation existed keep their key
+            del config["eval_split"]
         what = {"config": config, "band": info.get("band"), "teacher": teacher.name if teacher else None,
                 "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
         after_dir = folder / ("after-" + content_key(what, 12))
@@ -469,12 +499,15 @@ def run_mitigation(
     report_ids = report_frame_ids(held)
     b_rows = read_rows(before_dir / "judged.jsonl")
     a_rows = read_rows(after_dir / "judged.jsonl")
+    n_held = sum(r.id.startswith("heldout:") for r in eval_records)  # none in the validation
     result = {**info, "config": asdict(cfg), "before_dir": before_dir.name, "after_dir": after_dir.name,
               "before": _group_metrics(b_rows, report_ids), "after": _group_metrics(a_rows, report_ids),
-              "items": {"heldout_boundary": len(held), "train_boundary": len(train_rows), "eval": len(eval_records)},
+              "items": {"heldout_boundary": n_held, "train_boundary": len(train_rows), "eval": len(eval_records)},
               "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip
     from rass.mitigate.plots import before_after
 
-    before_after(result, folder / "before_after.png")
-    write_json(folder / "metrics.json", result)
+    # the validation's numbers sit beside the reported ones, never in their place
+    suffix = "" if cfg.eval_split == "test" else f"-{cfg.eval_split}"
+    before_after(result, folder / f"before_after{suffix}.png")
+    write_json(folder / f"metrics{suffix}.json", result)
     return result
