@@ -283,6 +283,21 @@ def test_anchors_can_be_counted_per_language_and_trimmed_to_the_targets_left() -
     assert all(h.lang != "de" for call in chat.calls for h in pool if h.text in call)  # no target, never drawn
     comply = [{"lang": "fr"}, {"lang": "fr"}]
     assert [a["lang"] for a in per_lang_anchors(anchors, comply)] == ["fr", "fr"]
+    assert [a["lang"] for a in per_lang_anchors(anchors, comply, ratio=1.5)] == ["fr", "fr", "fr"]
+    assert [a["lang"] for a in per_lang_anchors(anchors, [{"lang": "en"}], ratio=0.2)] == ["en"]  # never none
+
+
+def test_anchors_per_target_follow_the_ratio_when_drawn_and_after_targets_are_dropped() -> None:
+    from rass.data.seeds import load_seeds, round_robin
+    from rass.mitigate.data import TrainingData, draw_anchors, trim_anchors
+
+    pool = round_robin(load_seeds(langs=["en"], sets=["harmful"], splits=["train"]), 12)
+    data = TrainingData(comply=[{"id": f"t{i}", "lang": "en", "prompt": "p", "completion": "c"} for i in range(4)])
+    draw_anchors(Refuser({h.text for h in pool}), data, pool, ratio=2.0, batch_size=4)  # type: ignore[arg-type]
+    assert len(data.anchors) == 8
+    draw_anchors(Refuser({h.text for h in pool}), data, pool, ratio=2.0, anchors=3, batch_size=4)  # type: ignore[arg-type]
+    assert len(data.anchors) == 3  # a count in all wins over the ratio
+    assert len(trim_anchors(data.anchors * 3, data.comply[:3], ratio=1.5)) == 4  # 1.5 x 3 targets, rounded
 
 
 class Embedder:
@@ -467,6 +482,10 @@ def test_training_data_is_built_once_shared_across_methods_and_rescreened_on_reu
     assert near.comply == first.comply and [a["id"] for a in near.anchors] == ["h-c1", "h-c2"]
     again, _ = _training_data(chat, run, MitigateConfig(anchor_match="order"), source, *args)  # type: ignore[arg-type]
     assert again.anchors == near.anchors and drawn == [None]  # kept with its anchors: not drawn again
+    # each anchor count and ratio has its own data: nearest order reads the whole pool whatever the count
+    dirs = {_training_data(chat, run, MitigateConfig(**kw), source, *args)[1]  # type: ignore[arg-type]
+            for kw in ({}, {"anchors": 3}, {"anchors": 4}, {"anchor_ratio": 2.0})}  # fmt: skip
+    assert len(dirs) == 4 and drawn == [None, 3, 3, 3] and "m1" not in built[n:]
     # the screen grew after the data was built: the reused copy drops what it rejects now
     monkeypatch.setattr("rass.mitigate.data.screen", lambda text, mention=None: "grown" if "kill" in text else None)
     rescreened, _ = _training_data(chat, run, MitigateConfig(), source, *args)  # type: ignore[arg-type]
@@ -671,7 +690,17 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0, result.output
     assert "2 comply targets (2 written)" in result.stdout
     lib = rass.mitigate.runner.MitigateConfig()  # the CLI's defaults are the library's
-    shared = ("lookalikes", "retain", "anchors", "own_anchors", "anchor_match", "gen_batch", "eval_limit", "eval_split")
+    shared = (
+        "lookalikes",
+        "retain",
+        "anchors",
+        "own_anchors",
+        "anchor_match",
+        "gen_batch",
+        "eval_limit",
+        "eval_split",
+        "anchor_ratio",
+    )
     assert [getattr(seen[-1], k) for k in shared] == [getattr(lib, k) for k in shared]
     assert "report-frame advice (n=4): against reporting 0.25 → 0.25" in result.stdout
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
@@ -693,10 +722,14 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 2 and "nearest or order" in result.stderr and len(seen) == 5
     result = CliRunner().invoke(app, [*base, "--eval-split", "dev"])
     assert result.exit_code == 2 and "test or validation" in result.stderr and len(seen) == 5
+    result = CliRunner().invoke(app, [*base, "--anchor-ratio", "0"])
+    assert result.exit_code == 2 and "above 0" in result.stderr and len(seen) == 5
+    result = CliRunner().invoke(app, [*base, "--anchor-ratio", "1.5"])
+    assert result.exit_code == 0 and seen[-1].anchor_ratio == 1.5
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
-    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 5
+    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 6
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
-    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 5
+    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 6
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -834,6 +867,8 @@ def test_an_unknown_anchor_match_is_refused_before_anything_runs(tmp_path: Path)
 
     with pytest.raises(RassError, match="unknown anchor match 'closest'; use nearest or order"):
         run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(anchor_match="closest"))  # type: ignore[arg-type]
+    with pytest.raises(RassError, match="the anchor ratio must be above 0, got -1"):
+        run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(anchor_ratio=-1))  # type: ignore[arg-type]
     with pytest.raises(RassError, match="unknown evaluation split 'dev'; use test or validation"):
         run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(eval_split="dev"))  # type: ignore[arg-type]
     assert not (tmp_path / "run" / "mitigate").exists()

@@ -71,7 +71,15 @@ def mitigate(
             "written for them instead of dropping them (no model here answers them safely)."
         ),
     ] = True,
-    anchors: Annotated[int, typer.Option(min=0, help="Harmful refusal anchors (0: as many as comply targets).")] = 0,
+    anchors: Annotated[
+        int, typer.Option(min=0, help="Harmful refusal anchors in all (0: --anchor-ratio per comply target).")
+    ] = 0,
+    anchor_ratio: Annotated[
+        float,
+        typer.Option(
+            help="Harmful refusal anchors per comply target kept (per target of each language with --own-anchors).",
+        ),
+    ] = 1.0,
     own_anchors: Annotated[
         bool,
         typer.Option(
@@ -124,6 +132,8 @@ def mitigate(
 
     if anchor_match not in ANCHOR_MATCH:
         raise typer.BadParameter(f"use {' or '.join(ANCHOR_MATCH)}", param_hint="--anchor-match")
+    if not anchor_ratio > 0:
+        raise typer.BadParameter("use a number above 0", param_hint="--anchor-ratio")
     if eval_split not in EVAL_SPLITS:
         raise typer.BadParameter(f"use {' or '.join(EVAL_SPLITS)}", param_hint="--eval-split")
     from rass.select.runner import probe_artifacts
@@ -137,7 +147,8 @@ def mitigate(
             check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
-                         eval_split=eval_split, own_anchors=own_anchors, anchor_match=anchor_match, gen_batch=gen_batch,
+                         anchor_ratio=anchor_ratio, eval_split=eval_split, own_anchors=own_anchors,
+                         anchor_match=anchor_match, gen_batch=gen_batch,
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {})

@@ -452,14 +452,23 @@ def _paired_first(anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, 
     ]
 
 
-def trim_anchors(anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """As many anchors as comply targets are left, those paired with a target still there first."""
-    return _paired_first(anchors, comply)[: len(comply)]
+def anchors_for(targets: int, ratio: float) -> int:
+    """How many anchors ``ratio`` per comply target asks for (at least one for any target)."""
+    return max(round(ratio * targets), 1) if targets else 0
 
 
-def per_lang_anchors(anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """At most as many anchors in each language as comply targets in it (after targets were dropped)."""
-    room = Counter(c["lang"] for c in comply)
+def trim_anchors(
+    anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]], ratio: float = 1.0
+) -> list[dict[str, Any]]:
+    """``ratio`` anchors per comply target left, those paired with a target still there first."""
+    return _paired_first(anchors, comply)[: anchors_for(len(comply), ratio)]
+
+
+def per_lang_anchors(
+    anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]], ratio: float = 1.0
+) -> list[dict[str, Any]]:
+    """At most ``ratio`` anchors in each language per comply target in it (after targets were dropped)."""
+    room = Counter({k: anchors_for(n, ratio) for k, n in Counter(c["lang"] for c in comply).items()})
     kept = []
     for a in _paired_first(anchors, comply):
         if room[a["lang"]] > 0:
@@ -482,6 +491,7 @@ def build_training_data(
     teacher: ChatModel | None = None,
     rubric: ChatModel | None = None,
     anchors: int | None = None,
+    anchor_ratio: float = 1.0,
     own_anchors: bool = False,
     own_replies: bool = True,
     answer_judge: ChatModel | None = None,
@@ -495,8 +505,8 @@ def build_training_data(
     (not judged for fluency, rubric or harm: it is fixed and was read); the rest get generated
     targets that must pass every check.
 
-    ``anchors`` refusal anchors are drawn from ``harmful`` (``None``: as many as comply targets
-    survived, in each language with ``own_anchors``: with more refusals than compliant answers in the
+    ``anchors`` refusal anchors are drawn from ``harmful`` (``None``: ``anchor_ratio`` per comply target
+    that survived, in each language with ``own_anchors``: with more refusals than compliant answers in the
     data, training teaches refusal, seen on the 0.5B: 24 anchors, 18 targets); ``refusal_anchors``
     says which prompts become anchors; with ``match_layer`` they are drawn nearest to the targets
     first (``nearest_first``), each marked with the target it was paired with (``near``).
@@ -562,8 +572,8 @@ def build_training_data(
         add_own_replies(chat, data, max_new_tokens, batch_size)
     if not data.comply:
         raise DataError(f"no usable comply targets: {data.dropped or 'no boundary prompts were given'}")
-    draw_anchors(chat, data, harmful, anchors=anchors, own_anchors=own_anchors, match_layer=match_layer,
-                 max_new_tokens=max_new_tokens // 2, batch_size=batch_size)  # fmt: skip
+    draw_anchors(chat, data, harmful, anchors=anchors, ratio=anchor_ratio, own_anchors=own_anchors,
+                 match_layer=match_layer, max_new_tokens=max_new_tokens // 2, batch_size=batch_size)  # fmt: skip
     if harmless:
         replies = [
             whole_sentences(x)
@@ -582,6 +592,7 @@ def draw_anchors(
     harmful: Sequence[Any],
     *,
     anchors: int | None = None,
+    ratio: float = 1.0,
     own_anchors: bool = False,
     match_layer: int | None = None,
     max_new_tokens: int = 48,
@@ -591,9 +602,9 @@ def draw_anchors(
     another anchor setting reuses targets and retain answers that took most of the building time."""
     # own anchors: as many as comply targets in each language, so no language is trained mostly on
     # refusals (counted in all, the 0.5B's own anchors were 14 English ones against 2 English targets)
-    want: int | dict[str, int] = len(data.comply) if anchors is None else anchors
+    want: int | dict[str, int] = anchors_for(len(data.comply), ratio) if anchors is None else anchors
     if own_anchors and anchors is None:
-        want = dict(Counter(c["lang"] for c in data.comply))
+        want = {k: anchors_for(n, ratio) for k, n in Counter(c["lang"] for c in data.comply).items()}
     near: dict[str, str] = {}
     if match_layer is not None:
         harmful, near = nearest_first(chat, data.comply, harmful, match_layer, batch_size)

@@ -30,13 +30,16 @@ if TYPE_CHECKING:
 ANCHOR_MATCH = ("nearest", "order")
 # "test": the reported evaluation; "validation": items it never uses, to choose settings on (_eval_sets)
 EVAL_SPLITS = ("test", "validation")
+# MitigateConfig fields added after results existed, at the value that behaves as before they did
+LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0}
 
 
 @dataclass
 class MitigateConfig:
     method: str = "sft"  # sft | dpo | steer
     heldout_fraction: float = 0.3
-    anchors: int = 0  # harmful refusal anchors; 0: as many as comply targets were kept
+    anchors: int = 0  # harmful refusal anchors; 0: anchor_ratio per comply target kept
+    anchor_ratio: float = 1.0
     # anchors only from refusals the model gives itself, as many as comply targets in each language;
     # off: the first harmful train prompts, the canned refusal where the model answers (see README)
     own_anchors: bool = False
@@ -310,7 +313,10 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     # nearest anchors are of each target's language, look-alike seeds' languages included
     pool_langs = sorted(set(langs) | {r["lang"] for r in source}) if nearest else langs
     pool = load_seeds(langs=pool_langs, sets=["harmful"], splits=["train"])
-    harmful = round_robin(pool, len(pool) if cfg.own_anchors or nearest else cfg.anchors or len(source))
+    from rass.mitigate.data import anchors_for
+
+    enough = cfg.anchors or anchors_for(len(source), cfg.anchor_ratio)
+    harmful = round_robin(pool, len(pool) if cfg.own_anchors or nearest else enough)
     harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
     what = {"recipe": RECIPE, "model": chat.fingerprint, "source": [(r["id"], r["text"]) for r in source],
             "harmful": [h.id for h in harmful], "harmless": [h.id for h in harmless], "layer": layer,
@@ -323,8 +329,12 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         what["own_anchors"] = OWN_ANCHORS
     if nearest:
         what["anchor_match"] = f"nearest-{NEAREST}"
+        if cfg.anchors:  # the whole pool is read in nearest order, so its ids no longer tell the count
+            what["anchors"] = cfg.anchors
+    if not cfg.anchors and cfg.anchor_ratio != 1.0:  # likewise: one per target keeps its key
+        what["anchor_ratio"] = cfg.anchor_ratio
     where = run.path("mitigate", "data-" + content_key(what, 12))
-    anchoring = ("harmful", "match_anchors", "own_anchors", "anchor_match")
+    anchoring = ("harmful", "match_anchors", "anchors", "own_anchors", "anchor_match", "anchor_ratio")
     targets = run.path("mitigate", "targets-" + content_key({k: v for k, v in what.items() if k not in anchoring}, 12))
     # a model judges each comply answer for harmful help only when one stronger than the target is at
     # hand: the 1.5B judging its own steered answers caught 3 of 12 harmful ones and dropped 5 good ones
@@ -336,8 +346,9 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         data.recheck({r["id"]: r for r in source}, self_targets=teacher is None, written=cfg.written)
         if not data.comply:
             raise DataError(f"no usable comply targets: {data.dropped}")
-        draw_anchors(chat, data, harmful, anchors=cfg.anchors or None, own_anchors=cfg.own_anchors,
-                     match_layer=layer if nearest else None, batch_size=cfg.gen_batch)  # fmt: skip
+        draw_anchors(chat, data, harmful, anchors=cfg.anchors or None, ratio=cfg.anchor_ratio,
+                     own_anchors=cfg.own_anchors, match_layer=layer if nearest else None,
+                     batch_size=cfg.gen_batch)  # fmt: skip
         cached = asdict(data)
         write_json(where / "data.json", cached)
     if cached is None:
@@ -346,7 +357,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         source = [r for r in source if not r["id"].startswith(SEED_PREFIX)] + gated
         data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
                                    rubric=rubric, teacher=teacher, anchors=cfg.anchors or None,
-                                   own_anchors=cfg.own_anchors,
+                                   anchor_ratio=cfg.anchor_ratio, own_anchors=cfg.own_anchors,
                                    own_replies=cfg.method == "dpo", answer_judge=judge,
                                    written=cfg.written, batch_size=cfg.gen_batch,
                                    match_layer=layer if nearest else None)  # fmt: skip
@@ -365,10 +376,9 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     data.recheck({r["id"]: r for r in source}, self_targets=teacher is None, written=cfg.written)
     if not data.comply:
         raise DataError(f"no usable comply targets: {data.dropped}")
-    if not cfg.anchors:  # still as many refusal anchors as comply targets (in each language) after the drops
-        data.anchors = (
-            per_lang_anchors(data.anchors, data.comply) if cfg.own_anchors else trim_anchors(data.anchors, data.comply)
-        )
+    if not cfg.anchors:  # still anchor_ratio per comply target (in each language) after the drops
+        trim = per_lang_anchors if cfg.own_anchors else trim_anchors
+        data.anchors = trim(data.anchors, data.comply, cfg.anchor_ratio)
     return data, where.name
 
 
@@ -416,6 +426,8 @@ def run_mitigation(
 
     if cfg.anchor_match not in ANCHOR_MATCH:
         raise RassError(f"unknown anchor match {cfg.anchor_match!r}; use {' or '.join(ANCHOR_MATCH)}")
+    if not cfg.anchor_ratio > 0:
+        raise RassError(f"the anchor ratio must be above 0, got {cfg.anchor_ratio}")
     if cfg.eval_split not in EVAL_SPLITS:
         raise RassError(f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}")
     folder = run.path("mitigate", method_folder(cfg))
@@ -488,9 +500,9 @@ def run_mitigation(
         info["seconds"] = round(time.perf_counter() - start, 1)
         # the "after" answers belong to this exact intervention: another band, teacher or setting
         # gets its own folder instead of resuming answers the last intervention produced
-        config = {k: v for k, v in asdict(cfg).items() if k != "gen_batch"}  # how fast data is made, not what
-        if cfg.eval_split == "test":  # the default: folders made before validation existed keep their key
-            del config["eval_split"]
+        # gen_batch: how fast data is made, not what; a setting added later is left out at the value that
+        # behaves as before it existed, so folders made before keep their key
+        config = {k: v for k, v in asdict(cfg).items() if k != "gen_batch" and LATER.get(k, ...) != v}
         what = {"config": config, "band": info.get("band"), "teacher": teacher.name if teacher else None,
                 "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
         after_dir = folder / ("after-" + content_key(what, 12))
