@@ -543,7 +543,7 @@ def test_steered_self_answers_never_become_targets_for_prompts_that_quote_a_harm
     assert data.dropped.get(QUOTE_DROP) == 1 and "q" not in {r["id"] for r in data.comply}
     # data cached before the rule existed obeys it on reuse
     run = RunDir(tmp_path / "run")
-    cfg = MitigateConfig()
+    cfg = MitigateConfig(anchor_ratio=1.0)
     anchors = [{"id": f"h{i}", "lang": "en", "prompt": "x", "completion": "No."} for i in range(2)]
     old = TrainingData(comply=[{"id": i, "lang": "en", "prompt": "x", "completion": "Sure."} for i in ("q", "p")],
                        anchors=anchors)  # fmt: skip
@@ -551,7 +551,7 @@ def test_steered_self_answers_never_become_targets_for_prompts_that_quote_a_harm
     _training_data(qwen_tiny, run, cfg, [quoted, plain], ["en"], direction, 1, None, None)  # written as it was
     reused, _ = _training_data(qwen_tiny, run, cfg, [quoted, plain], ["en"], direction, 1, None, None)
     assert [r["id"] for r in reused.comply] == ["p"] and reused.dropped == {QUOTE_DROP: 1}
-    assert len(reused.anchors) == 1  # anchors still match the comply targets in number
+    assert len(reused.anchors) == 1  # anchors still match the comply targets in number (one per target here)
 
 
 def _framed(seed_text: str, lang: str, kind: str, category: str = "cybercrime") -> dict[str, Any]:

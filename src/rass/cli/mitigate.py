@@ -77,9 +77,10 @@ def mitigate(
     anchor_ratio: Annotated[
         float,
         typer.Option(
-            help="Harmful refusal anchors per comply target kept (per target of each language with --own-anchors).",
+            help="Harmful refusal anchors per comply target kept (per target of each language with --own-anchors); "
+            "1.5 was chosen on validation items: 1 lost harmful refusals, 2 added benign ones.",
         ),
-    ] = 1.0,
+    ] = 1.5,
     own_anchors: Annotated[
         bool,
         typer.Option(

@@ -39,7 +39,9 @@ class MitigateConfig:
     method: str = "sft"  # sft | dpo | steer
     heldout_fraction: float = 0.3
     anchors: int = 0  # harmful refusal anchors; 0: anchor_ratio per comply target kept
-    anchor_ratio: float = 1.0
+    # chosen on validation items (--eval-split validation) on the 1.5B's demo run: 1.5 kept all 38 of 44
+    # harmful refusals and halved benign over-refusal (6 -> 3 of 48); 1 lost 8 (order: 10), 2 refused 7
+    anchor_ratio: float = 1.5
     # anchors only from refusals the model gives itself, as many as comply targets in each language;
     # off: the first harmful train prompts, the canned refusal where the model answers (see README)
     own_anchors: bool = False
