@@ -54,7 +54,7 @@ def mitigate(
     eval_split: Annotated[
         str,
         typer.Option(
-            help="test: the reported held-out evaluation; validation: as many other MORBench-core items and "
+            help="test: the reported held-out evaluation; validation: up to as many other MORBench-core items and "
             "validation-split harmful seeds, to choose settings (anchors, steps) on without reading test.",
         ),
     ] = "test",

@@ -383,10 +383,10 @@ def nearest_first(
     """``pool`` reordered so that anchors drawn in order sit next to the comply targets, and which
     target each of those prompts was drawn for.
 
-    Rounds go over the targets in order. In odd rounds (the first: what the default count of anchors,
-    one per target, draws) each target takes the harmful prompt of its language nearest it in topic;
-    in even rounds the one of its language nearest the boundary on the refusing side: the lowest
-    positive refusal log-odds left (the nearest in topic when none is left, so every target gets as
+    Rounds go over the targets in order. In odd rounds (the first: what one anchor per target draws;
+    the default 1.5 per target adds the second round's for the first half of the targets) each target
+    takes the harmful prompt of its language nearest it in topic; in even rounds the one of its
+    language nearest the boundary on the refusing side: the lowest positive refusal log-odds left (the nearest in topic when none is left, so every target gets as
     many anchors: filled from the first targets instead, Spanish got 20 of 42 anchors against 8 of 21
     targets, and the 1.5B refused 5 of 16 Spanish benign core items where it had refused 1). What no
     round took follows in pool order.
@@ -600,7 +600,7 @@ def draw_anchors(
 ) -> None:
     """Set ``data.anchors`` for its comply targets (see ``build_training_data``): a step of its own, so
     another anchor setting reuses targets and retain answers that took most of the building time."""
-    # own anchors: as many as comply targets in each language, so no language is trained mostly on
+    # own anchors: ``ratio`` per comply target of each language, so no language is trained mostly on
     # refusals (counted in all, the 0.5B's own anchors were 14 English ones against 2 English targets)
     want: int | dict[str, int] = anchors_for(len(data.comply), ratio) if anchors is None else anchors
     if own_anchors and anchors is None:

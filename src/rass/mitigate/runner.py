@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.data import NEAREST, OWN_ANCHORS, RECIPE, TrainingData
+from rass.mitigate.data import NEAREST, OWN_ANCHORS, RECIPE, TrainingData, anchors_for
 from rass.runs import RunDir, content_key, read_json_if, read_rows, write_json
 
 if TYPE_CHECKING:
@@ -315,8 +315,6 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     # nearest anchors are of each target's language, look-alike seeds' languages included
     pool_langs = sorted(set(langs) | {r["lang"] for r in source}) if nearest else langs
     pool = load_seeds(langs=pool_langs, sets=["harmful"], splits=["train"])
-    from rass.mitigate.data import anchors_for
-
     enough = cfg.anchors or anchors_for(len(source), cfg.anchor_ratio)
     harmful = round_robin(pool, len(pool) if cfg.own_anchors or nearest else enough)
     harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
