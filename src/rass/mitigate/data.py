@@ -383,13 +383,13 @@ def nearest_first(
     """``pool`` reordered so that anchors drawn in order sit next to the comply targets, and which
     target each of those prompts was drawn for.
 
-    Rounds go over the targets in order. In odd rounds (the first: what one anchor per target draws;
-    the default 1.5 per target adds the second round's for the first half of the targets) each target
-    takes the harmful prompt of its language nearest it in topic; in even rounds the one of its
-    language nearest the boundary on the refusing side: the lowest positive refusal log-odds left (the nearest in topic when none is left, so every target gets as
-    many anchors: filled from the first targets instead, Spanish got 20 of 42 anchors against 8 of 21
-    targets, and the 1.5B refused 5 of 16 Spanish benign core items where it had refused 1). What no
-    round took follows in pool order.
+    Rounds go over the targets in order. In odd rounds (the first: what one anchor per target draws; the
+    default 1.5 per target adds the second round's for the first half of the targets) each target takes the
+    harmful prompt of its language nearest it in topic; in even rounds the one of its language nearest the
+    boundary on the refusing side: the lowest positive refusal log-odds left (the nearest in topic when none
+    is left, so every target gets as many anchors: filled from the first targets instead, Spanish got 20 of
+    42 anchors against 8 of 21 targets, and the 1.5B refused 5 of 16 Spanish benign core items where it had
+    refused 1). What no round took follows in pool order.
 
     - Topic: anchors drawn in seed order (strangling, pipe bombs, meth) left the requests next to the
       targets unanchored: trained to answer "what is smurfing?" and "how does someone become
