@@ -100,3 +100,44 @@ def test_two_processes_train_data_parallel_and_only_the_main_one_evaluates_and_w
     first = metrics["training"]["log"][0]
     assert first["epoch"] == pytest.approx(1 / math.ceil(rows / (2 * 4 * 2)))  # a step: 2 processes x 4 x 2 rows
     assert (run / "mitigate" / "sft" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_only_the_main_process_loads_a_teacher_the_others_key_its_data_by_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import rass.mitigate.runner
+    import rass.select.runner
+    from rass.cli.main import app
+    from rass.errors import RassError
+    from rass.models.spec import ModelRef, load_model
+    from rass.runs import RunDir
+
+    RunDir(tmp_path / "run").save()
+    monkeypatch.setattr(rass.select.runner, "probe_artifacts", lambda run: None)
+    loaded: list[str] = []
+    monkeypatch.setattr(ChatModel, "load", lambda spec, **kw: loaded.append(spec))
+    seen: dict[str, object] = {}
+
+    def fake_run(chat: object, run: object, cfg: object, **kw: object) -> dict[str, object]:
+        seen.update(kw)
+        group = {"over_refusal": None, "harmful_refusal": None}
+        side = dict.fromkeys(("heldout_boundary", "morbench_core", "heldout_harmful"), group)
+        return {"before": side, "after": side, "kl_harmless": 0.0, "seconds": 1.0}  # what the main one prints
+
+    monkeypatch.setattr(rass.mitigate.runner, "run_mitigation", fake_run)
+    monkeypatch.setattr(launch, "is_main", lambda: False)
+    args = ["mitigate", "--run", str(tmp_path / "run"), "--model", "tiny:qwen2", "--teacher", "tiny:llama",
+            "--rubric-model", "tiny:qwen2"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert loaded == ["tiny:qwen2"]  # the trained model only
+    teacher = seen["teacher"]
+    assert isinstance(teacher, ModelRef) and teacher.fingerprint == load_model("tiny:llama").fingerprint
+    assert seen["rubric"] == ModelRef.of("tiny:qwen2")
+    with pytest.raises(RassError, match="tiny:llama was not loaded in this process"):
+        rass.mitigate.runner._loaded(teacher)
+    monkeypatch.setattr(launch, "is_main", lambda: True)
+    loaded.clear()
+    assert CliRunner().invoke(app, args).exit_code == 0 and loaded == ["tiny:qwen2", "tiny:qwen2", "tiny:llama"]

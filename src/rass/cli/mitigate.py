@@ -154,10 +154,21 @@ def mitigate(
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {})
                          | ({"seed": train_seed} if train_seed else {}))  # fmt: skip
-    rubric = ChatModel.load(rubric_model, device=device, dtype=dtype, threads=threads or None) if rubric_model else None
-    teacher_chat = ChatModel.load(teacher, device=device, dtype=dtype, threads=threads or None) if teacher else None
-    res = run_mitigation(chat, run, cfg, rubric=rubric, teacher=teacher_chat)
     from rass.launch import is_main
+    from rass.models.spec import ModelRef
+
+    def helper(spec: str | None) -> ChatModel | ModelRef | None:
+        """A teacher or rubric: only the process that builds the data uses its weights; under accelerate
+        launch the others read that data, keyed by its fingerprint (a 70B teacher per GPU would not fit)."""
+        if not spec:
+            return None
+        return (
+            ChatModel.load(spec, device=device, dtype=dtype, threads=threads or None)
+            if is_main()
+            else ModelRef.of(spec)
+        )
+
+    res = run_mitigation(chat, run, cfg, rubric=helper(rubric_model), teacher=helper(teacher))
 
     if not is_main():  # under accelerate launch the main process evaluates and reports
         return

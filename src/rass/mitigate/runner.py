@@ -25,6 +25,19 @@ from rass.runs import RunDir, content_key, read_json_if, read_rows, write_json
 
 if TYPE_CHECKING:
     from rass.models.chat import ChatModel
+    from rass.models.spec import ModelRef
+
+    # a teacher or rubric: loaded in the process that builds the data, a reference in the others
+    Helper = ChatModel | ModelRef | None
+
+
+def _loaded(model: Helper) -> ChatModel | None:
+    """``model`` where its weights are about to be used: a reference there is a bug, said plainly."""
+    from rass.models.spec import ModelRef
+
+    if isinstance(model, ModelRef):
+        raise RassError(f"{model.name} was not loaded in this process, but its answers are needed here")
+    return model
 
 
 ANCHOR_MATCH = ("nearest", "order")
@@ -287,8 +300,8 @@ def _group_metrics(rows: list[dict[str, Any]], report_ids: Collection[str] = ())
 
 
 def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: list[dict[str, Any]],
-                   langs: Sequence[str], direction: Any, layer: int, rubric: ChatModel | None,
-                   teacher: ChatModel | None) -> tuple[TrainingData, str]:  # fmt: skip
+                   langs: Sequence[str], direction: Any, layer: int, rubric: Helper,
+                   teacher: Helper) -> tuple[TrainingData, str]:  # fmt: skip
     """The training data for ``source``, built once per model, prompts and target settings.
 
     Building it is a hundred generations (targets, the model's own replies, anchors, retain answers):
@@ -356,9 +369,9 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         gated, rejected = gate_seeds(chat, seeds)
         source = [r for r in source if not r["id"].startswith(SEED_PREFIX)] + gated
         data = build_training_data(chat, source, harmful, harmless, direction=direction, layer=layer,
-                                   rubric=rubric, teacher=teacher, anchors=cfg.anchors or None,
+                                   rubric=_loaded(rubric), teacher=_loaded(teacher), anchors=cfg.anchors or None,
                                    anchor_ratio=cfg.anchor_ratio, own_anchors=cfg.own_anchors,
-                                   own_replies=cfg.method == "dpo", answer_judge=judge,
+                                   own_replies=cfg.method == "dpo", answer_judge=_loaded(judge),
                                    written=cfg.written, batch_size=cfg.gen_batch,
                                    match_layer=layer if nearest else None)  # fmt: skip
         data.drop(SEED_GATE_DROP, rejected)
@@ -366,8 +379,9 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         write_json(targets / "targets.json", asdict(data) | {"anchors": [], "anchors_answered": 0})
         return data, where.name
     data = TrainingData(**cached)
-    if judge is not None and data.answers_checked is None:  # made before answers were judged: once, now
-        drop_harmful_answers(judge, data)
+    loaded_judge = _loaded(judge) if judge is not None and data.answers_checked is None else None
+    if loaded_judge is not None:  # made before answers were judged: once, now
+        drop_harmful_answers(loaded_judge, data)
         write_json(where / "data.json", asdict(data))
     if cfg.method == "dpo" and not data.own_replies:  # built by an sft run: add what dpo needs, once
         add_own_replies(chat, data, batch_size=cfg.gen_batch)
@@ -391,8 +405,7 @@ def method_folder(cfg: MitigateConfig) -> str:
 
 def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: Path,
                      source: list[dict[str, Any]], langs: Sequence[str], direction: Any, layer: int,
-                     rubric: ChatModel | None,
-                     teacher: ChatModel | None) -> tuple[TrainingData, str, dict[str, Any]]:  # fmt: skip
+                     rubric: Helper, teacher: Helper) -> tuple[TrainingData, str, dict[str, Any]]:  # fmt: skip
     """Training data (built or read from its cache) and a LoRA adapter trained on it into ``folder``.
 
     Under ``accelerate launch`` every process trains; the main one builds the data first and keeps the
@@ -415,8 +428,8 @@ def run_mitigation(
     run: RunDir,
     cfg: MitigateConfig,
     *,
-    rubric: ChatModel | None = None,
-    teacher: ChatModel | None = None,
+    rubric: Helper = None,
+    teacher: Helper = None,
 ) -> dict[str, Any]:
     from rass.data.seeds import load_seeds
     from rass.directions.vector import SteeringVector

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +124,20 @@ def model_source(spec: str) -> tuple[str, str]:
     return spec, "hub:" + spec
 
 
+@dataclass(frozen=True)
+class ModelRef:
+    """A model known by its SPEC and fingerprint, its weights not loaded: enough for a process that only
+    reads caches keyed by them (a teacher or rubric outside the main process of ``accelerate launch``)."""
+
+    name: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, spec: str, seed: int = 0) -> ModelRef:
+        """The reference ``load_model(spec, seed=seed)`` would give the same name and fingerprint."""
+        return cls(spec, f"{spec}:seed{seed}" if describe(spec) == "tiny" else model_source(spec)[1])
+
+
 def load_model(
     spec: str,
     *,
@@ -148,7 +163,7 @@ def load_model(
             model,
             tokenizer,
             name=spec,
-            fingerprint=f"{spec}:seed{seed}",
+            fingerprint=ModelRef.of(spec, seed).fingerprint,
             system_prompt=system_prompt,
             batch_size=batch_size,
             progress=progress,
