@@ -84,7 +84,7 @@ def mitigate(
     own_anchors: Annotated[
         bool,
         typer.Option(
-            help="Anchor only harmful prompts the model refuses itself, as many as comply targets in each "
+            help="Anchor only harmful prompts the model refuses itself, --anchor-ratio per comply target of each "
             "language (default: the first ones, with rass's canned refusal where the model answers)."
         ),
     ] = False,

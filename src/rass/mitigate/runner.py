@@ -55,7 +55,7 @@ class MitigateConfig:
     # chosen on validation items (--eval-split validation) on the 1.5B's demo run: 1.5 kept all 38 of 44
     # harmful refusals and halved benign over-refusal (6 -> 3 of 48); 1 lost 8 (order: 10), 2 refused 7
     anchor_ratio: float = 1.5
-    # anchors only from refusals the model gives itself, as many as comply targets in each language;
+    # anchors only from refusals the model gives itself, anchor_ratio per comply target of each language;
     # off: the first harmful train prompts, the canned refusal where the model answers (see README)
     own_anchors: bool = False
     # which harmful prompts become anchors: "nearest" pairs each comply target with the harmful train
