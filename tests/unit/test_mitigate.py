@@ -65,6 +65,16 @@ def test_out_of_memory_halves_the_batch_and_keeps_the_effective_batch(
     monkeypatch.setattr(SFTTrainer, "train", lambda self, *a, **k: (_ for _ in ()).throw(MemoryError()))
     with pytest.raises(RassError, match="out of memory even at batch size 1"):
         train_adapter(_fresh(), rows, tmp_path / "b", TrainConfig(max_steps=1, batch_size=1, grad_accum=1))
+    # under accelerate launch the other processes would step on at the old batch: stop with the way out
+    from rass import launch
+
+    monkeypatch.setattr(SFTTrainer, "train", train)
+    monkeypatch.setattr(launch, "launched", lambda: True)
+    monkeypatch.setattr(launch, "local_rank", lambda: 1)
+    monkeypatch.setattr(launch, "is_main", lambda: False)
+    monkeypatch.setattr(launch, "wait", lambda: None)
+    with pytest.raises(RassError, match="process 1 at batch size 4.*--train-batch-size 2 --grad-accum 4"):
+        train_adapter(_fresh(), rows, tmp_path / "c", TrainConfig(max_steps=1, batch_size=4, grad_accum=2))
 
 
 def test_dpo_steps_reduce_loss(tmp_path: Path) -> None:
@@ -710,6 +720,9 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert "seed" not in seen[-1].train  # seed 0 unless asked: same training key and folder as before
     result = CliRunner().invoke(app, [*base, "--train-seed", "2"])
     assert result.exit_code == 0 and seen[-1].train["seed"] == 2
+    assert "batch_size" not in seen[-1].train and "grad_accum" not in seen[-1].train  # TrainConfig's own
+    result = CliRunner().invoke(app, [*base, "--train-batch-size", "2", "--grad-accum", "4"])
+    assert result.exit_code == 0 and (seen[-1].train["batch_size"], seen[-1].train["grad_accum"]) == (2, 4)
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12",
                                        "--retain", "20", "--anchors", "24", "--gen-batch", "4", "--own-anchors",
                                        "--anchor-match", "order"])  # fmt: skip
@@ -719,17 +732,17 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = CliRunner().invoke(app, [*base, "--eval-split", "validation"])
     assert result.exit_code == 0 and seen[-1].eval_split == "validation" and "split: validation" in result.stdout
     result = CliRunner().invoke(app, [*base, "--anchor-match", "closest"])
-    assert result.exit_code == 2 and "nearest or order" in result.stderr and len(seen) == 5
+    assert result.exit_code == 2 and "nearest or order" in result.stderr and len(seen) == 6
     result = CliRunner().invoke(app, [*base, "--eval-split", "dev"])
-    assert result.exit_code == 2 and "test or validation" in result.stderr and len(seen) == 5
+    assert result.exit_code == 2 and "test or validation" in result.stderr and len(seen) == 6
     result = CliRunner().invoke(app, [*base, "--anchor-ratio", "0"])
-    assert result.exit_code == 2 and "above 0" in result.stderr and len(seen) == 5
+    assert result.exit_code == 2 and "above 0" in result.stderr and len(seen) == 6
     result = CliRunner().invoke(app, [*base, "--anchor-ratio", "1.5"])
     assert result.exit_code == 0 and seen[-1].anchor_ratio == 1.5
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
-    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 6
+    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 7
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
-    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 6
+    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 7
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:

@@ -96,6 +96,17 @@ def mitigate(
             "alternately the prompts the model refuses least firmly) or order (the seed files' order)."
         ),
     ] = "nearest",
+    train_batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="sft/dpo: rows per micro-batch and process (default 4; halved by itself when "
+            "memory runs out, except under accelerate launch).",
+        ),
+    ] = None,
+    grad_accum: Annotated[
+        int | None, typer.Option(min=1, help="sft/dpo: micro-batches per optimizer step (default 2).")
+    ] = None,
     retain: Annotated[
         int, typer.Option(min=0, help="Harmless prompts trained on the model's own answers (keeps ordinary help).")
     ] = 48,
@@ -153,7 +164,9 @@ def mitigate(
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {})
-                         | ({"seed": train_seed} if train_seed else {}))  # fmt: skip
+                         | ({"seed": train_seed} if train_seed else {})
+                         | ({"batch_size": train_batch_size} if train_batch_size else {})
+                         | ({"grad_accum": grad_accum} if grad_accum else {}))  # fmt: skip
     from rass.launch import is_main
     from rass.models.spec import ModelRef
 

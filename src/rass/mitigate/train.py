@@ -139,6 +139,14 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
                 raise RassError(
                     "out of memory even at batch size 1: lower --max-length, use a smaller model or a GPU"
                 ) from None
+            from rass import launch
+
+            if launch.launched():  # the others would go on at the old batch and wait on this one for hours
+                raise RassError(
+                    f"out of memory in process {launch.local_rank()} at batch size {batch}: under a launch every "
+                    "process must step alike, so rass does not shrink one; rerun with --train-batch-size "
+                    f"{batch // 2} --grad-accum {accum * 2} (the same effective batch)"
+                ) from None
             # the same effective batch in smaller pieces; the LoRA-wrapped model is reused as is
             batch, accum = batch // 2, accum * 2
             _free_memory()
