@@ -721,8 +721,12 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = CliRunner().invoke(app, [*base, "--train-seed", "2"])
     assert result.exit_code == 0 and seen[-1].train["seed"] == 2
     assert "batch_size" not in seen[-1].train and "grad_accum" not in seen[-1].train  # TrainConfig's own
-    result = CliRunner().invoke(app, [*base, "--train-batch-size", "2", "--grad-accum", "4"])
-    assert result.exit_code == 0 and (seen[-1].train["batch_size"], seen[-1].train["grad_accum"]) == (2, 4)
+    result = CliRunner().invoke(app, [*base, "--train-batch-size", "2", "--grad-accum", "4", "--max-length", "128"])
+    assert result.exit_code == 0 and [seen[-1].train[k] for k in ("batch_size", "grad_accum", "max_length")] == [
+        2,
+        4,
+        128,
+    ]
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12",
                                        "--retain", "20", "--anchors", "24", "--gen-batch", "4", "--own-anchors",
                                        "--anchor-match", "order"])  # fmt: skip

@@ -107,6 +107,9 @@ def mitigate(
     grad_accum: Annotated[
         int | None, typer.Option(min=1, help="sft/dpo: micro-batches per optimizer step (default 2).")
     ] = None,
+    max_length: Annotated[
+        int | None, typer.Option(min=16, help="sft/dpo: tokens kept of each training row (default 256).")
+    ] = None,
     retain: Annotated[
         int, typer.Option(min=0, help="Harmless prompts trained on the model's own answers (keeps ordinary help).")
     ] = 48,
@@ -166,7 +169,8 @@ def mitigate(
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {})
                          | ({"seed": train_seed} if train_seed else {})
                          | ({"batch_size": train_batch_size} if train_batch_size else {})
-                         | ({"grad_accum": grad_accum} if grad_accum else {}))  # fmt: skip
+                         | ({"grad_accum": grad_accum} if grad_accum else {})
+                         | ({"max_length": max_length} if max_length else {}))  # fmt: skip
     from rass.launch import is_main
     from rass.models.spec import ModelRef
 
