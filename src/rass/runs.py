@@ -12,7 +12,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,15 @@ def content_key(obj: Any, length: int = 16) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:length]
+
+
+def stable_fields(fields: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` less those at their ``before`` value: the value that behaves as before the field existed.
+
+    A key built from settings must not move when a setting is added, or every cache, checkpoint and
+    evaluation made before it would be rebuilt (or refused) for nothing.
+    """
+    return {k: v for k, v in fields.items() if k not in before or before[k] != v}
 
 
 def read_json_if(path: Path) -> Any:

@@ -908,3 +908,26 @@ def test_settings_are_chosen_on_validation_items_the_reported_evaluation_never_h
     for prefix, label in (("core:", "benign"), ("core:", "harmful"), ("heldout-harm:", "harmful")):
         for lang in langs:  # every group the proof reads has items of every language in both
             assert any(r.id.startswith(prefix) and r.label == label and r.lang == lang for r in val), (prefix, lang)
+
+
+def test_every_anchor_setting_keys_its_own_data_and_none_of_them_the_targets() -> None:
+    from rass.mitigate.runner import ANCHORING, MitigateConfig, data_fields
+    from rass.runs import content_key
+
+    source = [{"id": "a", "text": "How do I kill a Python process?"}]
+
+    def keys(**kw: Any) -> tuple[str, str]:
+        what = data_fields("model", MitigateConfig(**kw), source, ["h1", "h2"], ["s1"], 3)
+        return content_key(what), content_key({k: v for k, v in what.items() if k not in ANCHORING})
+
+    settings = [{}, {"anchor_ratio": 2.0}, {"anchors": 32}, {"anchors": 33},
+                {"anchor_match": "order", "anchors": 32}, {"anchor_match": "order", "anchors": 33},
+                {"own_anchors": True}]  # fmt: skip
+    data, targets = zip(*(keys(**kw) for kw in settings), strict=True)
+    assert len(set(data)) == len(settings) and len(set(targets)) == 1
+    # a fixed count makes the ratio moot: it does not split one count's data in two
+    assert keys(anchors=32) == keys(anchors=32, anchor_ratio=2.0)
+    # fields not in use stay out, so data made before they existed keeps its key
+    plain = data_fields("model", MitigateConfig(anchor_ratio=1.0, written=False, anchor_match="order"), source,
+                        ["h1"], ["s1"], 3)  # fmt: skip
+    assert not {"written", "own_anchors", "anchor_match", "anchors", "anchor_ratio"} & set(plain)

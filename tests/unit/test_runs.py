@@ -32,3 +32,12 @@ def test_run_rows_skip_a_line_cut_by_a_kill_and_a_missing_file_is_empty(tmp_path
     path.write_text('{"id": "a"}\n\n{"id": "b"}\n{"id": "c", "te', encoding="utf-8")
     assert [r["id"] for r in read_rows(path)] == ["a", "b"]
     assert read_rows(tmp_path / "missing.jsonl") == [] and read_json_if(tmp_path / "missing.json") is None
+
+
+def test_a_setting_added_later_leaves_keys_made_before_it_unchanged_at_its_old_behaviour() -> None:
+    from rass.runs import content_key, stable_fields
+
+    before = {"method": "sft", "seed": 0}
+    later = {"split": "test"}  # the value that behaves as before the setting existed
+    assert content_key(stable_fields(before | {"split": "test"}, later)) == content_key(before)
+    assert content_key(stable_fields(before | {"split": "validation"}, later)) != content_key(before)

@@ -21,7 +21,7 @@ from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
 from rass.mitigate.data import NEAREST, OWN_ANCHORS, RECIPE, TrainingData, anchors_for
-from rass.runs import RunDir, content_key, read_json_if, read_rows, write_json
+from rass.runs import RunDir, content_key, read_json_if, read_rows, stable_fields, write_json
 
 if TYPE_CHECKING:
     from rass.models.chat import ChatModel
@@ -45,6 +45,9 @@ ANCHOR_MATCH = ("nearest", "order")
 EVAL_SPLITS = ("test", "validation")
 # MitigateConfig fields added after results existed, at the value that behaves as before they did
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0}
+# training-data key fields added after data existed, likewise (None: the field is not in use)
+DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
+                              "anchor_ratio": 1.0}  # fmt: skip
 
 
 @dataclass
@@ -299,6 +302,29 @@ def _group_metrics(rows: list[dict[str, Any]], report_ids: Collection[str] = ())
     return out
 
 
+# the data-key fields that only choose anchors: left out of the targets' key, which every anchor setting shares
+ANCHORING = ("harmful", "match_anchors", "anchors", "own_anchors", "anchor_match", "anchor_ratio")
+
+
+def data_fields(model: str, cfg: MitigateConfig, source: Sequence[dict[str, Any]], harmful: Sequence[str],
+                harmless: Sequence[str], layer: int, *, teacher: Helper = None,
+                rubric: Helper = None) -> dict[str, Any]:  # fmt: skip
+    """What the training data is made from: its cache key, stable across upgrades (``DATA_LATER``)."""
+    from rass.mitigate.written import fingerprint as written_fingerprint
+
+    return stable_fields({
+        "recipe": RECIPE, "model": model, "source": [(r["id"], r["text"]) for r in source],
+        "harmful": list(harmful), "harmless": list(harmless), "layer": layer,
+        "alpha": cfg.steer_alpha, "match_anchors": not cfg.anchors,
+        "teacher": teacher.fingerprint if teacher else None, "rubric": rubric.fingerprint if rubric else None,
+        "written": written_fingerprint() if cfg.written else None,
+        "own_anchors": OWN_ANCHORS if cfg.own_anchors else None,
+        "anchor_match": f"nearest-{NEAREST}" if cfg.anchor_match == "nearest" else None,
+        "anchors": cfg.anchors,  # nearest mode reads the whole pool: its ids do not tell the count
+        "anchor_ratio": 1.0 if cfg.anchors else cfg.anchor_ratio,  # a fixed count makes the ratio moot
+    }, DATA_LATER)  # fmt: skip
+
+
 def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: list[dict[str, Any]],
                    langs: Sequence[str], direction: Any, layer: int, rubric: Helper,
                    teacher: Helper) -> tuple[TrainingData, str]:  # fmt: skip
@@ -320,7 +346,6 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         per_lang_anchors,
         trim_anchors,
     )
-    from rass.mitigate.written import fingerprint as written_fingerprint
 
     # anchors and retain prompts come one language at a time (a plain slice took one language);
     # own anchors are drawn from all of them until enough of the model's refusals are found
@@ -331,24 +356,10 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     enough = cfg.anchors or anchors_for(len(source), cfg.anchor_ratio)
     harmful = round_robin(pool, len(pool) if cfg.own_anchors or nearest else enough)
     harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
-    what = {"recipe": RECIPE, "model": chat.fingerprint, "source": [(r["id"], r["text"]) for r in source],
-            "harmful": [h.id for h in harmful], "harmless": [h.id for h in harmless], "layer": layer,
-            "alpha": cfg.steer_alpha, "match_anchors": not cfg.anchors,
-            "teacher": teacher.fingerprint if teacher else None,
-            "rubric": rubric.fingerprint if rubric else None}  # fmt: skip
-    if cfg.written:  # only when in use, so data made before written answers existed keeps its key
-        what["written"] = written_fingerprint()
-    if cfg.own_anchors:  # likewise: the default's data keeps its key
-        what["own_anchors"] = OWN_ANCHORS
-    if nearest:
-        what["anchor_match"] = f"nearest-{NEAREST}"
-        if cfg.anchors:  # the whole pool is read in nearest order, so its ids no longer tell the count
-            what["anchors"] = cfg.anchors
-    if not cfg.anchors and cfg.anchor_ratio != 1.0:  # likewise: one per target keeps its key
-        what["anchor_ratio"] = cfg.anchor_ratio
+    what = data_fields(chat.fingerprint, cfg, source, [h.id for h in harmful], [h.id for h in harmless], layer,
+                       teacher=teacher, rubric=rubric)  # fmt: skip
     where = run.path("mitigate", "data-" + content_key(what, 12))
-    anchoring = ("harmful", "match_anchors", "anchors", "own_anchors", "anchor_match", "anchor_ratio")
-    targets = run.path("mitigate", "targets-" + content_key({k: v for k, v in what.items() if k not in anchoring}, 12))
+    targets = run.path("mitigate", "targets-" + content_key({k: v for k, v in what.items() if k not in ANCHORING}, 12))
     # a model judges each comply answer for harmful help only when one stronger than the target is at
     # hand: the 1.5B judging its own steered answers caught 3 of 12 harmful ones and dropped 5 good ones
     judge = rubric or teacher
@@ -515,7 +526,7 @@ def run_mitigation(
         # gets its own folder instead of resuming answers the last intervention produced
         # gen_batch: how fast data is made, not what; a setting added later is left out at the value that
         # behaves as before it existed, so folders made before keep their key
-        config = {k: v for k, v in asdict(cfg).items() if k != "gen_batch" and LATER.get(k, ...) != v}
+        config = stable_fields({k: v for k, v in asdict(cfg).items() if k != "gen_batch"}, LATER)
         what = {"config": config, "band": info.get("band"), "teacher": teacher.name if teacher else None,
                 "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
         after_dir = folder / ("after-" + content_key(what, 12))

@@ -194,10 +194,10 @@ _HOW_NOT_WHAT = {"checkpointing"}
 
 
 def _config_key(cfg: TrainConfig) -> dict[str, Any]:
-    key = {
-        k: v for k, v in (asdict(cfg) | {"sampling": _sampling(cfg)}).items()
-        if k not in _HOW_NOT_WHAT and not (k in _ADDED_LATER and v == _ADDED_LATER[k])
-    }  # fmt: skip
+    from rass.runs import stable_fields
+
+    what = {k: v for k, v in (asdict(cfg) | {"sampling": _sampling(cfg)}).items() if k not in _HOW_NOT_WHAT}
+    key = stable_fields(what, _ADDED_LATER)
     if _sampling(cfg) == "batch_rebalance" and cfg.seed:
         # before the order followed the seed, such checkpoints were made in seed 0's order: never resume them
         key["order_seed"] = REBALANCE_SEED + cfg.seed
