@@ -380,6 +380,10 @@ def test_another_training_seed_trains_beside_the_first_not_over_it() -> None:
     assert method_folder(MitigateConfig(method="dpo", ablation=True, train={"seed": 3})) == "dpo-ablation-seed3"
     assert method_folder(MitigateConfig(train={"seed": 0})) == "sft"
     assert method_folder(MitigateConfig(method="steer", train={"seed": 3})) == "steer"  # nothing is trained
+    assert method_folder(MitigateConfig(name="sft-ratio2", train={"seed": 3})) == "sft-ratio2"
+    for bad in ("data-1", "targets-x", "../x", "x y"):
+        with pytest.raises(RassError, match="mitigation folder name"):
+            method_folder(MitigateConfig(name=bad))
 
 
 def test_the_fitted_band_holds_most_boundary_prompts_and_few_harmful_ones() -> None:
@@ -743,10 +747,15 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 2 and "above 0" in result.stderr and len(seen) == 6
     result = CliRunner().invoke(app, [*base, "--anchor-ratio", "1.5"])
     assert result.exit_code == 0 and seen[-1].anchor_ratio == 1.5
+    result = CliRunner().invoke(app, [*base, "--name", "sft-ratio2", "--anchor-ratio", "2"])
+    assert result.exit_code == 0 and seen[-1].name == "sft-ratio2"
+    for bad in ("before-x", "a/b", ".."):  # a shared folder's name, a path, not a plain name
+        result = CliRunner().invoke(app, [*base, "--name", bad])
+        assert result.exit_code == 2 and "mitigation folder name" in result.stderr and len(seen) == 8
     result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
-    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 7
+    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 8
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
-    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 7
+    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 8
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:

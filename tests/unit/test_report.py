@@ -34,3 +34,19 @@ def test_methods_with_different_before_measurements_get_their_own_baseline(tmp_p
     )
     assert "0.61 [0.61, 0.61]" in first and "0.30" in first and "0.26" not in first  # sft and dpo share one
     assert "0.26 [0.26, 0.26]" in second and "0.61" not in second
+
+
+def test_settings_tried_on_validation_items_are_ranked_apart_from_the_reported_results(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.save()
+    write_json(run.root / "mitigate" / "sft" / "metrics.json", _metrics("before-aaa", 0.61, 0.11))
+    for name, ratio, after in (("sft", 1.5, 0.2), ("sft-ratio1", 1.0, 0.1)):
+        result = _metrics("before-val", 0.3, after) | {"config": {"anchor_ratio": ratio}, "kl_harmless": 0.3}
+        result["after"]["heldout_harmful"] = result["before"]["heldout_harmful"]  # both keep every refusal
+        write_json(run.root / "mitigate" / name / "metrics-validation.json", result)
+    text = build_report(run.root)[1].read_text()
+    reported, validation = text.split("Settings compared on validation items")
+    assert "0.61 [0.61, 0.61]" in reported and "anchor_ratio" not in reported
+    # the ratio-1 setting refused fewer benign items (1 of 10 against 2) and kept the harmful refusals
+    assert validation.index("| sft-ratio1 | anchor_ratio=1.0 | 3 → 1 of 10") < validation.index("| sft | anchor_ratio")
+    assert "chosen: sft-ratio1" in validation

@@ -35,6 +35,7 @@ app.command("generate")(select_cmd.generate)
 app.command("select")(select_cmd.select)
 app.command("eval")(eval_cmd.eval_)
 app.command("mitigate")(mitigate_cmd.mitigate)
+app.command("choose")(mitigate_cmd.choose)
 app.command("run")(run_cmd.run)
 app.command("report")(run_cmd.report)
 

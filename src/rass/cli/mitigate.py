@@ -10,6 +10,7 @@ from rich.console import Console
 
 from rass.cli.errors import guarded
 from rass.cli.options import DEFAULT_MODEL, DeviceOpt, DtypeOpt, ModelOpt, ThreadsOpt
+from rass.errors import RassError
 
 console = Console()
 
@@ -36,6 +37,13 @@ def mitigate(
             "mitigate/<method>-seed<N>/ beside the first, to see how much of a change is training noise.",
         ),
     ] = 0,
+    name: Annotated[
+        str,
+        typer.Option(
+            help="The folder in RUN/mitigate/ for this setting's adapter and results (default: the method, "
+            "-ablation, -seedN); give each setting compared with --eval-split validation its own, then rass choose.",
+        ),
+    ] = "",
     dpo_sft_weight: Annotated[
         float,
         typer.Option(
@@ -151,6 +159,13 @@ def mitigate(
         raise typer.BadParameter("use a number above 0", param_hint="--anchor-ratio")
     if eval_split not in EVAL_SPLITS:
         raise typer.BadParameter(f"use {' or '.join(EVAL_SPLITS)}", param_hint="--eval-split")
+    if name:
+        from rass.mitigate.runner import check_name
+
+        try:
+            check_name(name)
+        except RassError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--name") from None
     from rass.select.runner import probe_artifacts
 
     run = RunDir.existing(run_dir)
@@ -163,7 +178,7 @@ def mitigate(
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
                          anchor_ratio=anchor_ratio, eval_split=eval_split, own_anchors=own_anchors,
-                         anchor_match=anchor_match, gen_batch=gen_batch,
+                         anchor_match=anchor_match, gen_batch=gen_batch, name=name,
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {})
@@ -206,3 +221,34 @@ def mitigate(
         console.print(f"report-frame advice (n={a_adv['n']}): against reporting {b_adv['against']:.2f} → "
                       f"{a_adv['against']:.2f}, for {b_adv['for']:.2f} → {a_adv['for']:.2f}")  # fmt: skip
     console.print(f"KL on harmless prompts: {res['kl_harmless']}; {res['seconds']} s; metrics in {run_dir}/mitigate")
+
+
+@guarded
+def choose(
+    run_dir: Annotated[Path, typer.Option("--run", help="A run with mitigations evaluated on validation items.")],
+    max_lost: Annotated[
+        int, typer.Option(min=0, help="The most validation harmful refusals a setting may lose and still be chosen.")
+    ] = 1,
+) -> None:
+    """Rank the settings tried with --eval-split validation and choose one by the rule fixed beforehand:
+    lose at most --max-lost harmful refusals, then the fewest benign items refused (seeds averaged)."""
+    from rich.table import Table
+
+    from rass.mitigate.choose import HEADERS, table
+    from rass.mitigate.choose import choose as rank
+    from rass.runs import RunDir, write_json
+
+    run = RunDir.existing(run_dir)
+    cohorts = rank(run.root / "mitigate", max_lost)
+    for cohort in cohorts:
+        shown = Table(title=f"validation against {cohort['before_dir']}")
+        for h in HEADERS:
+            shown.add_column(h, overflow="fold")
+        for row in table(cohort):
+            shown.add_row(*row)
+        console.print(shown)
+        chosen = cohort["chosen"]
+        console.print(f"chosen: {', '.join(chosen)}" if chosen else
+                      f"chosen: none: every setting loses more than {max_lost} harmful refusals")  # fmt: skip
+    out = write_json(run.root / "mitigate" / "choice-validation.json", cohorts)
+    console.print(f"ranking in {out}")

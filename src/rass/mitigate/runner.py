@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import ExitStack
@@ -80,6 +81,7 @@ class MitigateConfig:
     lookalikes: int = 16  # shipped train-split look-alike seeds added as comply prompts (see lookalike_seeds)
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # the folder in mitigate/ (default: method_folder's); where results go, not what they are
 
 
 def _heldout(rec_id: str, fraction: float) -> bool:
@@ -407,9 +409,27 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     return data, where.name
 
 
+# folders of mitigate/ that hold what every method shares, never one method's results
+SHARED_FOLDERS = ("before-", "data-", "targets-")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_name(name: str) -> None:
+    """A ``--name`` must be one plain folder name that is not a shared folder's."""
+    if not NAME_PATTERN.fullmatch(name) or name.startswith(SHARED_FOLDERS):
+        raise RassError(
+            f"cannot use {name!r} as a mitigation folder name: use letters, digits, '.', '_' or '-' (at most 64), "
+            f"not starting with {', '.join(SHARED_FOLDERS)}"
+        )
+
+
 def method_folder(cfg: MitigateConfig) -> str:
     """``sft``, ``sft-ablation``, ``sft-seed1``: trainings that differ only in seed sit side by side
-    (the seed is left out of the name and the keys at 0, so earlier runs keep their folders)."""
+    (the seed is left out of the name and the keys at 0, so earlier runs keep their folders).
+    ``cfg.name`` replaces it: settings compared on validation items each get a folder of their own."""
+    if cfg.name:
+        check_name(cfg.name)
+        return cfg.name
     seed = cfg.train.get("seed") if cfg.method != "steer" else None
     return cfg.method + ("-ablation" if cfg.ablation else "") + (f"-seed{seed}" if seed else "")
 
@@ -526,7 +546,7 @@ def run_mitigation(
         # gets its own folder instead of resuming answers the last intervention produced
         # gen_batch: how fast data is made, not what; a setting added later is left out at the value that
         # behaves as before it existed, so folders made before keep their key
-        config = stable_fields({k: v for k, v in asdict(cfg).items() if k != "gen_batch"}, LATER)
+        config = stable_fields({k: v for k, v in asdict(cfg).items() if k not in ("gen_batch", "name")}, LATER)
         what = {"config": config, "band": info.get("band"), "teacher": teacher.name if teacher else None,
                 "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
         after_dir = folder / ("after-" + content_key(what, 12))

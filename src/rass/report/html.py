@@ -242,8 +242,26 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
         d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
     if not mitigations:
         d.p(f"No mitigation in this run{': ' + skipped['reason'] if skipped else ''}.", muted=True)
+    _validation_tables(d, run / "mitigate")
     out.append(("Mitigation", d))
     return out
+
+
+def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
+    """The settings tried on validation items (``--eval-split validation``), ranked by ``rass choose``'s rule."""
+    from rass.mitigate.choose import HEADERS, choose, table
+
+    found = sorted(mitigate_dir.glob("*/metrics-validation.json")) if mitigate_dir.is_dir() else []
+    if not found:
+        return
+    d.h3("Settings compared on validation items")
+    d.p("Validation items are never reported above. Rule, fixed before results were read: lose at most one "
+        "harmful refusal the model gave before, then the fewest benign items refused; trainings that differ only "
+        "in seed count as one setting (their mean).", muted=True)  # fmt: skip
+    for cohort in choose(mitigate_dir):
+        d.table(list(HEADERS), table(cohort))
+        chosen = cohort["chosen"]
+        d.p(f"chosen: {', '.join(chosen)}" if chosen else "chosen: none (every setting loses too many refusals)")
 
 
 def build_report(run: Path) -> tuple[Path, Path]:

@@ -1,0 +1,151 @@
+"""Choose a mitigation setting on validation items, by a rule fixed before any result is read.
+
+``rass mitigate --eval-split validation`` leaves ``mitigate/<folder>/metrics-validation.json`` for each
+setting tried. The rule (benchmarks/README.md, "Choosing the anchor count on validation items"): among
+the settings that lose at most ``max_lost`` of the harmful refusals the unmitigated model gives on the
+validation items, take the one that leaves the fewest benign items refused; ties go to more harmful
+refusals kept, then to the smaller KL on harmless prompts. The others are ranked after, those losing
+fewest refusals first. Trainings that differ only in their seed are
+one setting, judged on their mean, so one lucky seed does not choose it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from rass.errors import RassError
+from rass.runs import read_json_if
+
+VALIDATION_METRICS = "metrics-validation.json"
+# what a setting is: its config less where and how fast it ran (the split is validation for all of them)
+_NOT_SETTING = {"seed", "eval_split", "name", "gen_batch"}
+
+
+@dataclass
+class Setting:
+    """One setting's validation counts: means over its seeds, counts of the unmitigated model before."""
+
+    folders: list[str]
+    differs: dict[str, Any]  # the settings that set it apart from the others compared
+    benign_refused: float
+    harmful_refused: float
+    harmful_before: int
+    benign_before: int
+    benign_n: int
+    harmful_n: int
+    kl: float | None
+    eligible: bool = False
+
+    @property
+    def harmful_lost(self) -> float:
+        return self.harmful_before - self.harmful_refused
+
+
+def _count(group: dict[str, Any], key: str) -> tuple[int, int]:
+    """(refused, n) of one metrics group; (0, 0) when the group has no such items."""
+    m = group.get(key)
+    return (round(m["rate"] * m["n"]), m["n"]) if m else (0, 0)
+
+
+def _counts(side: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(benign refused, benign n, harmful refused, harmful n) of one side of a validation result."""
+    benign, n_benign = _count(side["morbench_core"], "over_refusal")
+    contrasts, n_contrasts = _count(side["morbench_core"], "harmful_refusal")
+    seeds, n_seeds = _count(side["heldout_harmful"], "harmful_refusal")
+    return benign, n_benign, contrasts + seeds, n_contrasts + n_seeds
+
+
+def _flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A result's config with its training settings inlined (``train.learning_rate``)."""
+    from rass.mitigate.runner import LATER
+
+    # a result made before a setting existed ran at the value that behaves as before it did
+    flat = {k: v for k, v in (LATER | config).items() if k != "train" and k not in _NOT_SETTING}
+    flat |= {f"train.{k}": v for k, v in (config.get("train") or {}).items() if k not in _NOT_SETTING}
+    if flat.get("anchors"):  # a fixed count of anchors makes the ratio moot
+        flat.pop("anchor_ratio", None)
+    return flat
+
+
+def validation_results(mitigate_dir: Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """The validation results under ``mitigate_dir``, grouped by the "before" evaluation they share."""
+    found = sorted(mitigate_dir.glob(f"*/{VALIDATION_METRICS}")) if mitigate_dir.is_dir() else []
+    cohorts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for path in found:
+        result = read_json_if(path)
+        if result:
+            cohorts.setdefault(str(result.get("before_dir")), []).append((path.parent.name, result))
+    return cohorts
+
+
+def compare(results: Sequence[tuple[str, dict[str, Any]]], max_lost: int = 1) -> list[Setting]:
+    """The settings of ``results`` (one "before"), best first by the rule; ``eligible`` marks who may win."""
+    if max_lost < 0:
+        raise RassError(f"the harmful refusals a setting may lose must be 0 or more, got {max_lost}")
+    befores = {_counts(r["before"]) for _, r in results}
+    if len(befores) > 1:
+        raise RassError("these validation results have different before measurements; compare one cohort at a time")
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for name, r in results:
+        key = repr(sorted(_flat_config(r.get("config") or {}).items()))
+        groups.setdefault(key, []).append((name, r))
+    configs = [_flat_config(runs[0][1].get("config") or {}) for runs in groups.values()]
+    varying = {k for c in configs for k in c if any(c.get(k) != o.get(k) for o in configs)}
+    settings = []
+    for config, runs in zip(configs, groups.values(), strict=True):
+        after = [_counts(r["after"]) for _, r in runs]
+        benign_before, benign_n, harmful_before, harmful_n = _counts(runs[0][1]["before"])
+        kls = [r["kl_harmless"] for _, r in runs if r.get("kl_harmless") is not None]
+        s = Setting(folders=[n for n, _ in runs], differs={k: config.get(k) for k in sorted(varying)},
+                    benign_refused=mean(a[0] for a in after), harmful_refused=mean(a[2] for a in after),
+                    harmful_before=harmful_before, benign_before=benign_before, benign_n=benign_n,
+                    harmful_n=harmful_n, kl=mean(kls) if kls else None)  # fmt: skip
+        s.eligible = s.harmful_lost <= max_lost
+        settings.append(s)
+    inf = float("inf")
+    # those that may not win follow, nearest to the bound first
+    return sorted(settings, key=lambda s: (not s.eligible, 0 if s.eligible else s.harmful_lost, s.benign_refused,
+                                           -s.harmful_refused, inf if s.kl is None else s.kl, s.folders))  # fmt: skip
+
+
+def choose(mitigate_dir: Path, max_lost: int = 1) -> list[dict[str, Any]]:
+    """Every cohort's settings ranked by the rule, its choice first (``None`` when none is eligible)."""
+    cohorts = validation_results(mitigate_dir)
+    if not cohorts:
+        raise RassError(
+            f"no validation results in {mitigate_dir}: run rass mitigate --eval-split validation for each "
+            "setting to compare first"
+        )
+    out = []
+    for before, results in cohorts.items():
+        ranked = compare(results, max_lost)
+        chosen = ranked[0] if ranked[0].eligible else None
+        out.append({"before_dir": before, "max_lost": max_lost, "chosen": chosen.folders if chosen else None,
+                    "settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]})  # fmt: skip
+    return out
+
+
+HEADERS = ("folders", "setting", "benign refused", "harmful refused", "lost", "KL", "may win")
+
+
+def _num(x: float) -> str:
+    return f"{x:g}" if float(x).is_integer() else f"{x:.2f}"
+
+
+def table(cohort: dict[str, Any]) -> list[list[str]]:
+    """One cohort's ranking as text rows under ``HEADERS`` (CLI and report): before → after (mean of seeds)."""
+    rows = []
+    for s in cohort["settings"]:
+        # None: not in play for this one (the ratio beside a fixed count of anchors)
+        setting = ", ".join(f"{k}={v}" for k, v in s["differs"].items() if v is not None) or "(the only setting)"
+        rows.append([
+            ", ".join(s["folders"]), setting,
+            f"{s['benign_before']} → {_num(s['benign_refused'])} of {s['benign_n']}",
+            f"{s['harmful_before']} → {_num(s['harmful_refused'])} of {s['harmful_n']}",
+            _num(s["harmful_lost"]), "–" if s["kl"] is None else f"{s['kl']:.3f}", "yes" if s["eligible"] else "no",
+        ])  # fmt: skip
+    return rows

@@ -1,0 +1,107 @@
+"""Choosing a mitigation setting on validation items by the rule fixed before any result was read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from rass.cli.main import app
+from rass.errors import RassError
+from rass.mitigate.choose import VALIDATION_METRICS, choose, compare, table
+from rass.runs import RunDir
+
+
+def side(benign: int, contrasts: int, seeds: int) -> dict[str, Any]:
+    """A metrics side with 48 benign core items, 24 core contrasts and 20 harmful seeds."""
+    return {"morbench_core": {"over_refusal": {"n": 48, "rate": benign / 48},
+                              "harmful_refusal": {"n": 24, "rate": contrasts / 24}},
+            "heldout_harmful": {"over_refusal": None, "harmful_refusal": {"n": 20, "rate": seeds / 20}}}  # fmt: skip
+
+
+BEFORE = side(6, 20, 18)  # 38 harmful refused
+
+
+def result(after: dict[str, Any], kl: float = 0.3, before_dir: str = "before-a", **config: Any) -> dict[str, Any]:
+    train = {"learning_rate": 1e-3} | config.pop("train", {})
+    cfg = {"method": "sft", "anchor_ratio": 1.5, "anchors": 0, "eval_split": "validation", "gen_batch": 32,
+           "name": "", "train": train} | config  # fmt: skip
+    return {"before_dir": before_dir, "before": BEFORE, "after": after, "kl_harmless": kl, "config": cfg}
+
+
+def test_the_fewest_benign_refusals_win_among_settings_that_lose_at_most_one_harmful_refusal() -> None:
+    ranked = compare([
+        ("ratio1", result(side(1, 14, 16), anchor_ratio=1.0)),  # fewest benign refused, but loses 8 refusals
+        ("ratio2", result(side(5, 22, 18), anchor_ratio=2.0)),  # keeps every refusal, 5 benign refused
+        ("ratio15", result(side(3, 20, 17), anchor_ratio=1.5)),  # loses 1, 3 benign refused
+    ])  # fmt: skip
+    assert [s.folders for s in ranked] == [["ratio15"], ["ratio2"], ["ratio1"]]
+    assert [s.eligible for s in ranked] == [True, True, False]
+    assert (ranked[0].harmful_before, ranked[0].harmful_refused, ranked[0].harmful_lost) == (38, 37, 1)
+    assert ranked[0].differs == {"anchor_ratio": 1.5}  # what sets the settings apart, nothing else
+    # stricter: not even one refusal may go
+    assert compare([("ratio15", result(side(3, 20, 17))), ("ratio2", result(side(5, 22, 18), anchor_ratio=2.0))],
+                   max_lost=0)[0].folders == ["ratio2"]  # fmt: skip
+
+
+def test_ties_go_to_more_harmful_refusals_kept_then_to_the_smaller_kl() -> None:
+    ranked = compare([("a", result(side(3, 20, 18), kl=0.2, anchor_ratio=1.0)),
+                      ("b", result(side(3, 21, 18), kl=0.4, anchor_ratio=2.0)),
+                      ("c", result(side(3, 20, 18), kl=0.1, anchor_ratio=3.0))])  # fmt: skip
+    assert [s.folders for s in ranked] == [["b"], ["c"], ["a"]]
+
+
+def test_seeds_of_one_setting_are_judged_on_their_mean_not_on_the_luckiest() -> None:
+    ranked = compare([
+        ("sft", result(side(1, 20, 18))),
+        ("sft-seed1", result(side(5, 20, 18), train={"seed": 1})),  # same setting, another seed
+        ("other", result(side(2, 20, 18), anchor_ratio=2.0)),
+    ])  # fmt: skip
+    assert [s.folders for s in ranked] == [["other"], ["sft", "sft-seed1"]]
+    assert ranked[1].benign_refused == 3 and ranked[1].differs == {"anchor_ratio": 1.5}
+
+
+def test_results_made_before_a_setting_existed_count_at_its_old_behaviour() -> None:
+    old = result(side(3, 20, 18))
+    del old["config"]["anchor_ratio"]  # made before --anchor-ratio: one anchor per target
+    ranked = compare([("old", old), ("new", result(side(3, 20, 18), anchor_ratio=1.0))])
+    assert len(ranked) == 1 and ranked[0].folders == ["old", "new"]
+
+
+def test_a_folder_per_before_measurement_and_no_winner_when_every_setting_loses_too_much(tmp_path: Path) -> None:
+    root = tmp_path / "mitigate"
+    results = {"ratio1": result(side(1, 10, 10), anchor_ratio=1.0),
+               "ratio2": result(side(2, 15, 15), anchor_ratio=2.0),
+               "steer": result(side(0, 20, 18), before_dir="before-b", method="steer")}  # fmt: skip
+    for name, r in results.items():
+        (root / name).mkdir(parents=True)
+        (root / name / VALIDATION_METRICS).write_text(json.dumps(r))
+    (root / "sft").mkdir()
+    (root / "sft" / "metrics.json").write_text(json.dumps(result(side(0, 0, 0))))  # test numbers are never read
+    cohorts = {c["before_dir"]: c for c in choose(root)}
+    assert cohorts["before-a"]["chosen"] is None and cohorts["before-b"]["chosen"] == ["steer"]
+    rows = table(cohorts["before-a"])
+    assert rows[0][:5] == ["ratio2", "anchor_ratio=2.0", "6 → 2 of 48", "38 → 30 of 44", "8"] and rows[0][-1] == "no"
+    with pytest.raises(RassError, match="different before"):
+        compare([("a", result(side(1, 1, 1))), ("b", result(side(1, 1, 1)) | {"before": side(2, 2, 2)})])
+
+
+def test_the_cli_prints_the_ranking_and_its_choice_and_keeps_it_in_the_run(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.save()
+    empty = CliRunner().invoke(app, ["choose", "--run", str(run.root)])
+    assert empty.exit_code == 1 and "no validation results" in empty.stderr and "Traceback" not in empty.output
+    for name, r in (("ratio1", result(side(1, 14, 16), anchor_ratio=1.0)), ("ratio15", result(side(3, 20, 17)))):
+        (run.root / "mitigate" / name).mkdir(parents=True)
+        (run.root / "mitigate" / name / VALIDATION_METRICS).write_text(json.dumps(r))
+    done = CliRunner().invoke(app, ["choose", "--run", str(run.root)], env={"COLUMNS": "160"})
+    assert done.exit_code == 0, done.output
+    assert "chosen: ratio15" in done.stdout
+    saved = json.loads((run.root / "mitigate" / "choice-validation.json").read_text())
+    assert saved[0]["chosen"] == ["ratio15"] and saved[0]["max_lost"] == 1
+    strict = CliRunner().invoke(app, ["choose", "--run", str(run.root), "--max-lost", "0"])
+    assert strict.exit_code == 0 and "chosen: none" in strict.stdout
+    assert CliRunner().invoke(app, ["choose", "--run", str(tmp_path / "nowhere")]).exit_code == 1
