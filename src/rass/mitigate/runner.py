@@ -399,10 +399,11 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     if cfg.method == "dpo" and not data.own_replies:  # built by an sft run: add what dpo needs, once
         add_own_replies(chat, data, batch_size=cfg.gen_batch)
         write_json(where / "data.json", asdict(data))
-    # the rules grow: a reused copy obeys today's screen, rule on quoted requests and loop check
-    data.recheck({r["id"]: r for r in source}, self_targets=teacher is None, written=cfg.written)
-    if not data.comply:
-        raise DataError(f"no usable comply targets: {data.dropped}")
+    if made is None:  # targets just taken from the cache were checked before their anchors were drawn
+        # the rules grow: a reused copy obeys today's screen, rule on quoted requests and loop check
+        data.recheck({r["id"]: r for r in source}, self_targets=teacher is None, written=cfg.written)
+        if not data.comply:
+            raise DataError(f"no usable comply targets: {data.dropped}")
     if not cfg.anchors:  # still anchor_ratio per comply target (in each language) after the drops
         trim = per_lang_anchors if cfg.own_anchors else trim_anchors
         data.anchors = trim(data.anchors, data.comply, cfg.anchor_ratio)
