@@ -940,3 +940,17 @@ def test_every_anchor_setting_keys_its_own_data_and_none_of_them_the_targets() -
     plain = data_fields("model", MitigateConfig(anchor_ratio=1.0, written=False, anchor_match="order"), source,
                         ["h1"], ["s1"], 3)  # fmt: skip
     assert not {"written", "own_anchors", "anchor_match", "anchors", "anchor_ratio"} & set(plain)
+
+
+def test_reported_items_a_validation_evaluation_already_used_are_counted(tmp_path: Path) -> None:
+    from rass.data.io import write_jsonl
+    from rass.mitigate.runner import validation_overlap
+    from rass.runs import RunDir, write_json
+
+    run = RunDir(tmp_path / "run")
+    assert validation_overlap(run, ["core:a"]) == 0  # no validation yet
+    write_jsonl(run.root / "mitigate" / "before-v" / "judged.jsonl", [{"id": "core:b"}, {"id": "core:c"}])
+    write_json(run.root / "mitigate" / "sft-ratio2" / "metrics-validation.json", {"before_dir": "before-v"})
+    # a test evaluation at a larger --eval-limit reaches the items validation chose settings on
+    assert validation_overlap(run, ["core:a", "core:b", "core:c", "heldout-harm:d"]) == 2
+    assert validation_overlap(run, ["core:a"]) == 0

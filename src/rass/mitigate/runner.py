@@ -455,6 +455,21 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
     return data, data_dir, train_adapter(chat, rows, folder, TrainConfig(method=cfg.method, **cfg.train))
 
 
+def validation_overlap(run: RunDir, ids: Sequence[str]) -> int:
+    """How many of the reported items ``ids`` some validation evaluation of this run has already used.
+
+    Validation takes the core items after the first ``eval_limit`` of each language and kind, so a test
+    evaluation at a larger ``--eval-limit`` than the validation's reads items settings were chosen on:
+    its numbers are then not clean held-out numbers, and the CLI says so.
+    """
+    seen: set[str] = set()
+    for path in sorted(run.root.glob("mitigate/*/metrics-validation.json")):
+        before = (read_json_if(path) or {}).get("before_dir")
+        if before:
+            seen |= {r["id"] for r in read_rows(run.root / "mitigate" / before / "judged.jsonl")}
+    return len(seen & set(ids))
+
+
 def run_mitigation(
     chat: ChatModel,
     run: RunDir,
@@ -557,6 +572,8 @@ def run_mitigation(
     b_rows = read_rows(before_dir / "judged.jsonl")
     a_rows = read_rows(after_dir / "judged.jsonl")
     n_held = sum(r.id.startswith("heldout:") for r in eval_records)  # none in the validation
+    if cfg.eval_split == "test":
+        info["validation_overlap"] = validation_overlap(run, [r.id for r in eval_records])
     result = {**info, "config": asdict(cfg), "before_dir": before_dir.name, "after_dir": after_dir.name,
               "before": _group_metrics(b_rows, report_ids), "after": _group_metrics(a_rows, report_ids),
               "items": {"heldout_boundary": n_held, "train_boundary": len(train_rows), "eval": len(eval_records)},
