@@ -954,3 +954,12 @@ def test_reported_items_a_validation_evaluation_already_used_are_counted(tmp_pat
     # a test evaluation at a larger --eval-limit reaches the items validation chose settings on
     assert validation_overlap(run, ["core:a", "core:b", "core:c", "heldout-harm:d"]) == 2
     assert validation_overlap(run, ["core:a"]) == 0
+
+
+def test_dpo_trains_in_smaller_micro_batches_of_the_same_effective_batch_unless_told_otherwise() -> None:
+    from rass.mitigate.train import TrainConfig
+
+    sft, dpo = TrainConfig.for_method("sft"), TrainConfig.for_method("dpo")
+    assert (sft.batch_size, sft.grad_accum) == (TrainConfig().batch_size, TrainConfig().grad_accum) == (4, 2)
+    assert (dpo.batch_size, dpo.grad_accum) == (2, 4) and dpo.method == "dpo"
+    assert TrainConfig.for_method("dpo", batch_size=8).batch_size == 8  # what the user sets wins

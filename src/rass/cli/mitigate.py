@@ -108,12 +108,12 @@ def mitigate(
         int | None,
         typer.Option(
             min=1,
-            help="sft/dpo: rows per micro-batch and process (default 4; halved by itself when "
+            help="sft/dpo: rows per micro-batch and process (default 4, dpo 2; halved by itself when "
             "memory runs out, except under accelerate launch).",
         ),
     ] = None,
     grad_accum: Annotated[
-        int | None, typer.Option(min=1, help="sft/dpo: micro-batches per optimizer step (default 2).")
+        int | None, typer.Option(min=1, help="sft/dpo: micro-batches per optimizer step (default 2, dpo 4).")
     ] = None,
     max_length: Annotated[
         int | None, typer.Option(min=16, help="sft/dpo: tokens kept of each training row (default 256).")

@@ -452,7 +452,7 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
         for name, rows in (("comply", data.comply), ("anchors", data.anchors), ("retain", data.retain)):
             write_jsonl(folder / "data" / f"{name}.jsonl", rows)
     rows = data.sft_rows() if cfg.method == "sft" else data.dpo_rows()
-    return data, data_dir, train_adapter(chat, rows, folder, TrainConfig(method=cfg.method, **cfg.train))
+    return data, data_dir, train_adapter(chat, rows, folder, TrainConfig.for_method(cfg.method, **cfg.train))
 
 
 def validation_overlap(run: RunDir, ids: Sequence[str]) -> int:
