@@ -105,3 +105,20 @@ def test_the_cli_prints_the_ranking_and_its_choice_and_keeps_it_in_the_run(tmp_p
     strict = CliRunner().invoke(app, ["choose", "--run", str(run.root), "--max-lost", "0"])
     assert strict.exit_code == 0 and "chosen: none" in strict.stdout
     assert CliRunner().invoke(app, ["choose", "--run", str(tmp_path / "nowhere")]).exit_code == 1
+
+
+def test_a_file_that_is_not_a_validation_result_is_named_not_half_read(tmp_path: Path) -> None:
+    from rass.report.html import build_report
+
+    run = RunDir(tmp_path / "run")
+    run.save()
+    (run.root / "mitigate" / "x").mkdir(parents=True)
+    for text, why in (('{"before_dir": ', "Expecting value"), ('{"before_dir": "b"}', "no before.morbench_core"),
+                      ("[1]", "not a JSON object")):  # fmt: skip
+        (run.root / "mitigate" / "x" / VALIDATION_METRICS).write_text(text)
+        with pytest.raises(RassError, match=why):
+            choose(run.root / "mitigate")
+        result = CliRunner().invoke(app, ["choose", "--run", str(run.root)])
+        assert result.exit_code == 1 and "x/metrics-validation.json is not a validation result" in result.stderr
+        assert "Traceback" not in result.output
+        assert "Not ranked:" in build_report(run.root)[1].read_text()  # the rest of the report is still written

@@ -18,7 +18,6 @@ from statistics import mean
 from typing import Any
 
 from rass.errors import RassError
-from rass.runs import read_json_if
 
 VALIDATION_METRICS = "metrics-validation.json"
 # what a setting is: its config less where and how fast it ran (the split is validation for all of them)
@@ -76,10 +75,32 @@ def validation_results(mitigate_dir: Path) -> dict[str, list[tuple[str, dict[str
     found = sorted(mitigate_dir.glob(f"*/{VALIDATION_METRICS}")) if mitigate_dir.is_dir() else []
     cohorts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for path in found:
-        result = read_json_if(path)
-        if result:
-            cohorts.setdefault(str(result.get("before_dir")), []).append((path.parent.name, result))
+        result = _load(path)
+        cohorts.setdefault(str(result["before_dir"]), []).append((path.parent.name, result))
     return cohorts
+
+
+def _load(path: Path) -> dict[str, Any]:
+    """A validation result as ``rass mitigate`` writes it; anything else is named, not half-read."""
+    import json
+
+    def bad(why: str) -> RassError:
+        return RassError(f"{path} is not a validation result of rass mitigate ({why}); "
+                         "move it away or evaluate that setting again")  # fmt: skip
+
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise bad(str(exc)) from None
+    if not isinstance(result, dict):
+        raise bad("not a JSON object")
+    missing = [f"{side}.{group}" for side in ("before", "after") for group in ("morbench_core", "heldout_harmful")
+               if not isinstance(result.get(side), dict) or group not in result[side]]  # fmt: skip
+    if "before_dir" not in result:
+        missing.append("before_dir")
+    if missing:
+        raise bad(f"no {', '.join(missing)}")
+    return result
 
 
 def compare(results: Sequence[tuple[str, dict[str, Any]]], max_lost: int = 1) -> list[Setting]:

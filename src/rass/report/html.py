@@ -249,6 +249,7 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
 
 def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     """The settings tried on validation items (``--eval-split validation``), ranked by ``rass choose``'s rule."""
+    from rass.errors import RassError
     from rass.mitigate.choose import HEADERS, choose, table
 
     found = sorted(mitigate_dir.glob("*/metrics-validation.json")) if mitigate_dir.is_dir() else []
@@ -258,7 +259,12 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     d.p("Validation items are never reported above. Rule, fixed before results were read: lose at most one "
         "harmful refusal the model gave before, then the fewest benign items refused; trainings that differ only "
         "in seed count as one setting (their mean).", muted=True)  # fmt: skip
-    for cohort in choose(mitigate_dir):
+    try:
+        cohorts = choose(mitigate_dir)
+    except RassError as exc:  # a stray file does not cost the rest of the report
+        d.p(f"Not ranked: {exc}", muted=True)
+        return
+    for cohort in cohorts:
         d.table(list(HEADERS), table(cohort))
         chosen = cohort["chosen"]
         d.p(f"chosen: {', '.join(chosen)}" if chosen else "chosen: none (every setting loses too many refusals)")
