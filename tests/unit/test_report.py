@@ -47,6 +47,16 @@ def test_settings_tried_on_validation_items_are_ranked_apart_from_the_reported_r
     text = build_report(run.root)[1].read_text()
     reported, validation = text.split("Settings compared on validation items")
     assert "0.61 [0.61, 0.61]" in reported and "anchor_ratio" not in reported
+    assert "not clean held-out numbers" not in reported
     # the ratio-1 setting refused fewer benign items (1 of 10 against 2) and kept the harmful refusals
     assert validation.index("| sft-ratio1 | anchor_ratio=1.0 | 3 → 1 of 10") < validation.index("| sft | anchor_ratio")
     assert "chosen: sft-ratio1" in validation
+
+
+def test_reported_numbers_that_read_validation_items_are_flagged(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.save()
+    write_json(
+        run.root / "mitigate" / "sft" / "metrics.json", _metrics("before-aaa", 0.61, 0.11) | {"validation_overlap": 30}
+    )
+    assert "sft: 30 of its reported items were used by a validation evaluation" in build_report(run.root)[1].read_text()

@@ -237,6 +237,9 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
             from rass.mitigate.runner import data_summary
 
             d.p(f"{name}: {data_summary(data)}", muted=True)
+        if m.get("validation_overlap"):  # reported at a larger --eval-limit than settings were chosen at
+            d.p(f"{name}: {m['validation_overlap']} of its reported items were used by a validation evaluation "
+                "of this run; these numbers are not clean held-out numbers.")  # fmt: skip
         if m.get("band"):
             d.p(f"{name}: steered inputs whose projection lies in [{m['band'][0]:.2f}, {m['band'][1]:.2f}]", muted=True)
         d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
