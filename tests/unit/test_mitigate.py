@@ -739,6 +739,7 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert seen[-1].anchor_match == "order"
     result = CliRunner().invoke(app, [*base, "--eval-split", "validation"])
     assert result.exit_code == 0 and seen[-1].eval_split == "validation" and "split: validation" in result.stdout
+    assert "rass choose --run" in result.stdout
     result = CliRunner().invoke(app, [*base, "--anchor-match", "closest"])
     assert result.exit_code == 2 and "nearest or order" in result.stderr and len(seen) == 6
     result = CliRunner().invoke(app, [*base, "--eval-split", "dev"])

@@ -221,6 +221,8 @@ def mitigate(
         console.print(f"report-frame advice (n={a_adv['n']}): against reporting {b_adv['against']:.2f} → "
                       f"{a_adv['against']:.2f}, for {b_adv['for']:.2f} → {a_adv['for']:.2f}")  # fmt: skip
     console.print(f"KL on harmless prompts: {res['kl_harmless']}; {res['seconds']} s; metrics in {run_dir}/mitigate")
+    if eval_split == "validation":
+        console.print(f"rank the settings evaluated on validation items: rass choose --run {run_dir}")
     if res.get("validation_overlap"):
         console.print(f"warning: {res['validation_overlap']} of the reported items were used by a validation "
                       "evaluation of this run (a larger --eval-limit than the validation's reaches them): "
