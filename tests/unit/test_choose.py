@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ def test_the_fewest_benign_refusals_win_among_settings_that_lose_at_most_one_har
     assert (ranked[0].harmful_before, ranked[0].harmful_refused, ranked[0].harmful_lost) == (38, 37, 1)
     assert ranked[0].differs == {"anchor_ratio": 1.5}  # what sets the settings apart, nothing else
     # stricter: not even one refusal may go
+    cohort = {"settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]}
+    assert [row[4] for row in table(cohort)] == ["1", "gained 2", "8"]  # refusals lost, or gained
     assert compare([("ratio15", result(side(3, 20, 17))), ("ratio2", result(side(5, 22, 18), anchor_ratio=2.0))],
                    max_lost=0)[0].folders == ["ratio2"]  # fmt: skip
 

@@ -167,6 +167,7 @@ def table(cohort: dict[str, Any]) -> list[list[str]]:
             ", ".join(s["folders"]), setting,
             f"{s['benign_before']} → {_num(s['benign_refused'])} of {s['benign_n']}",
             f"{s['harmful_before']} → {_num(s['harmful_refused'])} of {s['harmful_n']}",
-            _num(s["harmful_lost"]), "–" if s["kl"] is None else f"{s['kl']:.3f}", "yes" if s["eligible"] else "no",
+            _num(s["harmful_lost"]) if s["harmful_lost"] >= 0 else f"gained {_num(-s['harmful_lost'])}",
+            "–" if s["kl"] is None else f"{s['kl']:.3f}", "yes" if s["eligible"] else "no",
         ])  # fmt: skip
     return rows
