@@ -176,16 +176,15 @@ def mitigate(
         if spec:
             check_spec(spec)
     chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
+    # training settings passed only when set, so a default run keeps the training key it had before they existed
+    optional = {"sft_weight": dpo_sft_weight, "seed": train_seed, "batch_size": train_batch_size,
+                "grad_accum": grad_accum, "max_length": max_length}  # fmt: skip
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
                          anchor_ratio=anchor_ratio, eval_split=eval_split, own_anchors=own_anchors,
                          anchor_match=anchor_match, gen_batch=gen_batch, name=name,
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
-                         | ({"sft_weight": dpo_sft_weight} if dpo_sft_weight else {})
-                         | ({"seed": train_seed} if train_seed else {})
-                         | ({"batch_size": train_batch_size} if train_batch_size else {})
-                         | ({"grad_accum": grad_accum} if grad_accum else {})
-                         | ({"max_length": max_length} if max_length else {}))  # fmt: skip
+                         | {k: v for k, v in optional.items() if v})  # fmt: skip
     from rass.launch import is_main
     from rass.models.spec import ModelRef
 
