@@ -129,7 +129,7 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
                               processing_class=chat.tokenizer, peft_config=peft)  # fmt: skip
         raise RassError(f"unknown training method {cfg.method!r}; use sft or dpo")
 
-    from rass.launch import is_main, wait
+    from rass.launch import is_main, launched, local_rank, wait
 
     if is_main():  # under accelerate launch every process trains, the main one keeps the files
         _guard_resume(out / "checkpoints", {"config": _config_key(cfg), "rows": rows, "base": chat.fingerprint})
@@ -148,11 +148,9 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
                 raise RassError(
                     "out of memory even at batch size 1: lower --max-length, use a smaller model or a GPU"
                 ) from None
-            from rass import launch
-
-            if launch.launched():  # the others would go on at the old batch and wait on this one for hours
+            if launched():  # the others would go on at the old batch and wait on this one for hours
                 raise RassError(
-                    f"out of memory in process {launch.local_rank()} at batch size {batch}: under a launch every "
+                    f"out of memory in process {local_rank()} at batch size {batch}: under a launch every "
                     "process must step alike, so rass does not shrink one; rerun with --train-batch-size "
                     f"{batch // 2} --grad-accum {accum * 2} (the same effective batch)"
                 ) from None
