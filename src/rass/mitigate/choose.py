@@ -141,6 +141,11 @@ def choose(mitigate_dir: Path, max_lost: int = 1) -> list[dict[str, Any]]:
             f"no validation results in {mitigate_dir}: run rass mitigate --eval-split validation for each "
             "setting to compare first"
         )
+    return rank(cohorts, max_lost)
+
+
+def rank(cohorts: dict[str, list[tuple[str, dict[str, Any]]]], max_lost: int = 1) -> list[dict[str, Any]]:
+    """``choose`` on results already read (``validation_results``)."""
     out = []
     for before, results in cohorts.items():
         ranked = compare(results, max_lost)

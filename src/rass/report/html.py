@@ -253,20 +253,20 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
 def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     """The settings tried on validation items (``--eval-split validation``), ranked by ``rass choose``'s rule."""
     from rass.errors import RassError
-    from rass.mitigate.choose import HEADERS, choose, table
+    from rass.mitigate.choose import HEADERS, rank, table, validation_results
 
-    found = sorted(mitigate_dir.glob("*/metrics-validation.json")) if mitigate_dir.is_dir() else []
-    if not found:
+    try:
+        cohorts, problem = rank(validation_results(mitigate_dir)), ""
+    except RassError as exc:  # a stray file does not cost the rest of the report
+        cohorts, problem = [], str(exc)
+    if not cohorts and not problem:
         return
     d.h3("Settings compared on validation items")
     d.p("Validation items are never reported above. Rule, fixed before results were read: lose at most one "
         "harmful refusal the model gave before, then the fewest benign items refused; trainings that differ only "
         "in seed count as one setting (their mean).", muted=True)  # fmt: skip
-    try:
-        cohorts = choose(mitigate_dir)
-    except RassError as exc:  # a stray file does not cost the rest of the report
-        d.p(f"Not ranked: {exc}", muted=True)
-        return
+    if problem:
+        d.p(f"Not ranked: {problem}", muted=True)
     for cohort in cohorts:
         d.table(list(HEADERS), table(cohort))
         chosen = cohort["chosen"]
