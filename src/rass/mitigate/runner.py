@@ -209,11 +209,12 @@ def steer_band(run: RunDir, cfg: MitigateConfig, train: Sequence[dict[str, Any]]
 def _eval_sets(run: RunDir, held: list[dict[str, Any]], cfg: MitigateConfig, langs: Sequence[str]) -> list[Any]:
     """The evaluation items of ``cfg.eval_split``, with the id prefixes ``_group_metrics`` reads.
 
-    ``test`` (reported): the held-out boundary prompts, the first ``eval_limit`` test-split harmful seeds
-    of each language, and the first ``eval_limit`` MORBench-core items of each language and kind.
-    ``validation``: the next ``eval_limit`` core items of each language and kind and validation-split
-    harmful seeds, none of them in the test set (core holds validation seeds too), and no boundary
-    prompts: the held-out ones are few, and all of them are reported. Nothing in either is trained on.
+    Each shipped seed belongs to one split, and ``cfg.eval_split`` reads only its own: the first
+    ``eval_limit`` MORBench-core items of each language and kind (core holds the validation and test
+    seeds), and as many of the split's harmful seeds that core did not already take, so no prompt is
+    evaluated twice. ``test`` (reported) adds the held-out boundary prompts; ``validation`` has none:
+    they are few, and all of them are reported. The two never share an item at any ``eval_limit``, and
+    nothing in either is trained on (training reads the train split and the selected prompts).
     """
     from rass.bench.build import core_records
     from rass.data.schema import PromptRecord
@@ -223,19 +224,14 @@ def _eval_sets(run: RunDir, held: list[dict[str, Any]], cfg: MitigateConfig, lan
         return (r.lang, r.kind)
 
     fields = PromptRecord.__dataclass_fields__
-    core_all = core_records(langs)
-    core = cap_per_lang(core_all, cfg.eval_limit, key=by_group)
-    harmful = cap_per_lang(load_seeds(langs=langs, sets=["harmful"], splits=["test"]), cfg.eval_limit)
+    core = cap_per_lang([c for c in core_records(langs) if c.split == cfg.eval_split], cfg.eval_limit, key=by_group)
+    in_core = {c.id for c in core}
+    harmful = cap_per_lang(
+        [h for h in load_seeds(langs=langs, sets=["harmful"], splits=[cfg.eval_split]) if h.id not in in_core],
+        cfg.eval_limit,
+    )
     records = []
-    if cfg.eval_split == "validation":
-        used = {r.id for r in core} | {h.id for h in harmful}
-        core = cap_per_lang([c for c in core_all if c.id not in used], cfg.eval_limit, key=by_group)
-        used |= {c.id for c in core}
-        harmful = cap_per_lang(
-            [h for h in load_seeds(langs=langs, sets=["harmful"], splits=["validation"]) if h.id not in used],
-            cfg.eval_limit,
-        )
-    else:
+    if cfg.eval_split == "test":
         records = [
             PromptRecord.from_dict({k: v for k, v in r.items() if k in fields} | {"id": "heldout:" + r["id"]})
             for r in held
@@ -458,9 +454,10 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
 def validation_overlap(run: RunDir, ids: Sequence[str]) -> int:
     """How many of the reported items ``ids`` some validation evaluation of this run has already used.
 
-    Validation takes the core items after the first ``eval_limit`` of each language and kind, so a test
-    evaluation at a larger ``--eval-limit`` than the validation's reads items settings were chosen on:
-    its numbers are then not clean held-out numbers, and the CLI says so.
+    Test and validation items now come from the seeds' own splits and never meet, but validation once
+    took the core items after the first ``eval_limit`` of each language and kind, whatever their split:
+    a run that chose settings that way reads them again in a test evaluation, whose numbers are then
+    not clean held-out numbers, and the CLI says so.
     """
     seen: set[str] = set()
     for path in sorted(run.root.glob("mitigate/*/metrics-validation.json")):
