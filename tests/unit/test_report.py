@@ -60,3 +60,18 @@ def test_reported_numbers_that_read_validation_items_are_flagged(tmp_path: Path)
         run.root / "mitigate" / "sft" / "metrics.json", _metrics("before-aaa", 0.61, 0.11) | {"validation_overlap": 30}
     )
     assert "sft: 30 of its reported items were used by a validation evaluation" in build_report(run.root)[1].read_text()
+
+
+def test_the_report_ranks_with_the_max_lost_of_the_last_choice(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.save()
+    for name, ratio, after, kept in (("sft", 1.5, 0.2, 0.3), ("sft-ratio1", 1.0, 0.1, 0.2)):
+        result = _metrics("before-val", 0.3, after) | {"config": {"anchor_ratio": ratio}, "kl_harmless": 0.3}
+        result["after"]["heldout_harmful"]["harmful_refusal"]["rate"] = kept  # ratio 1 loses one of 3
+        write_json(run.root / "mitigate" / name / "metrics-validation.json", result)
+    assert "chosen: sft-ratio1" in build_report(run.root)[1].read_text()  # never chosen: at most 1 lost
+    write_json(run.root / "mitigate" / "choice-validation.json", [{"before_dir": "before-val", "max_lost": 0}])
+    text = build_report(run.root)[1].read_text()
+    assert "chosen: sft\n" in text and "lose at most 0 of the harmful refusals" in text
+    (run.root / "mitigate" / "choice-validation.json").write_text("[{")  # cut short: ranked as if never chosen
+    assert "chosen: sft-ratio1" in build_report(run.root)[1].read_text()

@@ -62,8 +62,8 @@ def mitigate(
     eval_split: Annotated[
         str,
         typer.Option(
-            help="test: the reported held-out evaluation; validation: up to as many other MORBench-core items and "
-            "validation-split harmful seeds, to choose settings (anchors, steps) on without reading test.",
+            help="test: the reported held-out evaluation (test-split seeds); validation: validation-split seeds "
+            "only, to choose settings (anchors, steps) on without reading test. They never share an item.",
         ),
     ] = "test",
     rubric_model: Annotated[
@@ -224,8 +224,8 @@ def mitigate(
         console.print(f"rank the settings evaluated on validation items: rass choose --run {run_dir}")
     if res.get("validation_overlap"):
         console.print(f"warning: {res['validation_overlap']} of the reported items were used by a validation "
-                      "evaluation of this run (a larger --eval-limit than the validation's reaches them): "
-                      "report at the --eval-limit the settings were chosen at")  # fmt: skip
+                      "evaluation made before validation kept to its own split: choose the settings again on "
+                      "--eval-split validation before reporting these numbers")  # fmt: skip
 
 
 @guarded
@@ -236,10 +236,11 @@ def choose(
     ] = 1,
 ) -> None:
     """Rank the settings tried with --eval-split validation and choose one by the rule fixed beforehand:
-    lose at most --max-lost harmful refusals, then the fewest benign items refused (seeds averaged)."""
+    lose at most --max-lost harmful refusals, then the fewest benign items refused (seeds averaged;
+    the full rule is printed with the ranking)."""
     from rich.table import Table
 
-    from rass.mitigate.choose import HEADERS, table
+    from rass.mitigate.choose import CHOICE, HEADERS, rule, table
     from rass.mitigate.choose import choose as rank
     from rass.runs import RunDir, write_json
 
@@ -255,5 +256,6 @@ def choose(
         chosen = cohort["chosen"]
         console.print(f"chosen: {', '.join(chosen)}" if chosen else
                       f"chosen: none: every setting loses more than {max_lost} harmful refusals")  # fmt: skip
-    out = write_json(run.root / "mitigate" / "choice-validation.json", cohorts)
+    console.print(f"rule: {rule(max_lost)}")
+    out = write_json(run.root / "mitigate" / CHOICE, cohorts)
     console.print(f"ranking in {out}")

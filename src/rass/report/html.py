@@ -253,18 +253,18 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
 def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     """The settings tried on validation items (``--eval-split validation``), ranked by ``rass choose``'s rule."""
     from rass.errors import RassError
-    from rass.mitigate.choose import HEADERS, rank, table, validation_results
+    from rass.mitigate.choose import HEADERS, last_max_lost, rank, rule, table, validation_results
 
+    max_lost = last_max_lost(mitigate_dir)  # as the last rass choose ranked them
     try:
-        cohorts, problem = rank(validation_results(mitigate_dir)), ""
+        cohorts, problem = rank(validation_results(mitigate_dir), max_lost), ""
     except RassError as exc:  # a stray file does not cost the rest of the report
         cohorts, problem = [], str(exc)
     if not cohorts and not problem:
         return
     d.h3("Settings compared on validation items")
-    d.p("Validation items are never reported above. Rule, fixed before results were read: lose at most one "
-        "harmful refusal the model gave before, then the fewest benign items refused; trainings that differ only "
-        "in seed count as one setting (their mean).", muted=True)  # fmt: skip
+    d.p(f"Validation items are never reported above. Rule, fixed before results were read: {rule(max_lost)}",
+        muted=True)  # fmt: skip
     if problem:
         d.p(f"Not ranked: {problem}", muted=True)
     for cohort in cohorts:
