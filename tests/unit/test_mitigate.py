@@ -851,6 +851,13 @@ def test_checkpoints_made_before_a_setting_existed_still_resume_when_it_is_off(t
         with pytest.raises(RassError, match="other data or settings"):
             _guard_resume(tmp_path / "ck", {"config": _config_key(other), "rows": rows, "base": "m"})
 
+    # the refusal names what differs, so the user knows which flags resume the training
+    with pytest.raises(RassError, match=r"config.grad_accum 2 there, 4 now; config.sft_weight None there, 1.0 now"):
+        _guard_resume(tmp_path / "ck", {"config": _config_key(TrainConfig(sampling=plain, grad_accum=4,
+                                                                          sft_weight=1.0)), "rows": rows, "base": "m"})  # fmt: skip
+    with pytest.raises(RassError, match="settings: other rows$|other rows;"):
+        _guard_resume(tmp_path / "ck", {"config": _config_key(TrainConfig(sampling=plain)), "rows": [], "base": "m"})
+
 
 def test_another_training_seed_orders_the_rebalanced_examples_differently() -> None:
     from datasets import Dataset

@@ -218,14 +218,31 @@ def _guard_resume(folder: Path, what: dict[str, Any]) -> None:
     from rass.runs import content_key
 
     key = content_key(what)
+    # the settings as they are, the rest (rows, base) by digest: enough to say what differs, and small
+    parts = json.loads(json.dumps({k: v if isinstance(v, dict) else content_key(v) for k, v in what.items()},
+                                  default=str))  # fmt: skip
     stamp = folder / "rass_training.json"
-    if stamp.is_file() and json.loads(stamp.read_text()).get("key") != key:
-        raise RassError(
-            f"{folder} holds checkpoints of a training with other data or settings; "
-            "move that folder away (or use another run) to train afresh"
-        )
+    saved = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    if saved and saved.get("key") != key:
+        raise RassError(f"{folder} holds checkpoints of a training with {_differences(saved.get('parts'), parts)}; "
+                        "give the same settings to resume it, or another --name (or run) to train afresh")  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({"key": key}))
+    stamp.write_text(json.dumps({"key": key, "parts": parts}))
+
+
+def _differences(saved: Any, now: dict[str, Any]) -> str:
+    """What sets two trainings apart, named (stamps older than this kept only their key)."""
+    if not isinstance(saved, dict):
+        return "other data or settings"
+    diff = []
+    for k in sorted(set(saved) | set(now)):
+        a, b = saved.get(k), now.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diff += [f"{k}.{j} {a.get(j)!r} there, {b.get(j)!r} now" for j in sorted(set(a) | set(b))
+                     if a.get(j) != b.get(j)]  # fmt: skip
+        elif a != b:
+            diff.append(f"other {k}")
+    return "other data or settings: " + "; ".join(diff) if diff else "other data or settings"
 
 
 def _out_of_memory(exc: BaseException) -> bool:
