@@ -857,6 +857,9 @@ def test_checkpoints_made_before_a_setting_existed_still_resume_when_it_is_off(t
                                                                           sft_weight=1.0)), "rows": rows, "base": "m"})  # fmt: skip
     with pytest.raises(RassError, match="settings: other rows$|other rows;"):
         _guard_resume(tmp_path / "ck", {"config": _config_key(TrainConfig(sampling=plain)), "rows": [], "base": "m"})
+    (tmp_path / "ck" / "rass_training.json").write_text('{"key": "ab')  # a stamp cut short resumes nothing
+    with pytest.raises(RassError, match="other data or settings; give the same"):
+        _guard_resume(tmp_path / "ck", {"config": _config_key(TrainConfig(sampling=plain)), "rows": rows, "base": "m"})
 
 
 def test_another_training_seed_orders_the_rebalanced_examples_differently() -> None:

@@ -222,7 +222,10 @@ def _guard_resume(folder: Path, what: dict[str, Any]) -> None:
     parts = json.loads(json.dumps({k: v if isinstance(v, dict) else content_key(v) for k, v in what.items()},
                                   default=str))  # fmt: skip
     stamp = folder / "rass_training.json"
-    saved = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    try:
+        saved = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    except ValueError:  # cut short: whose checkpoints they are is unknown, so they are not resumed
+        saved = {"key": None}
     if saved and saved.get("key") != key:
         raise RassError(f"{folder} holds checkpoints of a training with {_differences(saved.get('parts'), parts)}; "
                         "give the same settings to resume it, or another --name (or run) to train afresh")  # fmt: skip
