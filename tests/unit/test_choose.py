@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from rass.cli.main import app
 from rass.errors import RassError
-from rass.mitigate.choose import VALIDATION_METRICS, choose, compare, table
+from rass.mitigate.choose import VALIDATION_METRICS, choose, compare, rank, table, verdict
 from rass.runs import RunDir
 
 
@@ -125,3 +125,20 @@ def test_a_file_that_is_not_a_validation_result_is_named_not_half_read(tmp_path:
         assert result.exit_code == 1 and "x/metrics-validation.json is not a validation result" in result.stderr
         assert "Traceback" not in result.output
         assert "Not ranked:" in build_report(run.root)[1].read_text()  # the rest of the report is still written
+
+
+def test_a_choice_that_keeps_the_refusals_but_removes_no_over_refusal_says_so() -> None:
+    # the only setting within the bound refuses as many benign items as before: chosen, and flagged
+    results = [("ratio2", result(side(6, 22, 19), anchor_ratio=2.0)), ("ratio1", result(side(1, 10, 10)))]
+    cohort = rank({"before-a": results})[0]
+    assert cohort["chosen"] == ["ratio2"]
+    assert verdict(cohort) == ("chosen: ratio2, but it leaves as many benign items refused as before (6 → 6): "
+                               "no setting tried both keeps the refusals and reduces over-refusal")  # fmt: skip
+    assert verdict(rank({"before-a": [("ratio15", result(side(3, 20, 17)))]})[0]) == "chosen: ratio15"
+    assert (
+        verdict(rank({"before-a": results}, max_lost=0)[0]) == "chosen: ratio2, but it leaves as many benign "
+        "items refused as before (6 → 6): no setting tried both keeps the refusals and reduces over-refusal"
+    )
+    assert (
+        verdict(rank({"before-a": results[1:]})[0]) == "chosen: none (every setting loses more than 1 harmful refusals)"
+    )

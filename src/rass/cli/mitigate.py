@@ -240,7 +240,7 @@ def choose(
     the full rule is printed with the ranking)."""
     from rich.table import Table
 
-    from rass.mitigate.choose import CHOICE, HEADERS, rule, table
+    from rass.mitigate.choose import CHOICE, HEADERS, rule, table, verdict
     from rass.mitigate.choose import choose as rank
     from rass.runs import RunDir, write_json
 
@@ -253,9 +253,7 @@ def choose(
         for row in table(cohort):
             shown.add_row(*row)
         console.print(shown)
-        chosen = cohort["chosen"]
-        console.print(f"chosen: {', '.join(chosen)}" if chosen else
-                      f"chosen: none: every setting loses more than {max_lost} harmful refusals")  # fmt: skip
+        console.print(verdict(cohort))
     console.print(f"rule: {rule(max_lost)}")
     out = write_json(run.root / "mitigate" / CHOICE, cohorts)
     console.print(f"ranking in {out}")

@@ -174,6 +174,20 @@ def rank(
     return out
 
 
+def verdict(cohort: dict[str, Any]) -> str:
+    """The choice in one line, and whether it mitigates anything: the rule guards the refusals first, so
+    the only setting that keeps them may still leave every benign refusal in place."""
+    chosen = cohort["chosen"]
+    if not chosen:
+        return f"chosen: none (every setting loses more than {cohort['max_lost']} harmful refusals)"
+    best = cohort["settings"][0]
+    if best["benign_refused"] < best["benign_before"]:
+        return f"chosen: {', '.join(chosen)}"
+    return (f"chosen: {', '.join(chosen)}, but it leaves as many benign items refused as before "
+            f"({best['benign_before']} → {_num(best['benign_refused'])}): no setting tried both keeps the "
+            "refusals and reduces over-refusal")  # fmt: skip
+
+
 HEADERS = ("folders", "setting", "benign refused", "harmful refused", "lost", "KL", "may win")
 
 

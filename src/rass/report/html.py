@@ -253,7 +253,7 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
 def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     """The settings tried on validation items (``--eval-split validation``), ranked by ``rass choose``'s rule."""
     from rass.errors import RassError
-    from rass.mitigate.choose import HEADERS, last_max_lost, rank, rule, table, validation_results
+    from rass.mitigate.choose import HEADERS, last_max_lost, rank, rule, table, validation_results, verdict
 
     max_lost = last_max_lost(mitigate_dir)  # as the last rass choose ranked them
     try:
@@ -269,8 +269,7 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
         d.p(f"Not ranked: {problem}", muted=True)
     for cohort in cohorts:
         d.table(list(HEADERS), table(cohort))
-        chosen = cohort["chosen"]
-        d.p(f"chosen: {', '.join(chosen)}" if chosen else "chosen: none (every setting loses too many refusals)")
+        d.p(verdict(cohort))
 
 
 def build_report(run: Path) -> tuple[Path, Path]:
