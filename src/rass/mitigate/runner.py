@@ -56,8 +56,9 @@ class MitigateConfig:
     method: str = "sft"  # sft | dpo | steer
     heldout_fraction: float = 0.3
     anchors: int = 0  # harmful refusal anchors; 0: anchor_ratio per comply target kept
-    # chosen on validation items (--eval-split validation) on the 1.5B's demo run: 1.5 kept all 38 of 44
-    # harmful refusals and halved benign over-refusal (6 -> 3 of 48); 1 lost 8 (order: 10), 2 refused 7
+    # on the 1.5B's demo run 1.5 kept all 38 of 44 validation refusals (6 -> 3 of 48 benign) when validation
+    # items were the core items after the test's; on the larger, clean split (benchmarks/README.md) it lost
+    # 2 of 47 (7 -> 5 of 72 benign), 1 lost 10 (7 -> 1) and 2 gained 6 but left 7 of 72 refused
     anchor_ratio: float = 1.5
     # anchors only from refusals the model gives itself, anchor_ratio per comply target of each language;
     # off: the first harmful train prompts, the canned refusal where the model answers (see README)
