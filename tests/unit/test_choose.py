@@ -140,5 +140,6 @@ def test_a_choice_that_keeps_the_refusals_but_removes_no_over_refusal_says_so() 
         "items refused as before (6 → 6): no setting tried both keeps the refusals and reduces over-refusal"
     )
     assert (
-        verdict(rank({"before-a": results[1:]})[0]) == "chosen: none (every setting loses more than 1 harmful refusals)"
+        verdict(rank({"before-a": results[1:]})[0])
+        == "chosen: none (every setting loses more harmful refusals than the 1 allowed)"
     )

@@ -69,7 +69,7 @@ def test_the_report_ranks_with_the_max_lost_of_the_last_choice(tmp_path: Path) -
         result = _metrics("before-val", 0.3, after) | {"config": {"anchor_ratio": ratio}, "kl_harmless": 0.3}
         result["after"]["heldout_harmful"]["harmful_refusal"]["rate"] = kept  # ratio 1 loses one of 3
         write_json(run.root / "mitigate" / name / "metrics-validation.json", result)
-    assert "chosen: sft-ratio1" in build_report(run.root)[1].read_text()  # never chosen: at most 1 lost
+    assert "chosen: sft-ratio1" in build_report(run.root)[1].read_text()  # no rass choose yet: 1 may be lost
     write_json(run.root / "mitigate" / "choice-validation.json", [{"before_dir": "before-val", "max_lost": 0}])
     text = build_report(run.root)[1].read_text()
     assert "chosen: sft\n" in text and "lose at most 0 of the harmful refusals" in text

@@ -179,7 +179,7 @@ def verdict(cohort: dict[str, Any]) -> str:
     the only setting that keeps them may still leave every benign refusal in place."""
     chosen = cohort["chosen"]
     if not chosen:
-        return f"chosen: none (every setting loses more than {cohort['max_lost']} harmful refusals)"
+        return f"chosen: none (every setting loses more harmful refusals than the {cohort['max_lost']} allowed)"
     best = cohort["settings"][0]
     if best["benign_refused"] < best["benign_before"]:
         return f"chosen: {', '.join(chosen)}"
