@@ -11,6 +11,7 @@ from rich.console import Console
 from rass.cli.errors import guarded
 from rass.cli.options import DEFAULT_MODEL, DeviceOpt, DtypeOpt, ModelOpt, ThreadsOpt
 from rass.errors import RassError
+from rass.mitigate.choose import DEFAULT_MAX_LOST
 
 console = Console()
 
@@ -233,7 +234,7 @@ def choose(
     run_dir: Annotated[Path, typer.Option("--run", help="A run with mitigations evaluated on validation items.")],
     max_lost: Annotated[
         int, typer.Option(min=0, help="The most validation harmful refusals a setting may lose and still be chosen.")
-    ] = 1,
+    ] = DEFAULT_MAX_LOST,
 ) -> None:
     """Rank the settings tried with --eval-split validation and choose one by the rule fixed beforehand:
     lose at most --max-lost harmful refusals, then the fewest benign items refused (seeds averaged;

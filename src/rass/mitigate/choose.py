@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from statistics import mean
 from typing import Any
 
 from rass.errors import RassError
@@ -104,6 +103,8 @@ def _load(path: Path) -> dict[str, Any]:
 
 def compare(results: Sequence[tuple[str, dict[str, Any]]], max_lost: int = DEFAULT_MAX_LOST) -> list[Setting]:
     """The settings of ``results`` (one "before"), best first by the rule; ``eligible`` marks who may win."""
+    from statistics import mean
+
     if max_lost < 0:
         raise RassError(f"the harmful refusals a setting may lose must be 0 or more, got {max_lost}")
     befores = {_counts(r["before"]) for _, r in results}
