@@ -373,6 +373,44 @@ def test_anchors_drawn_nearest_the_targets_alternate_topic_and_boundary() -> Non
     assert [h.id for h in order] == ["smurf", "fr-fraud", "scam", "fr-2"]
 
 
+def test_covering_anchors_give_each_category_no_target_is_of_its_least_firmly_refused_prompt() -> None:
+    from types import SimpleNamespace
+
+    from rass.mitigate.data import COVER, nearest_first, trim_anchors
+
+    def harm(i: str, lang: str, category: str) -> Any:
+        return SimpleNamespace(id=i, text=i, lang=lang, category=category)
+
+    pool = [harm("meth", "en", "drugs"), harm("smurf", "en", "fraud"), harm("scam", "en", "fraud"),
+            harm("heroin", "en", "drugs"), harm("fr-fraud", "fr", "fraud"), harm("bomb", "en", "weapons"),
+            harm("sarin", "en", "chem_bio"), harm("ricin", "en", "chem_bio"), harm("cut", "en", "self_harm"),
+            harm("de-groom", "de", "sexual")]  # fmt: skip
+    targets = [{"id": "t-launder", "prompt": "what is smurfing?", "lang": "en", "category": "fraud"},
+               {"id": "t-addict", "prompt": "how does addiction start?", "lang": "en", "category": "drugs"},
+               {"id": "t-fr", "prompt": "qu'est-ce que le smurfing ?", "lang": "fr", "category": "fraud"}]  # fmt: skip
+    vectors = {"what is smurfing?": [1, 0, 0, 0], "how does addiction start?": [0, 1, 0, 0],
+               "qu'est-ce que le smurfing ?": [1, 0, 0, 0], "meth": [0, 0.2, 1, 3], "smurf": [1, 0.1, 0, 5],
+               "scam": [0.5, 0, 1, 4], "heroin": [0, 1, 0.1, 6], "fr-fraud": [0, 0, 1, 2],
+               "bomb": [0.95, 0, 0, -1], "sarin": [0, 0, 1, 7], "ricin": [0, 0, 1, 6.5], "cut": [0, 0, 1, -2],
+               "de-groom": [0, 0, 1, 1]}  # fmt: skip
+    order, near = nearest_first(Embedder(vectors), targets, pool, layer=3, cover=True)  # type: ignore[arg-type]
+    # after each target's nearest (fraud, drugs, fraud), chemical weapons get the prompt refused least
+    # firmly; weapons and self-harm get none (the model answers them: a canned refusal would teach refusing
+    # what it answers); no target is German, so its sexual-content prompt is not drawn for coverage
+    assert [h.id for h in order][:4] == ["smurf", "heroin", "fr-fraud", "ricin"]
+    assert near["ricin"] == COVER + "chem_bio"
+    assert [k for k, v in near.items() if v.startswith(COVER)] == ["ricin"]
+    # the boundary round follows: the least firmly refused of each target's language
+    assert [h.id for h in order][4:6] == ["meth", "scam"]
+    # a covering anchor outlasts anchors whose target was dropped, as a paired one does
+    anchors = [{"id": h.id, "lang": h.lang, "near": near.get(h.id)} for h in order]
+    assert [a["id"] for a in trim_anchors(anchors, targets[1:], ratio=1.5)] == ["heroin", "fr-fraud", "ricin"]
+    # without coverage the chemical-weapons prompts, refused firmly and near no target, come late
+    without, near = nearest_first(Embedder(vectors), targets, pool, layer=3)  # type: ignore[arg-type]
+    assert [h.id for h in without][:5] == ["smurf", "heroin", "fr-fraud", "meth", "scam"]
+    assert not any(v.startswith(COVER) for v in near.values())
+
+
 def test_another_training_seed_trains_beside_the_first_not_over_it() -> None:
     from rass.mitigate.runner import MitigateConfig, method_folder
 
@@ -660,6 +698,11 @@ def test_the_training_summary_names_where_targets_came_from_and_what_was_dropped
                             "anchors_answered": 1})  # fmt: skip
     assert "3 refusal anchors (2 own, 1 canned; 1 harmful prompts drawn were answered)" in anchors
     assert "anchors," in data_summary({"comply": 1, "anchors": 1, "retain": 0, "anchor_sources": {"unknown": 1}})
+    covered = data_summary({"comply": 2, "anchors": 3, "retain": 0, "anchor_match": "nearest",
+                            "covered": ["chem_bio", "sexual"]})  # fmt: skip
+    assert (
+        "3 refusal anchors (drawn next to the targets; one each for chem_bio, sexual, which no target is of)" in covered
+    )
 
 
 def test_a_target_stuck_in_a_loop_is_dropped_but_a_list_with_a_repeated_pattern_is_not() -> None:
@@ -951,7 +994,7 @@ def test_every_anchor_setting_keys_its_own_data_and_none_of_them_the_targets() -
 
     settings = [{}, {"anchor_ratio": 2.0}, {"anchors": 32}, {"anchors": 33},
                 {"anchor_match": "order", "anchors": 32}, {"anchor_match": "order", "anchors": 33},
-                {"own_anchors": True}]  # fmt: skip
+                {"own_anchors": True}, {"anchor_cover": True}]  # fmt: skip
     data, targets = zip(*(keys(**kw) for kw in settings), strict=True)
     assert len(set(data)) == len(settings) and len(set(targets)) == 1
     # a fixed count makes the ratio moot: it does not split one count's data in two
@@ -959,7 +1002,9 @@ def test_every_anchor_setting_keys_its_own_data_and_none_of_them_the_targets() -
     # fields not in use stay out, so data made before they existed keeps its key
     plain = data_fields("model", MitigateConfig(anchor_ratio=1.0, written=False, anchor_match="order"), source,
                         ["h1"], ["s1"], 3)  # fmt: skip
-    assert not {"written", "own_anchors", "anchor_match", "anchors", "anchor_ratio"} & set(plain)
+    assert not {"written", "own_anchors", "anchor_match", "anchors", "anchor_ratio", "anchor_cover"} & set(plain)
+    # coverage is a step of nearest matching: with the seed files' order it changes nothing
+    assert keys(anchor_match="order", anchor_cover=True) == keys(anchor_match="order")
 
 
 def test_reported_items_a_validation_evaluation_already_used_are_counted(tmp_path: Path) -> None:

@@ -105,6 +105,13 @@ def mitigate(
             "alternately the prompts the model refuses least firmly) or order (the seed files' order)."
         ),
     ] = "nearest",
+    anchor_cover: Annotated[
+        bool,
+        typer.Option(
+            help="sft/dpo with --anchor-match nearest: one of the anchors goes to each harm category no comply "
+            "target is of (its prompt the model refuses least firmly), so training does not leave those unanchored.",
+        ),
+    ] = False,
     train_batch_size: Annotated[
         int | None,
         typer.Option(
@@ -156,6 +163,9 @@ def mitigate(
 
     if anchor_match not in ANCHOR_MATCH:
         raise typer.BadParameter(f"use {' or '.join(ANCHOR_MATCH)}", param_hint="--anchor-match")
+    if anchor_cover and anchor_match != "nearest":
+        raise typer.BadParameter("coverage is a step of nearest matching: use --anchor-match nearest",
+                                 param_hint="--anchor-cover")  # fmt: skip
     if not anchor_ratio > 0:
         raise typer.BadParameter("use a number above 0", param_hint="--anchor-ratio")
     if eval_split not in EVAL_SPLITS:
@@ -182,7 +192,7 @@ def mitigate(
                 "grad_accum": grad_accum, "max_length": max_length}  # fmt: skip
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
                          anchor_ratio=anchor_ratio, eval_split=eval_split, own_anchors=own_anchors,
-                         anchor_match=anchor_match, gen_batch=gen_batch, name=name,
+                         anchor_match=anchor_match, anchor_cover=anchor_cover, gen_batch=gen_batch, name=name,
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | {k: v for k, v in optional.items() if v})  # fmt: skip

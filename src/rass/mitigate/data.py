@@ -227,6 +227,7 @@ class TrainingData:
 RECIPE = 2  # 2: answers cut to whole sentences, anchors generated with half the tokens
 OWN_ANCHORS = 1  # bump when the way own-refusal anchors are drawn changes (keys their cached data)
 NEAREST = 3  # likewise for nearest anchors; 2: boundary rounds take only prompts the model refuses; 3: or topic
+COVER = "category:"  # an anchor's ``near`` when it covers a harm category instead of a target (nearest_first)
 
 _SENTENCE_END = re.compile(r"[.!?…](?=[\s\"'”»)]|$)|[。！？؟]|\n")
 
@@ -372,13 +373,19 @@ def refusal_anchors(
                     continue
                 rep = REFUSALS.get(h.lang.split("-")[0], REFUSALS["en"])
             found[k] += 1
-            out.append({"id": h.id, "lang": h.lang, "prompt": h.text, "completion": rep,
-                        "source": "own" if v.refused else "canned"})  # fmt: skip
+            out.append({"id": h.id, "lang": h.lang, "category": getattr(h, "category", None), "prompt": h.text,
+                        "completion": rep, "source": "own" if v.refused else "canned"})  # fmt: skip
     return out, answered
 
 
 def nearest_first(
-    chat: ChatModel, targets: Sequence[dict[str, Any]], pool: Sequence[Any], layer: int, batch_size: int | None = None
+    chat: ChatModel,
+    targets: Sequence[dict[str, Any]],
+    pool: Sequence[Any],
+    layer: int,
+    batch_size: int | None = None,
+    *,
+    cover: bool = False,
 ) -> tuple[list[Any], dict[str, str]]:
     """``pool`` reordered so that anchors drawn in order sit next to the comply targets, and which
     target each of those prompts was drawn for.
@@ -404,6 +411,11 @@ def nearest_first(
       to keep refusals, not to add them: taking the lowest log-odds of all, 25 of 42 anchors were
       prompts the 1.5B answered (canned refusals), and trained on them it refused 12 of 48 benign
       MORBench-core items where it had refused 4.
+    - Coverage (``cover``): between the first two rounds, each harm category of the pool that no
+      prompt taken so far is of gets one anchor: the prompt of that category, in a target's language,
+      the model refuses least firmly (none where it refuses none). Pairing alone anchors only the
+      targets' categories: the 1.5B's 21 targets touched 8 of 12, and every anchor count let a
+      child-grooming request through on validation. Such an anchor is marked ``COVER + category``.
     """
     import torch
 
@@ -437,16 +449,33 @@ def nearest_first(
             taken.add(j)
             order.append(j)
             near[pool[j].id] = t["id"]
+        if rnd == 0 and cover:
+            target_langs = {t["lang"] for t in targets}
+            anchored = {pool[j].category for j in taken}
+            for category in sorted({h.category for h in pool if h.lang in target_langs} - anchored):
+                refused = [j for j in range(len(pool)) if j not in taken and pool[j].category == category
+                           and pool[j].lang in target_langs and firm[j] > 0]  # fmt: skip
+                if refused:
+                    j = min(refused, key=lambda k: firm[k])
+                    taken.add(j)
+                    order.append(j)
+                    near[pool[j].id] = COVER + category
         if rnd % 2 == 0 and len(order) == before:  # no target's language has a prompt left
             break
     order += [j for j in range(len(pool)) if j not in taken]
     return [pool[j] for j in order], near
 
 
+def covers(anchor: dict[str, Any]) -> bool:
+    """Whether an anchor was drawn to cover a harm category, not for a comply target (``nearest_first``)."""
+    return (anchor.get("near") or "").startswith(COVER)
+
+
 def _paired_first(anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Anchors paired with a comply target still there first (``nearest_first``), the rest after."""
+    """Anchors paired with a comply target still there, or covering a category, first (``nearest_first``),
+    the rest after."""
     alive = {c.get("id") for c in comply}
-    paired = [a.get("near") is not None and a["near"] in alive for a in anchors]
+    paired = [covers(a) or (a.get("near") is not None and a["near"] in alive) for a in anchors]
     return [a for a, p in zip(anchors, paired, strict=True) if p] + [
         a for a, p in zip(anchors, paired, strict=True) if not p
     ]
@@ -498,6 +527,7 @@ def build_training_data(
     written: bool = True,
     batch_size: int | None = None,
     match_layer: int | None = None,
+    cover: bool = False,
 ) -> TrainingData:
     """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set.
 
@@ -509,7 +539,8 @@ def build_training_data(
     that survived, in each language with ``own_anchors``: with more refusals than compliant answers in the
     data, training teaches refusal, seen on the 0.5B: 24 anchors, 18 targets); ``refusal_anchors``
     says which prompts become anchors; with ``match_layer`` they are drawn nearest to the targets
-    first (``nearest_first``), each marked with the target it was paired with (``near``).
+    first (``nearest_first``), each marked with the target it was paired with (``near``), and with
+    ``cover`` the harm categories no target is of get one anchor each.
 
     ``batch_size`` is the generation batch (``None``: the model's): decoding on a CPU is bound by
     reading the weights, so 32 prompts at a time made the 1.5B's answers 2.2x faster than 8.
@@ -573,7 +604,8 @@ def build_training_data(
     if not data.comply:
         raise DataError(f"no usable comply targets: {data.dropped or 'no boundary prompts were given'}")
     draw_anchors(chat, data, harmful, anchors=anchors, ratio=anchor_ratio, own_anchors=own_anchors,
-                 match_layer=match_layer, max_new_tokens=max_new_tokens // 2, batch_size=batch_size)  # fmt: skip
+                 match_layer=match_layer, cover=cover, max_new_tokens=max_new_tokens // 2,
+                 batch_size=batch_size)  # fmt: skip
     if harmless:
         replies = [
             whole_sentences(x)
@@ -595,6 +627,7 @@ def draw_anchors(
     ratio: float = 1.0,
     own_anchors: bool = False,
     match_layer: int | None = None,
+    cover: bool = False,
     max_new_tokens: int = 48,
     batch_size: int | None = None,
 ) -> None:
@@ -607,7 +640,7 @@ def draw_anchors(
         want = {k: anchors_for(n, ratio) for k, n in Counter(c["lang"] for c in data.comply).items()}
     near: dict[str, str] = {}
     if match_layer is not None:
-        harmful, near = nearest_first(chat, data.comply, harmful, match_layer, batch_size)
+        harmful, near = nearest_first(chat, data.comply, harmful, match_layer, batch_size, cover=cover)
     data.anchors, data.anchors_answered = refusal_anchors(
         chat, harmful, want, max_new_tokens=max_new_tokens, batch_size=batch_size, canned=not own_anchors
     )

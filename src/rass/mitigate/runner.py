@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.data import NEAREST, OWN_ANCHORS, RECIPE, TrainingData, anchors_for
+from rass.mitigate.data import COVER, NEAREST, OWN_ANCHORS, RECIPE, TrainingData, anchors_for, covers
 from rass.runs import RunDir, content_key, read_json_if, read_rows, stable_fields, write_json
 
 if TYPE_CHECKING:
@@ -45,10 +45,10 @@ ANCHOR_MATCH = ("nearest", "order")
 # "test": the reported evaluation; "validation": items it never uses, to choose settings on (_eval_sets)
 EVAL_SPLITS = ("test", "validation")
 # MitigateConfig fields added after results existed, at the value that behaves as before they did
-LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0}
+LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False}
 # training-data key fields added after data existed, likewise (None: the field is not in use)
 DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
-                              "anchor_ratio": 1.0}  # fmt: skip
+                              "anchor_ratio": 1.0, "anchor_cover": None}  # fmt: skip
 
 
 @dataclass
@@ -68,6 +68,8 @@ class MitigateConfig:
     # nearest_first); "order": the seed files' order. On the 1.5B's demo run nearest kept 20 and 19 of
     # 22 harmful refusals (two seeds) where order kept 17 and 16, core benign 4 -> 1 (order: 4 -> 0)
     anchor_match: str = "nearest"
+    # nearest only: also one anchor for each harm category no comply target is of (nearest_first's coverage)
+    anchor_cover: bool = False
     retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
     eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
@@ -254,6 +256,8 @@ def data_summary(data: dict[str, Any]) -> str:
     anchors = ", ".join(f"{n} {k}" for k, n in (data.get("anchor_sources") or {}).items() if k != "unknown")
     if data.get("anchor_match") == "nearest":
         anchors = "drawn next to the targets" + (f"; {anchors}" if anchors else "")
+    if data.get("covered"):
+        anchors += f"; one each for {', '.join(data['covered'])}, which no target is of"
     if data.get("anchors_answered"):
         anchors += f"; {data['anchors_answered']} harmful prompts drawn were answered"
     return (f"trained on {data.get('comply')} comply targets{f' ({sources})' if sources else ''}, "
@@ -302,7 +306,7 @@ def _group_metrics(rows: list[dict[str, Any]], report_ids: Collection[str] = ())
 
 
 # the data-key fields that only choose anchors: left out of the targets' key, which every anchor setting shares
-ANCHORING = ("harmful", "match_anchors", "anchors", "own_anchors", "anchor_match", "anchor_ratio")
+ANCHORING = ("harmful", "match_anchors", "anchors", "own_anchors", "anchor_match", "anchor_ratio", "anchor_cover")
 
 
 def data_fields(model: str, cfg: MitigateConfig, source: Sequence[dict[str, Any]], harmful: Sequence[str],
@@ -321,6 +325,7 @@ def data_fields(model: str, cfg: MitigateConfig, source: Sequence[dict[str, Any]
         "anchor_match": f"nearest-{NEAREST}" if cfg.anchor_match == "nearest" else None,
         "anchors": cfg.anchors,  # nearest mode reads the whole pool: its ids do not tell the count
         "anchor_ratio": 1.0 if cfg.anchors else cfg.anchor_ratio,  # a fixed count makes the ratio moot
+        "anchor_cover": True if cfg.anchor_cover and cfg.anchor_match == "nearest" else None,
     }, DATA_LATER)  # fmt: skip
 
 
@@ -371,7 +376,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
             raise DataError(f"no usable comply targets: {data.dropped}")
         draw_anchors(chat, data, harmful, anchors=cfg.anchors or None, ratio=cfg.anchor_ratio,
                      own_anchors=cfg.own_anchors, match_layer=layer if nearest else None,
-                     batch_size=cfg.gen_batch)  # fmt: skip
+                     cover=cfg.anchor_cover, batch_size=cfg.gen_batch)  # fmt: skip
         cached = asdict(data)
         write_json(where / "data.json", cached)
     if cached is None:
@@ -383,7 +388,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
                                    anchor_ratio=cfg.anchor_ratio, own_anchors=cfg.own_anchors,
                                    own_replies=cfg.method == "dpo", answer_judge=_loaded(judge),
                                    written=cfg.written, batch_size=cfg.gen_batch,
-                                   match_layer=layer if nearest else None)  # fmt: skip
+                                   match_layer=layer if nearest else None, cover=cfg.anchor_cover)  # fmt: skip
         data.drop(SEED_GATE_DROP, rejected)
         write_json(where / "data.json", asdict(data))
         write_json(targets / "targets.json", asdict(data) | {"anchors": [], "anchors_answered": 0})
@@ -484,6 +489,8 @@ def run_mitigation(
 
     if cfg.anchor_match not in ANCHOR_MATCH:
         raise RassError(f"unknown anchor match {cfg.anchor_match!r}; use {' or '.join(ANCHOR_MATCH)}")
+    if cfg.anchor_cover and cfg.anchor_match != "nearest":
+        raise RassError("anchor coverage is a step of nearest matching: use anchor_match='nearest'")
     if not cfg.anchor_ratio > 0:
         raise RassError(f"the anchor ratio must be above 0, got {cfg.anchor_ratio}")
     if cfg.eval_split not in EVAL_SPLITS:
@@ -543,6 +550,8 @@ def run_mitigation(
                 "anchor_sources": _count(r.get("source", "unknown") for r in data.anchors),
                 "anchor_match": cfg.anchor_match,
                 "anchors_answered": data.anchors_answered,  # harmful prompts drawn that the model answered
+                "anchor_categories": _count(r.get("category") or "unknown" for r in data.anchors),
+                "covered": sorted(r["near"].removeprefix(COVER) for r in data.anchors if covers(r)),
                 "lookalike_seeds": sum(r["id"].startswith(SEED_PREFIX) for r in data.comply),
                 "dropped": data.dropped,
                 "rubric": rubric.name if rubric is not None else None,
