@@ -325,26 +325,32 @@ class Embedder:
                                refusal_scores=torch.tensor([self.vectors[p][3] for p in prompts]))  # fmt: skip
 
 
-def test_anchors_drawn_nearest_the_targets_alternate_topic_and_boundary() -> None:
+def harm(i: str, lang: str, category: str) -> Any:
+    """A harmful seed as nearest_first reads it: its text doubles as the key of its vector."""
     from types import SimpleNamespace
 
+    return SimpleNamespace(id=i, text=i, lang=lang, category=category)
+
+
+# the pool and comply targets of the nearest-anchor tests
+POOL = [harm("meth", "en", "drugs"), harm("smurf", "en", "fraud"), harm("scam", "en", "fraud"),
+        harm("heroin", "en", "drugs"), harm("fr-fraud", "fr", "fraud"), harm("bomb", "en", "weapons"),
+        harm("sarin", "en", "chem_bio")]  # fmt: skip
+TARGETS = [{"id": "t-launder", "prompt": "what is smurfing?", "lang": "en", "category": "fraud"},
+           {"id": "t-addict", "prompt": "how does addiction start?", "lang": "en", "category": "drugs"},
+           {"id": "t-fr", "prompt": "qu'est-ce que le smurfing ?", "lang": "fr", "category": "fraud"}]  # fmt: skip
+# three activation coordinates, then the refusal log-odds (how firmly a harmful prompt is refused)
+VECTORS = {"what is smurfing?": [1, 0, 0, 0], "how does addiction start?": [0, 1, 0, 0],
+           "qu'est-ce que le smurfing ?": [1, 0, 0, 0], "meth": [0, 0.2, 1, 3], "smurf": [1, 0.1, 0, 5],
+           "scam": [0.5, 0, 1, 4], "heroin": [0, 1, 0.1, 6], "fr-fraud": [0, 0, 1, 2],
+           "bomb": [0.95, 0, 0, -1], "sarin": [0, 0, 1, 0.5], "cut": [0, 0, 1, -2]}  # fmt: skip
+
+
+def test_anchors_drawn_nearest_the_targets_alternate_topic_and_boundary() -> None:
     from rass.mitigate.data import nearest_first, per_lang_anchors, trim_anchors
 
-    def harm(i: str, lang: str, category: str) -> Any:
-        return SimpleNamespace(id=i, text=i, lang=lang, category=category)
-
-    pool = [harm("meth", "en", "drugs"), harm("smurf", "en", "fraud"), harm("scam", "en", "fraud"),
-            harm("heroin", "en", "drugs"), harm("fr-fraud", "fr", "fraud"), harm("bomb", "en", "weapons"),
-            harm("sarin", "en", "chem_bio")]  # fmt: skip
-    targets = [{"id": "t-launder", "prompt": "what is smurfing?", "lang": "en", "category": "fraud"},
-               {"id": "t-addict", "prompt": "how does addiction start?", "lang": "en", "category": "drugs"},
-               {"id": "t-fr", "prompt": "qu'est-ce que le smurfing ?", "lang": "fr", "category": "fraud"}]  # fmt: skip
-    # three activation coordinates, then the refusal log-odds (how firmly a harmful prompt is refused)
-    vectors = {"what is smurfing?": [1, 0, 0, 0], "how does addiction start?": [0, 1, 0, 0],
-               "qu'est-ce que le smurfing ?": [1, 0, 0, 0], "meth": [0, 0.2, 1, 3], "smurf": [1, 0.1, 0, 5],
-               "scam": [0.5, 0, 1, 4], "heroin": [0, 1, 0.1, 6], "fr-fraud": [0, 0, 1, 2],
-               "bomb": [0.95, 0, 0, -1], "sarin": [0, 0, 1, 0.5], "cut": [0, 0, 1, -2]}  # fmt: skip
-    pool.append(harm("cut", "en", "self_harm"))  # answered, not refused: never drawn for the boundary
+    targets, vectors = TARGETS, VECTORS
+    pool = [*POOL, harm("cut", "en", "self_harm")]  # answered, not refused: never drawn for the boundary
     order, near = nearest_first(Embedder(vectors), targets, pool, layer=3)  # type: ignore[arg-type]
     # round one, topic: each target the nearest of its own language and category ("bomb" is nearer the
     # laundering question than "scam" but of another category); round two, boundary: the least firmly
@@ -374,25 +380,11 @@ def test_anchors_drawn_nearest_the_targets_alternate_topic_and_boundary() -> Non
 
 
 def test_covering_anchors_give_each_category_no_target_is_of_its_least_firmly_refused_prompt() -> None:
-    from types import SimpleNamespace
-
     from rass.mitigate.data import COVER, nearest_first, trim_anchors
 
-    def harm(i: str, lang: str, category: str) -> Any:
-        return SimpleNamespace(id=i, text=i, lang=lang, category=category)
-
-    pool = [harm("meth", "en", "drugs"), harm("smurf", "en", "fraud"), harm("scam", "en", "fraud"),
-            harm("heroin", "en", "drugs"), harm("fr-fraud", "fr", "fraud"), harm("bomb", "en", "weapons"),
-            harm("sarin", "en", "chem_bio"), harm("ricin", "en", "chem_bio"), harm("cut", "en", "self_harm"),
-            harm("de-groom", "de", "sexual")]  # fmt: skip
-    targets = [{"id": "t-launder", "prompt": "what is smurfing?", "lang": "en", "category": "fraud"},
-               {"id": "t-addict", "prompt": "how does addiction start?", "lang": "en", "category": "drugs"},
-               {"id": "t-fr", "prompt": "qu'est-ce que le smurfing ?", "lang": "fr", "category": "fraud"}]  # fmt: skip
-    vectors = {"what is smurfing?": [1, 0, 0, 0], "how does addiction start?": [0, 1, 0, 0],
-               "qu'est-ce que le smurfing ?": [1, 0, 0, 0], "meth": [0, 0.2, 1, 3], "smurf": [1, 0.1, 0, 5],
-               "scam": [0.5, 0, 1, 4], "heroin": [0, 1, 0.1, 6], "fr-fraud": [0, 0, 1, 2],
-               "bomb": [0.95, 0, 0, -1], "sarin": [0, 0, 1, 7], "ricin": [0, 0, 1, 6.5], "cut": [0, 0, 1, -2],
-               "de-groom": [0, 0, 1, 1]}  # fmt: skip
+    pool = [*POOL, harm("ricin", "en", "chem_bio"), harm("cut", "en", "self_harm"), harm("de-groom", "de", "sexual")]
+    targets = TARGETS
+    vectors = VECTORS | {"sarin": [0, 0, 1, 7], "ricin": [0, 0, 1, 6.5], "de-groom": [0, 0, 1, 1]}
     order, near = nearest_first(Embedder(vectors), targets, pool, layer=3, cover=True)  # type: ignore[arg-type]
     # after each target's nearest (fraud, drugs, fraud), chemical weapons get the prompt refused least
     # firmly; weapons and self-harm get none (the model answers them: a canned refusal would teach refusing
