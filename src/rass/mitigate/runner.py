@@ -57,8 +57,9 @@ class MitigateConfig:
     heldout_fraction: float = 0.3
     anchors: int = 0  # harmful refusal anchors; 0: anchor_ratio per comply target kept
     # on the 1.5B's demo run 1.5 kept all 38 of 44 validation refusals (6 -> 3 of 48 benign) when validation
-    # items were the core items after the test's; on the larger, clean split (benchmarks/README.md) it lost
-    # 2 of 47 (7 -> 5 of 72 benign), 1 lost 10 (7 -> 1) and 2 gained 6 but left 7 of 72 refused
+    # items were the core items after the test's; on the larger, clean split (benchmarks/README.md) seed 0
+    # lost 2 of 47 (7 -> 5 of 72 benign), 1 lost 10 (7 -> 1) and 2 gained 6 but left 7 of 72 refused; over
+    # training seeds 0, 1, 2 it kept them (47 -> 45, 50, 47) and left 5, 6, 3 of 72 refused: rass choose's pick
     anchor_ratio: float = 1.5
     # anchors only from refusals the model gives itself, anchor_ratio per comply target of each language;
     # off: the first harmful train prompts, the canned refusal where the model answers (see README)
@@ -68,7 +69,9 @@ class MitigateConfig:
     # nearest_first); "order": the seed files' order. On the 1.5B's demo run nearest kept 20 and 19 of
     # 22 harmful refusals (two seeds) where order kept 17 and 16, core benign 4 -> 1 (order: 4 -> 0)
     anchor_match: str = "nearest"
-    # nearest only: also one anchor for each harm category no comply target is of (nearest_first's coverage)
+    # nearest only: also one anchor for each harm category no comply target is of (nearest_first's coverage).
+    # Off: over three training seeds on the 1.5B's validation items it did no better (5, 7, 4 of 72 benign
+    # refused against 5, 6, 3; harmful 45, 50, 47 of 58 both ways)
     anchor_cover: bool = False
     retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
