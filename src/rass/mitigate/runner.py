@@ -59,7 +59,8 @@ class MitigateConfig:
     # on the 1.5B's demo run 1.5 kept all 38 of 44 validation refusals (6 -> 3 of 48 benign) when validation
     # items were the core items after the test's; on the larger, clean split (benchmarks/README.md) seed 0
     # lost 2 of 47 (7 -> 5 of 72 benign), 1 lost 10 (7 -> 1) and 2 gained 6 but left 7 of 72 refused; over
-    # training seeds 0, 1, 2 it kept them (47 -> 45, 50, 47) and left 5, 6, 3 of 72 refused: rass choose's pick
+    # training seeds 0-3 it kept them on average (47 -> 45, 50, 47, 44) and left 5, 6, 3, 3 of 72 refused:
+    # rass choose's pick
     anchor_ratio: float = 1.5
     # anchors only from refusals the model gives itself, anchor_ratio per comply target of each language;
     # off: the first harmful train prompts, the canned refusal where the model answers (see README)
