@@ -134,7 +134,8 @@ def mitigate(
         typer.Option(
             min=0,
             help="sft/dpo: also train on the N shipped train-split look-alike seeds the probe placed nearest "
-            "the boundary (random ones with --ablation), gated and answered like selected prompts.",
+            "the boundary (random ones with --ablation), gated and answered like selected prompts; at most "
+            "as many as the probe placed (the default profile places 6 per language: 24).",
         ),
     ] = 16,
     gen_batch: Annotated[
