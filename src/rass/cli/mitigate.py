@@ -135,7 +135,7 @@ def mitigate(
             min=0,
             help="sft/dpo: also train on the N shipped train-split look-alike seeds the probe placed nearest "
             "the boundary (random ones with --ablation), gated and answered like selected prompts; at most "
-            "as many as the probe placed (the default profile places 6 per language: 24).",
+            "as many as the probe placed (its max_per_group per language).",
         ),
     ] = 16,
     gen_batch: Annotated[
