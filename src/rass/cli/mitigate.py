@@ -45,6 +45,14 @@ def mitigate(
             "-ablation, -seedN); give each setting compared with --eval-split validation its own, then rass choose.",
         ),
     ] = "",
+    soup: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="sft/dpo without training: evaluate the mean of these trainings' adapters (folders in "
+            "RUN/mitigate/, training seeds of one setting; repeat the option, two or more) as one adapter, "
+            "saved in mitigate/<first>-soup/ or --name.",
+        ),
+    ] = None,
     dpo_sft_weight: Annotated[
         float,
         typer.Option(
@@ -187,7 +195,6 @@ def mitigate(
     for spec in (model, teacher, rubric_model):
         if spec:
             check_spec(spec)
-    chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     # training settings passed only when set, so a default run keeps the training key it had before they existed
     optional = {"sft_weight": dpo_sft_weight, "seed": train_seed, "batch_size": train_batch_size,
                 "grad_accum": grad_accum, "max_length": max_length}  # fmt: skip
@@ -196,7 +203,14 @@ def mitigate(
                          anchor_match=anchor_match, anchor_cover=anchor_cover, gen_batch=gen_batch, name=name,
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
-                         | {k: v for k, v in optional.items() if v})  # fmt: skip
+                         | {k: v for k, v in optional.items() if v}, soup=soup or None)  # fmt: skip
+    if cfg.soup:  # the members must exist and agree before a model loads
+        if teacher or rubric_model:
+            raise RassError("a soup mixes trained adapters: --teacher and --rubric-model make no targets here")
+        from rass.mitigate.soup import soup_config
+
+        soup_config(run, cfg)
+    chat = ChatModel.load(model, device=device, dtype=dtype, threads=threads or None)
     from rass.launch import is_main
     from rass.models.spec import ModelRef
 

@@ -56,7 +56,7 @@ def _counts(side: dict[str, Any]) -> tuple[int, int, int, int]:
     return benign, n_benign, contrasts + seeds, n_contrasts + n_seeds
 
 
-def _flat_config(config: dict[str, Any]) -> dict[str, Any]:
+def flat_config(config: dict[str, Any]) -> dict[str, Any]:
     """A result's config with its training settings inlined (``train.learning_rate``)."""
     from rass.mitigate.runner import LATER
 
@@ -112,9 +112,9 @@ def compare(results: Sequence[tuple[str, dict[str, Any]]], max_lost: int = DEFAU
         raise RassError("these validation results have different before measurements; compare one cohort at a time")
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, r in results:
-        key = repr(sorted(_flat_config(r.get("config") or {}).items()))
+        key = repr(sorted(flat_config(r.get("config") or {}).items()))
         groups.setdefault(key, []).append((name, r))
-    configs = [_flat_config(runs[0][1].get("config") or {}) for runs in groups.values()]
+    configs = [flat_config(runs[0][1].get("config") or {}) for runs in groups.values()]
     varying = {k for c in configs for k in c if any(c.get(k) != o.get(k) for o in configs)}
     settings = []
     for config, runs in zip(configs, groups.values(), strict=True):

@@ -45,7 +45,7 @@ ANCHOR_MATCH = ("nearest", "order")
 # "test": the reported evaluation; "validation": items it never uses, to choose settings on (_eval_sets)
 EVAL_SPLITS = ("test", "validation")
 # MitigateConfig fields added after results existed, at the value that behaves as before they did
-LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False}
+LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None}
 # training-data key fields added after data existed, likewise (None: the field is not in use)
 DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
                               "anchor_ratio": 1.0, "anchor_cover": None}  # fmt: skip
@@ -89,6 +89,9 @@ class MitigateConfig:
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)
     name: str = ""  # the folder in mitigate/ (default: method_folder's); where results go, not what they are
+    # sft/dpo: no training; the mean of these trainings' adapters (folders in mitigate/, seeds of one
+    # setting) is evaluated instead (rass.mitigate.soup)
+    soup: list[str] | None = None
 
 
 def _heldout(rec_id: str, fraction: float) -> bool:
@@ -437,6 +440,8 @@ def method_folder(cfg: MitigateConfig) -> str:
     if cfg.name:
         check_name(cfg.name)
         return cfg.name
+    if cfg.soup:
+        return cfg.soup[0] + "-soup"
     seed = cfg.train.get("seed") if cfg.method != "steer" else None
     return cfg.method + ("-ablation" if cfg.ablation else "") + (f"-seed{seed}" if seed else "")
 
@@ -499,6 +504,10 @@ def run_mitigation(
         raise RassError(f"the anchor ratio must be above 0, got {cfg.anchor_ratio}")
     if cfg.eval_split not in EVAL_SPLITS:
         raise RassError(f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}")
+    if cfg.soup:
+        from rass.mitigate.soup import soup_config
+
+        cfg = soup_config(run, cfg)
     folder = run.path("mitigate", method_folder(cfg))
     direction = SteeringVector.load(run.root / "directions" / "directions.safetensors")
     fit = read_json(run.root / "boundary" / "fit.json")
@@ -507,7 +516,7 @@ def run_mitigation(
     langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
     eval_records = _eval_sets(run, held, cfg, langs)
     harmless_probe = [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
-    trains = cfg.method in ("sft", "dpo")
+    trains = cfg.method in ("sft", "dpo") and not cfg.soup
     source = ((ablation_rows if cfg.ablation else train_rows) + lookalike_seeds(run, cfg)) if trains else []
     if not launch.is_main():  # under accelerate launch: train alongside the main process, nothing else
         training = (
@@ -542,6 +551,12 @@ def run_mitigation(
             stack.enter_context(
                 conditional_steering(chat, direction.layer_vectors[layer], layer, SteerBand(lo, hi, cfg.steer_alpha))
             )
+        elif cfg.soup:
+            from rass.mitigate.soup import make_soup, member_data
+
+            members = [run.root / "mitigate" / n / "adapter" for n in cfg.soup]
+            info["soup"] = make_soup(chat, members, folder / "adapter")
+            info["data_dir"], info["data"] = member_data(run, cfg.soup)
         elif cfg.method in ("sft", "dpo"):
             data, info["data_dir"], info["training"] = _build_and_train(
                 chat, run, cfg, folder, source, langs, direction, layer, rubric, teacher
