@@ -1122,6 +1122,7 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
     cfg = MitigateConfig(soup=["sft", "sft-seed1"], eval_limit=2, eval_max_new_tokens=4, eval_split="validation")
     res = run_mitigation(chat, run, cfg)
     assert res["soup"]["rank"] == 16 and res["data"] == {"comply": 4} and res["config"]["soup"] == cfg.soup
+    assert res["folder"] == "sft-soup" and (run.root / "mitigate" / "sft-soup" / "adapter").is_dir()
     assert res["before"]["morbench_core"]["over_refusal"]["n"] > 0 and res["kl_harmless"] > 0  # the soup moved it
     found = dict(validation_results(run.root / "mitigate")[res["before_dir"]])
     assert found["sft-soup"]["config"]["soup"] == ["sft", "sft-seed1"]

@@ -233,6 +233,11 @@ def mitigate(
     def rate(m: dict[str, float] | None) -> str:
         return "-" if not m else f"{m['rate']:.2f}"
 
+    if res.get("soup"):
+        console.print(
+            f"soup of {', '.join(res['config']['soup'])}: rank {res['soup']['rank']}, "
+            f"{'reused' if res['soup']['reused'] else 'saved'} in {run_dir}/mitigate/{res['folder']}/adapter"
+        )
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
         console.print(data_summary(data))

@@ -600,7 +600,8 @@ def run_mitigation(
     n_held = sum(r.id.startswith("heldout:") for r in eval_records)  # none in the validation
     if cfg.eval_split == "test":
         info["validation_overlap"] = validation_overlap(run, [r.id for r in eval_records])
-    result = {**info, "config": asdict(cfg), "before_dir": before_dir.name, "after_dir": after_dir.name,
+    result = {**info, "config": asdict(cfg), "folder": folder.name, "before_dir": before_dir.name,
+              "after_dir": after_dir.name,
               "before": _group_metrics(b_rows, report_ids), "after": _group_metrics(a_rows, report_ids),
               "items": {"heldout_boundary": n_held, "train_boundary": len(train_rows), "eval": len(eval_records)},
               "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip

@@ -240,6 +240,10 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
         if m.get("validation_overlap"):  # reported at a larger --eval-limit than settings were chosen at
             d.p(f"{name}: {m['validation_overlap']} of its reported items were used by a validation evaluation "
                 "of this run; these numbers are not clean held-out numbers.")  # fmt: skip
+        if m.get("soup"):
+            members = ", ".join((m.get("config") or {}).get("soup") or m["soup"]["members"])
+            d.p(f"{name}: no training of its own, the mean of the adapters of {members} (rank {m['soup']['rank']})",
+                muted=True)  # fmt: skip
         if m.get("band"):
             d.p(f"{name}: steered inputs whose projection lies in [{m['band'][0]:.2f}, {m['band'][1]:.2f}]", muted=True)
         d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
