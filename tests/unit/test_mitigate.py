@@ -1083,6 +1083,10 @@ def test_a_seed_soup_is_the_exact_mean_of_its_members_weight_changes(tmp_path: P
     assert make_soup(_fresh(), members, out)["reused"]  # a resumed run loads it, mixes nothing again
     with pytest.raises(RassError, match="holds another adapter"):
         make_soup(_fresh(), members[::-1], out)
+    conf = members[1] / "adapter_config.json"
+    conf.write_text(json.dumps(json.loads(conf.read_text()) | {"rass_base_fingerprint": "someone-else"}))
+    with pytest.raises(RassError, match="trained on another base model"):
+        make_soup(_fresh(), members, run.root / "mitigate" / "other" / "adapter")
 
 
 def test_a_soup_refuses_members_of_two_settings_missing_ones_and_options_that_contradict_them(tmp_path: Path) -> None:

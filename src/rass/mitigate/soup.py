@@ -16,7 +16,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rass.errors import DimensionMismatchError, RassError
+from rass.errors import RassError
 from rass.runs import RunDir, read_json_if
 
 if TYPE_CHECKING:
@@ -89,13 +89,6 @@ def soup_config(run: RunDir, cfg: MitigateConfig) -> MitigateConfig:
     return out
 
 
-def _check_base(chat: ChatModel, adapter: Path) -> None:
-    config = json.loads((adapter / "adapter_config.json").read_text())
-    base = config.get("rass_base_fingerprint")
-    if base and base != chat.fingerprint:
-        raise DimensionMismatchError(f"the adapter in {adapter} was trained on another base model ({base})")
-
-
 def make_soup(chat: ChatModel, adapters: Sequence[Path], out: Path) -> dict[str, Any]:
     """Load ``adapters`` on ``chat``, leave their exact mean active, and save it to ``out`` (peft format).
 
@@ -103,19 +96,18 @@ def make_soup(chat: ChatModel, adapters: Sequence[Path], out: Path) -> dict[str,
     """
     from peft import PeftModel
 
+    from rass.models.adapters import attach_adapter, check_base
     from rass.models.hooks import find_layers
 
     members = [str(a) for a in adapters]
     for a in adapters:
-        _check_base(chat, a)
-    saved = out / "adapter_config.json"
-    if saved.is_file():
-        if json.loads(saved.read_text()).get(STAMP) != members:
+        check_base(chat, a)
+    if (out / "adapter_config.json").is_file():
+        saved = check_base(chat, out)
+        if saved.get(STAMP) != members:
             raise RassError(f"{out} holds another adapter: give the soup another --name")
-        from rass.models.adapters import attach_adapter
-
         attach_adapter(chat, out)
-        return {"members": members, "rank": json.loads(saved.read_text())["r"], "reused": True}
+        return {"members": members, "rank": saved["r"], "reused": True}
     names = [f"member{i}" for i in range(len(adapters))]
     model = PeftModel.from_pretrained(chat.model, members[0], adapter_name=names[0])
     for name, path in zip(names[1:], members[1:], strict=True):
