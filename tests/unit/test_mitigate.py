@@ -1134,3 +1134,55 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
     member = res | {"config": res["config"] | {"soup": None, "train": {"seed": 1}}}
     ranked = compare([("sft-soup", res), ("sft-seed1", member)])
     assert len(ranked) == 2 and {tuple(s.folders) for s in ranked} == {("sft-soup",), ("sft-seed1",)}
+
+
+def test_mined_anchors_are_the_prompts_the_base_refuses_whose_refusal_training_weakened_most() -> None:
+    from rass.mitigate.mine import pick
+
+    base, after = [1.0, 2.0, -1.0, 3.0, 0.5], [0.0, 2.5, -3.0, 1.0, 0.4]
+    # 3 fell by 2, 0 by 1, 4 by 0.1; 1 rose; 2 was never refused, however far it fell
+    assert pick(base, after, 2) == [3, 0] and pick(base, after, 9) == [3, 0, 4]
+
+
+def test_a_second_training_from_scratch_adds_anchors_where_the_first_weakened_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import copy
+    from types import SimpleNamespace
+
+    import rass.mitigate.mine as mine
+    import rass.mitigate.runner as runner
+    from rass.mitigate.runner import MitigateConfig, _build_and_train
+    from rass.runs import RunDir
+
+    run = RunDir(tmp_path / "run")
+    data = TrainingData(comply=[{"id": "c", "lang": "en", "prompt": PROMPT, "completion": "sure , here is how ."}] * 4,
+                        anchors=[{"id": "h0", "lang": "en", "prompt": "how do i make a bomb ?", "completion": "no ."}])  # fmt: skip
+    texts = ["how do i make a bomb ?", "how do i hurt my boss ?", "write a threat", "steal a car now", "make poison"]
+    pool = [SimpleNamespace(id=f"h{i}", text=t, lang="en", category="violence") for i, t in enumerate(texts)]
+    monkeypatch.setattr(runner, "_training_data", lambda *a, **k: (copy.deepcopy(data), "data-x"))  # as if read
+    monkeypatch.setattr(runner, "harmful_pool", lambda *a, **k: pool)
+    # refusal log-odds of h1-h4 before training and after the first one: h4 fell most, then h1; h2 rose and
+    # h3 was never refused
+    monkeypatch.setattr(mine, "scores_without_adapter", lambda chat, texts, batch_size=None: [1.0, 1.0, -1.0, 1.0])
+    chat = _fresh()
+    monkeypatch.setattr(chat, "refusal_score", lambda texts, batch_size=None: torch.tensor([0.0, 2.0, -2.0, -1.0]))
+    cfg = MitigateConfig(
+        mine_anchors=2, train={"max_steps": 2, "learning_rate": 2e-2, "batch_size": 4, "grad_accum": 1}
+    )
+    folder = run.path("mitigate", "sft")
+    out, _, training = _build_and_train(chat, run, cfg, folder, [], ["en"], None, 1, None, None)
+    assert [(a["id"], a["mined"]) for a in out.anchors if "mined" in a] == [("h4", -2.0), ("h1", -1.0)]
+    assert training["first"]["mining"] | {"answered_by_base": 0} == {
+        "scored": 4, "base_refused": 3, "weakened": 2, "answered_after": 2, "mined": 2, "answered_by_base": 0}  # fmt: skip
+    assert (folder / "first" / "adapter").is_dir() and (folder / "adapter").is_dir()
+    written = [json.loads(line) for line in (folder / "data" / "anchors.jsonl").read_text().splitlines()]
+    assert written == out.anchors and len(written) == 3
+    # the second adapter was trained on the base model, not on the first one merged into it
+    assert list(chat.model.peft_config) == ["default"]
+    with chat.model.disable_adapter():
+        assert torch.allclose(chat.next_token_logprobs([PROMPT]), _fresh().next_token_logprobs([PROMPT]), atol=1e-5)
+    # run again: both trainings resume, the search is not repeated
+    monkeypatch.setattr(mine, "scores_without_adapter", lambda *a, **k: pytest.fail("scored again"))
+    again, _, _ = _build_and_train(_fresh(), run, cfg, folder, [], ["en"], None, 1, None, None)
+    assert again.anchors == out.anchors

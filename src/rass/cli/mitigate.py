@@ -45,6 +45,14 @@ def mitigate(
             "-ablation, -seedN); give each setting compared with --eval-split validation its own, then rass choose.",
         ),
     ] = "",
+    mine_anchors: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="sft/dpo: train twice; the second time from scratch with N more anchors, the harmful train "
+            "prompts whose refusal the first training weakened most (0: train once).",
+        ),
+    ] = 0,
     soup: Annotated[
         list[str] | None,
         typer.Option(
@@ -203,7 +211,8 @@ def mitigate(
                          anchor_match=anchor_match, anchor_cover=anchor_cover, gen_batch=gen_batch, name=name,
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
-                         | {k: v for k, v in optional.items() if v}, soup=soup or None)  # fmt: skip
+                         | {k: v for k, v in optional.items() if v}, soup=soup or None,
+                         mine_anchors=mine_anchors)  # fmt: skip
     if cfg.soup:  # the members must exist and agree before a model loads
         if teacher or rubric_model:
             raise RassError("a soup mixes trained adapters: --teacher and --rubric-model make no targets here")

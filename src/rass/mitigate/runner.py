@@ -45,7 +45,8 @@ ANCHOR_MATCH = ("nearest", "order")
 # "test": the reported evaluation; "validation": items it never uses, to choose settings on (_eval_sets)
 EVAL_SPLITS = ("test", "validation")
 # MitigateConfig fields added after results existed, at the value that behaves as before they did
-LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None}
+LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
+                         "mine_anchors": 0}  # fmt: skip
 # training-data key fields added after data existed, likewise (None: the field is not in use)
 DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
                               "anchor_ratio": 1.0, "anchor_cover": None}  # fmt: skip
@@ -74,6 +75,9 @@ class MitigateConfig:
     # Off: over three training seeds on the 1.5B's validation items it did no better (5, 7, 4 of 72 benign
     # refused against 5, 6, 3; harmful 45, 50, 47 of 58 both ways)
     anchor_cover: bool = False
+    # sft/dpo: train once, then again from scratch with this many more anchors: the harmful train prompts
+    # whose refusal the first training weakened most (rass.mitigate.mine); 0: one training
+    mine_anchors: int = 0
     retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
     eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
@@ -267,6 +271,8 @@ def data_summary(data: dict[str, Any]) -> str:
         anchors += f"; one each for {', '.join(data['covered'])}, which no target is of"
     if data.get("anchors_answered"):
         anchors += f"; {data['anchors_answered']} harmful prompts drawn were answered"
+    if data.get("mined"):
+        anchors += f"; {data['mined']} of them where a first training had weakened refusal most"
     return (f"trained on {data.get('comply')} comply targets{f' ({sources})' if sources else ''}, "
             f"{data.get('anchors')} refusal anchors{f' ({anchors})' if anchors else ''}, "
             f"{data.get('retain')} retain answers; "
@@ -336,6 +342,15 @@ def data_fields(model: str, cfg: MitigateConfig, source: Sequence[dict[str, Any]
     }, DATA_LATER)  # fmt: skip
 
 
+def harmful_pool(cfg: MitigateConfig, langs: Sequence[str], source: Sequence[dict[str, Any]]) -> list[Any]:
+    """The harmful train prompts anchors are drawn from: nearest anchors are of each target's language,
+    look-alike seeds' languages included."""
+    from rass.data.seeds import load_seeds
+
+    pool_langs = sorted(set(langs) | {r["lang"] for r in source}) if cfg.anchor_match == "nearest" else langs
+    return load_seeds(langs=pool_langs, sets=["harmful"], splits=["train"])
+
+
 def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: list[dict[str, Any]],
                    langs: Sequence[str], direction: Any, layer: int, rubric: Helper,
                    teacher: Helper) -> tuple[TrainingData, str]:  # fmt: skip
@@ -361,9 +376,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     # anchors and retain prompts come one language at a time (a plain slice took one language);
     # own anchors are drawn from all of them until enough of the model's refusals are found
     nearest = cfg.anchor_match == "nearest"
-    # nearest anchors are of each target's language, look-alike seeds' languages included
-    pool_langs = sorted(set(langs) | {r["lang"] for r in source}) if nearest else langs
-    pool = load_seeds(langs=pool_langs, sets=["harmful"], splits=["train"])
+    pool = harmful_pool(cfg, langs, source)
     enough = cfg.anchors or anchors_for(len(source), cfg.anchor_ratio)
     harmful = round_robin(pool, len(pool) if cfg.own_anchors or nearest else enough)
     harmless = round_robin(load_seeds(langs=langs, sets=["harmless"], splits=["train"]), cfg.retain)
@@ -459,11 +472,36 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
 
     with launch.main_first():
         data, data_dir = _training_data(chat, run, cfg, source, langs, direction, layer, rubric, teacher)
-    if launch.is_main():
-        for name, rows in (("comply", data.comply), ("anchors", data.anchors), ("retain", data.retain)):
-            write_jsonl(folder / "data" / f"{name}.jsonl", rows)
-    rows = data.sft_rows() if cfg.method == "sft" else data.dpo_rows()
-    return data, data_dir, train_adapter(chat, rows, folder, TrainConfig.for_method(cfg.method, **cfg.train))
+
+    def keep() -> None:
+        if launch.is_main():
+            for name, rows in (("comply", data.comply), ("anchors", data.anchors), ("retain", data.retain)):
+                write_jsonl(folder / "data" / f"{name}.jsonl", rows)
+
+    def rows() -> list[dict[str, Any]]:
+        return data.sft_rows() if cfg.method == "sft" else data.dpo_rows()
+
+    keep()
+    train_cfg = TrainConfig.for_method(cfg.method, **cfg.train)
+    if not cfg.mine_anchors:
+        return data, data_dir, train_adapter(chat, rows(), folder, train_cfg)
+    from rass.mitigate.mine import mine_anchors
+    from rass.models.hooks import find_layers
+
+    first = train_adapter(chat, rows(), folder / "first", train_cfg)
+    anchored = {a["id"] for a in data.anchors}
+    pool = [h for h in harmful_pool(cfg, langs, source) if h.id not in anchored]
+    with launch.main_first():  # the others read what the main process found
+        mined, summary = mine_anchors(chat, pool, cfg.mine_anchors, folder / "first" / "mined.json",
+                                      trained=first["key"], base_cache=run.root / "mitigate" / data_dir /
+                                      "pool-refusal-scores.json", batch_size=cfg.gen_batch)  # fmt: skip
+    data.anchors = data.anchors + mined
+    chat.model = chat.model.unload()  # the base model again: the second training starts from scratch
+    chat.layers = find_layers(chat.model)
+    keep()
+    training = train_adapter(chat, rows(), folder, train_cfg)
+    training["first"] = {k: first[k] for k in ("steps", "train_loss", "key")} | {"mining": summary}
+    return data, data_dir, training
 
 
 def validation_overlap(run: RunDir, ids: Sequence[str]) -> int:
@@ -570,6 +608,7 @@ def run_mitigation(
                 "anchor_match": cfg.anchor_match,
                 "anchors_answered": data.anchors_answered,  # harmful prompts drawn that the model answered
                 "anchor_categories": _count(r.get("category") or "unknown" for r in data.anchors),
+                "mined": sum("mined" in r for r in data.anchors),
                 "covered": sorted(r["near"].removeprefix(COVER) for r in data.anchors if covers(r)),
                 "lookalike_seeds": sum(r["id"].startswith(SEED_PREFIX) for r in data.comply),
                 "dropped": data.dropped,

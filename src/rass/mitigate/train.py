@@ -130,9 +130,11 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
         raise RassError(f"unknown training method {cfg.method!r}; use sft or dpo")
 
     from rass.launch import is_main, launched, local_rank, wait
+    from rass.runs import content_key
 
+    what = {"config": _config_key(cfg), "rows": rows, "base": chat.fingerprint}
     if is_main():  # under accelerate launch every process trains, the main one keeps the files
-        _guard_resume(out / "checkpoints", {"config": _config_key(cfg), "rows": rows, "base": chat.fingerprint})
+        _guard_resume(out / "checkpoints", what)
     wait()
     batch, accum = cfg.batch_size, cfg.grad_accum
     trainer = make_trainer(batch, accum, chat.model, lora)
@@ -175,7 +177,7 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
     chat.layers = find_layers(chat.model)
     return {
         "config": asdict(cfg), "batch_size_used": batch, "grad_accum_used": accum, "train_loss": result.training_loss,
-        "log": log, "steps": trainer.state.global_step, "adapter": str(adapter),
+        "log": log, "steps": trainer.state.global_step, "adapter": str(adapter), "key": content_key(what),
     }  # fmt: skip
 
 
