@@ -171,12 +171,15 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
         cfg_path.write_text(json.dumps(conf, indent=2))
     wait()
     log = [e for e in trainer.state.log_history if "loss" in e]
+    # every step is logged: their mean is the epoch's loss, also when a resumed training had nothing left
+    # to run (transformers then reports 0.0)
+    train_loss = sum(float(e["loss"]) for e in log) / len(log) if log else result.training_loss
     chat.model = trainer.model.eval()
     from rass.models.hooks import find_layers
 
     chat.layers = find_layers(chat.model)
     return {
-        "config": asdict(cfg), "batch_size_used": batch, "grad_accum_used": accum, "train_loss": result.training_loss,
+        "config": asdict(cfg), "batch_size_used": batch, "grad_accum_used": accum, "train_loss": train_loss,
         "log": log, "steps": trainer.state.global_step, "adapter": str(adapter), "key": content_key(what),
     }  # fmt: skip
 
