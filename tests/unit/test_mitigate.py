@@ -1136,12 +1136,16 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
     assert len(ranked) == 2 and {tuple(s.folders) for s in ranked} == {("sft-soup",), ("sft-seed1",)}
 
 
-def test_mined_anchors_are_the_prompts_the_base_refuses_whose_refusal_training_weakened_most() -> None:
+def test_mined_anchors_are_the_prompts_the_base_refuses_whose_refusal_training_weakened_most(tmp_path: Path) -> None:
     from rass.mitigate.mine import pick
+    from rass.mitigate.runner import MitigateConfig, run_mitigation
+    from rass.runs import RunDir
 
     base, after = [1.0, 2.0, -1.0, 3.0, 0.5], [0.0, 2.5, -3.0, 1.0, 0.4]
     # 3 fell by 2, 0 by 1, 4 by 0.1; 1 rose; 2 was never refused, however far it fell
     assert pick(base, after, 2) == [3, 0] and pick(base, after, 9) == [3, 0, 4]
+    with pytest.raises(RassError, match="mined anchors are a second training"):  # nothing is trained by steering
+        run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(method="steer", mine_anchors=4))  # type: ignore[arg-type]
 
 
 def test_a_second_training_from_scratch_adds_anchors_where_the_first_weakened_refusal(

@@ -185,6 +185,9 @@ def mitigate(
                                  param_hint="--anchor-cover")  # fmt: skip
     if not anchor_ratio > 0:
         raise typer.BadParameter("use a number above 0", param_hint="--anchor-ratio")
+    if mine_anchors and method == "steer":
+        raise typer.BadParameter("mined anchors are a second training: use --method sft or dpo",
+                                 param_hint="--mine-anchors")  # fmt: skip
     if eval_split not in EVAL_SPLITS:
         raise typer.BadParameter(f"use {' or '.join(EVAL_SPLITS)}", param_hint="--eval-split")
     if name:

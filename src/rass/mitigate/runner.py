@@ -542,6 +542,8 @@ def run_mitigation(
         raise RassError(f"the anchor ratio must be above 0, got {cfg.anchor_ratio}")
     if cfg.eval_split not in EVAL_SPLITS:
         raise RassError(f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}")
+    if cfg.mine_anchors and cfg.method not in ("sft", "dpo"):
+        raise RassError(f"mined anchors are a second training: use sft or dpo, not {cfg.method}")
     if cfg.soup:
         from rass.mitigate.soup import soup_config
 
