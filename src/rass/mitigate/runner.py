@@ -76,7 +76,8 @@ class MitigateConfig:
     # refused against 5, 6, 3; harmful 45, 50, 47 of 58 both ways)
     anchor_cover: bool = False
     # sft/dpo: train once, then again from scratch with this many more anchors: the harmful train prompts
-    # whose refusal the first training weakened most (rass.mitigate.mine); 0: one training
+    # whose refusal the first training weakened most (rass.mitigate.mine); 0: one training. Off: on the 1.5B's
+    # validation items its two seeds left 3 and 14 of 72 benign items refused (harmful 46 and 54 of 58)
     mine_anchors: int = 0
     retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
