@@ -43,7 +43,7 @@ def mine_anchors(chat: ChatModel, pool: Sequence[Any], n: int, cache: Path, *, t
     model's scores in ``base_cache`` (shared by every seed of one data)."""
     from rass.mitigate.data import refusal_anchors
 
-    ids = [h.id for h in pool]
+    ids, texts = [h.id for h in pool], [h.text for h in pool]
     key = content_key({"ids": ids, "n": n, "trained": trained})
     saved = read_json_if(cache)
     if saved and saved.get("key") == key:
@@ -53,10 +53,10 @@ def mine_anchors(chat: ChatModel, pool: Sequence[Any], n: int, cache: Path, *, t
     if base_saved and base_saved.get("key") == base_key:
         base = base_saved["scores"]
     else:
-        base = scores_without_adapter(chat, [h.text for h in pool], batch_size)
+        base = scores_without_adapter(chat, texts, batch_size)
         if base_cache:
             write_json(base_cache, {"key": base_key, "scores": base})
-    after = [float(s) for s in chat.refusal_score([h.text for h in pool], batch_size=batch_size)]
+    after = [float(s) for s in chat.refusal_score(texts, batch_size=batch_size)]
     chosen = pick(base, after, n)
     with chat.model.disable_adapter():  # the refusal the model gave before any training
         anchors, answered = refusal_anchors(chat, [pool[i] for i in chosen], len(chosen), canned=True,

@@ -54,23 +54,21 @@ def soup_config(run: RunDir, cfg: MitigateConfig) -> MitigateConfig:
     two settings would be a third setting nobody chose. A training option given beside ``soup`` that
     disagrees with the members is refused rather than silently ignored.
     """
-    from rass.mitigate.runner import MitigateConfig
+    from rass.mitigate.runner import MitigateConfig, check_name
 
     names = list(cfg.soup or [])
-    from rass.mitigate.runner import check_name
-
     for n in names:
         check_name(n)
     if len(names) < 2 or len(set(names)) != len(names):
         raise RassError(f"a soup needs two or more different trainings, got {', '.join(names) or 'none'}")
     configs = {n: _member_config(run, n) for n in names}
+    settings = {n: _setting(c) for n, c in configs.items()}
     first, *rest = names
-    setting = _setting(configs[first])
+    setting = settings[first]
     if setting.get("method") not in ("sft", "dpo"):
         raise RassError(f"{first} is not a training (method {setting.get('method')!r}): only sft/dpo adapters mix")
     for other in rest:
-        diff = sorted(k for k in set(setting) | set(_setting(configs[other]))
-                      if setting.get(k) != _setting(configs[other]).get(k))  # fmt: skip
+        diff = sorted(k for k in set(setting) | set(settings[other]) if setting.get(k) != settings[other].get(k))
         if diff:
             raise RassError(f"{first} and {other} differ in {', '.join(diff)}: a soup averages training seeds of "
                             "one setting")  # fmt: skip
@@ -83,9 +81,8 @@ def soup_config(run: RunDir, cfg: MitigateConfig) -> MitigateConfig:
     known = {f.name for f in fields(MitigateConfig)}
     out = MitigateConfig(**{k: v for k, v in base.items() if k in known and k not in EVAL_FIELDS})
     out.train = {k: v for k, v in (base.get("train") or {}).items() if k != "seed"}  # the seeds are mixed
-    for k in EVAL_FIELDS:
+    for k in EVAL_FIELDS:  # the soup's members among them
         setattr(out, k, getattr(cfg, k))
-    out.soup = names
     return out
 
 
