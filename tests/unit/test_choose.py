@@ -67,6 +67,22 @@ def test_seeds_of_one_setting_are_judged_on_their_mean_not_on_the_luckiest() -> 
     assert ranked[1].benign_refused == 3 and ranked[1].differs == {"anchor_ratio": 1.5}
 
 
+def test_the_seed_to_ship_is_the_chosen_settings_best_that_keeps_the_refusals_not_the_luckiest_overall() -> None:
+    cohort = rank({"before-a": [
+        ("sft", result(side(3, 21, 18))),
+        ("sft-seed1", result(side(0, 18, 18), train={"seed": 1})),  # fewest benign refused, loses 2 refusals
+        ("sft-seed2", result(side(2, 20, 17), train={"seed": 2})),  # loses 1: allowed
+        ("other", result(side(1, 10, 10), anchor_ratio=2.0)),  # not the chosen setting: never shipped
+    ]})[0]  # fmt: skip
+    assert cohort["chosen"] == ["sft", "sft-seed1", "sft-seed2"] and cohort["ship"] == "sft-seed2"
+    assert [s["folders"] for s in cohort["seeds"]] == [["sft-seed2"], ["sft"], ["sft-seed1"]]
+    assert verdict(cohort) == ("chosen: sft, sft-seed1, sft-seed2; ship sft-seed2/adapter (benign / harmful refused "
+                               "by seed: sft-seed2 2 / 37; sft 3 / 39; sft-seed1 0 / 36)")  # fmt: skip
+    # one training alone is the one shipped, and the verdict has nothing to add
+    alone = rank({"before-a": [("sft", result(side(3, 20, 18)))]})[0]
+    assert alone["ship"] == "sft" and verdict(alone) == "chosen: sft"
+
+
 def test_results_made_before_a_setting_existed_count_at_its_old_behaviour() -> None:
     old = result(side(3, 20, 18))
     del old["config"]["anchor_ratio"]  # made before --anchor-ratio: one anchor per target

@@ -280,7 +280,7 @@ def choose(
 ) -> None:
     """Rank the settings tried with --eval-split validation and choose one by the rule fixed beforehand:
     lose at most --max-lost harmful refusals, then the fewest benign items refused (seeds averaged;
-    the full rule is printed with the ranking)."""
+    the full rule is printed with the ranking). Names the chosen setting's seed to ship, ranked by the same rule."""
     from rich.table import Table
 
     from rass.mitigate.choose import CHOICE, HEADERS, rule, table, verdict

@@ -3,7 +3,9 @@
 ``rass mitigate --eval-split validation`` leaves ``mitigate/<folder>/metrics-validation.json`` for each
 setting tried; ``rule`` says how they are ranked (benchmarks/README.md, "Choosing the anchor count on
 validation items"), and the CLI help and the report quote it from there. Those that may not win are
-ranked after, those losing fewest refusals first.
+ranked after, those losing fewest refusals first. The chosen setting's seeds are then ranked one by one by
+the same rule, and the first is the adapter to ship: the setting is chosen on what it does on average, the
+adapter on what that one training did.
 """
 
 from __future__ import annotations
@@ -101,8 +103,11 @@ def _load(path: Path) -> dict[str, Any]:
     return result
 
 
-def compare(results: Sequence[tuple[str, dict[str, Any]]], max_lost: int = DEFAULT_MAX_LOST) -> list[Setting]:
-    """The settings of ``results`` (one "before"), best first by the rule; ``eligible`` marks who may win."""
+def compare(
+    results: Sequence[tuple[str, dict[str, Any]]], max_lost: int = DEFAULT_MAX_LOST, by_seed: bool = False
+) -> list[Setting]:
+    """The settings of ``results`` (one "before"), best first by the rule; ``eligible`` marks who may win.
+    ``by_seed`` ranks each training on its own, as the seeds of the chosen setting are to pick one to ship."""
     from statistics import mean
 
     if max_lost < 0:
@@ -112,7 +117,7 @@ def compare(results: Sequence[tuple[str, dict[str, Any]]], max_lost: int = DEFAU
         raise RassError("these validation results have different before measurements; compare one cohort at a time")
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, r in results:
-        key = repr(sorted(flat_config(r.get("config") or {}).items()))
+        key = name if by_seed else repr(sorted(flat_config(r.get("config") or {}).items()))
         groups.setdefault(key, []).append((name, r))
     configs = [flat_config(runs[0][1].get("config") or {}) for runs in groups.values()]
     varying = {k for c in configs for k in c if any(c.get(k) != o.get(k) for o in configs)}
@@ -137,7 +142,8 @@ def rule(max_lost: int = DEFAULT_MAX_LOST) -> str:
     """The ranking rule in words, as the CLI help and the report state it."""
     return (f"lose at most {max_lost} of the harmful refusals the model gave before, then leave the fewest benign "
             "items refused; ties go to more refusals kept, then to the lower KL on harmless prompts. Trainings "
-            "that differ only in their seed count as one setting, judged on their mean.")  # fmt: skip
+            "that differ only in their seed count as one setting, judged on their mean; of the chosen setting's "
+            "seeds the one the same rule ranks first is the one to ship.")  # fmt: skip
 
 
 def last_max_lost(mitigate_dir: Path) -> int:
@@ -170,7 +176,10 @@ def rank(
     for before, results in cohorts.items():
         ranked = compare(results, max_lost)
         chosen = ranked[0] if ranked[0].eligible else None
+        seeds = compare([(n, r) for n, r in results if n in chosen.folders], max_lost, by_seed=True) if chosen else []
         out.append({"before_dir": before, "max_lost": max_lost, "chosen": chosen.folders if chosen else None,
+                    "ship": seeds[0].folders[0] if seeds else None,
+                    "seeds": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in seeds],
                     "settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]})  # fmt: skip
     return out
 
@@ -182,11 +191,20 @@ def verdict(cohort: dict[str, Any]) -> str:
     if not chosen:
         return f"chosen: none (every setting loses more harmful refusals than the {cohort['max_lost']} allowed)"
     best = cohort["settings"][0]
-    if best["benign_refused"] < best["benign_before"]:
-        return f"chosen: {', '.join(chosen)}"
-    return (f"chosen: {', '.join(chosen)}, but it leaves as many benign items refused as before "
-            f"({best['benign_before']} → {_num(best['benign_refused'])}): no setting tried both keeps the "
-            "refusals and reduces over-refusal")  # fmt: skip
+    if best["benign_refused"] >= best["benign_before"]:
+        return (f"chosen: {', '.join(chosen)}, but it leaves as many benign items refused as before "
+                f"({best['benign_before']} → {_num(best['benign_refused'])}): no setting tried both keeps the "
+                "refusals and reduces over-refusal")  # fmt: skip
+    return f"chosen: {', '.join(chosen)}" + (_ship(cohort) if len(chosen) > 1 else "")
+
+
+def _ship(cohort: dict[str, Any]) -> str:
+    """Which of the chosen setting's seeds to ship, with every seed's counts: a seed is one draw, and the
+    spread between them says how much the one shipped owes to its luck."""
+    seeds = "; ".join(f"{s['folders'][0]} {_num(s['benign_refused'])} / {_num(s['harmful_refused'])}"
+                      for s in cohort.get("seeds", []))  # fmt: skip
+    # the seed that loses fewest loses no more than the seeds' mean, so a chosen setting always has one to ship
+    return f"; ship {cohort['ship']}/adapter (benign / harmful refused by seed: {seeds})"
 
 
 HEADERS = ("folders", "setting", "benign refused", "harmful refused", "lost", "KL", "may win")
