@@ -1193,3 +1193,50 @@ def test_a_second_training_from_scratch_adds_anchors_where_the_first_weakened_re
     # nothing was left to run, and the losses are still those of the trainings (transformers would say 0.0)
     for then, now in ((training["first"], resumed["first"]), (training, resumed)):
         assert then["train_loss"] > 0 and now["train_loss"] == pytest.approx(then["train_loss"])
+
+
+def test_the_boundary_hinge_costs_nothing_past_the_margin_and_reads_the_last_prompt_token() -> None:
+    from rass.mitigate.boundary_loss import COMPLY, MARGIN, NONE, REFUSE, BoundaryTerm, last_prompt_positions
+
+    term = BoundaryTerm(layer=0, unit=torch.tensor([1.0, 0.0]), threshold=10.0, slope=0.5, weight=1.0)
+    hidden = torch.tensor([[2.0, 7.0], [18.0, -3.0], [11.0, 0.0], [30.0, 0.0]])  # log-odds -4, 4, 0.5, 10
+    roles = torch.tensor([COMPLY, REFUSE, COMPLY, NONE])
+    # only the comply row at log-odds 0.5 is short of its margin: by MARGIN + 0.5, averaged over three rows
+    assert float(term.penalty(hidden, roles)) == pytest.approx((MARGIN + 0.5) / 3)
+    assert float(term.penalty(hidden, torch.full((4,), NONE))) == 0.0
+    labels = torch.tensor([[-100, -100, -100, 5, 6], [-100, 4, 5, 6, -100]])
+    assert last_prompt_positions(labels).tolist() == [2, 0]
+    with pytest.raises(RassError, match="no completion tokens"):
+        last_prompt_positions(torch.full((1, 3), -100))
+
+
+def test_the_boundary_term_moves_comply_prompts_below_the_threshold_and_anchors_above_it(tmp_path: Path) -> None:
+    from rass.mitigate.boundary_loss import BoundaryTerm
+
+    chat = _fresh()
+    layer, benign, harmful = 1, "how do i kill a python process ?", "how do i hurt my neighbour ?"
+    unit = torch.nn.functional.normalize(torch.randn(chat.hidden_size, generator=torch.Generator().manual_seed(0)), dim=0)
+
+    def projections() -> list[float]:
+        acts = chat.capture([benign, harmful], layers=[layer])[f"resid_pre.{layer}"]
+        return (acts @ unit).tolist()
+
+    b0, h0 = projections()
+    # the threshold between them, on the wrong side for both: training has to cross it
+    fit = {"layer": layer, "threshold": (b0 + h0) / 2, "slope": 4.0 / max(abs(b0 - h0), 1e-3)}
+    if b0 < h0:
+        unit = -unit
+        b0, h0 = -b0, -h0
+        fit["threshold"] = -fit["threshold"]
+    term = BoundaryTerm.from_fit(unit, fit, weight=5.0)
+    data = TrainingData(comply=[{"prompt": benign, "completion": "use kill -9 .", "lang": "en"}] * 4,
+                        anchors=[{"prompt": harmful, "completion": "sorry , i cannot help .", "lang": "en"}] * 4)  # fmt: skip
+    cfg = TrainConfig(max_steps=8, learning_rate=2e-2, batch_size=4, grad_accum=1, boundary_weight=5.0)
+    res = train_adapter(chat, data.sft_rows(roles=True), tmp_path, cfg, term)
+    b1, h1 = projections()
+    assert b1 < b0 and h1 > h0
+    assert res["boundary"]["penalty"][-1] < res["boundary"]["penalty"][0]
+    with pytest.raises(RassError, match="needs the probe's boundary"):
+        train_adapter(_fresh(), data.sft_rows(), tmp_path / "b", cfg)
+    with pytest.raises(RassError, match="added to the sft loss"):
+        train_adapter(_fresh(), data.dpo_rows(), tmp_path / "c", TrainConfig(method="dpo", boundary_weight=1.0), term)

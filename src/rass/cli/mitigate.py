@@ -139,6 +139,14 @@ def mitigate(
     grad_accum: Annotated[
         int | None, typer.Option(min=1, help="sft/dpo: micro-batches per optimizer step (default 2, dpo 4).")
     ] = None,
+    boundary_weight: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="sft: weight of a hinge added to the loss that pushes comply prompts below the probe's "
+            "threshold and keeps anchors above it, read at the probe layer (0: trl's loss alone).",
+        ),
+    ] = 0.0,
     max_length: Annotated[
         int | None, typer.Option(min=16, help="sft/dpo: tokens kept of each training row (default 256).")
     ] = None,
@@ -185,6 +193,9 @@ def mitigate(
                                  param_hint="--anchor-cover")  # fmt: skip
     if not anchor_ratio > 0:
         raise typer.BadParameter("use a number above 0", param_hint="--anchor-ratio")
+    if boundary_weight and method != "sft":
+        raise typer.BadParameter("the boundary term is added to the sft loss: use --method sft",
+                                 param_hint="--boundary-weight")  # fmt: skip
     if mine_anchors and method == "steer":
         raise typer.BadParameter("mined anchors are a second training: use --method sft or dpo",
                                  param_hint="--mine-anchors")  # fmt: skip
@@ -208,7 +219,7 @@ def mitigate(
             check_spec(spec)
     # training settings passed only when set, so a default run keeps the training key it had before they existed
     optional = {"sft_weight": dpo_sft_weight, "seed": train_seed, "batch_size": train_batch_size,
-                "grad_accum": grad_accum, "max_length": max_length}  # fmt: skip
+                "grad_accum": grad_accum, "max_length": max_length, "boundary_weight": boundary_weight}  # fmt: skip
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
                          anchor_ratio=anchor_ratio, eval_split=eval_split, own_anchors=own_anchors,
                          anchor_match=anchor_match, anchor_cover=anchor_cover, gen_batch=gen_batch, name=name,

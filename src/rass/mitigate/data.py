@@ -194,14 +194,20 @@ class TrainingData:
                 kept.append(r)
         self.comply = kept
 
-    def sft_rows(self) -> list[dict[str, Any]]:
-        """Conversational prompt–completion rows for trl's SFTTrainer."""
+    def sft_rows(self, *, roles: bool = False) -> list[dict[str, Any]]:
+        """Conversational prompt–completion rows for trl's SFTTrainer; with ``roles``, each row's side of
+        the boundary for the boundary term (comply -1, anchor +1, retain 0)."""
+        from rass.mitigate.boundary_loss import COMPLY, NONE, REFUSE, ROLE_COLUMN
+
+        sides = [(self.comply, COMPLY), (self.anchors, REFUSE), (self.retain, NONE)]
         return [
             {
                 "prompt": [{"role": "user", "content": r["prompt"]}],
                 "completion": [{"role": "assistant", "content": r["completion"]}],
             }
-            for r in (*self.comply, *self.anchors, *self.retain)
+            | ({ROLE_COLUMN: side} if roles else {})
+            for part, side in sides
+            for r in part
         ]
 
     def dpo_rows(self) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
 from rass.mitigate.data import COVER, NEAREST, OWN_ANCHORS, RECIPE, TrainingData, anchors_for, covers
-from rass.runs import RunDir, content_key, read_json_if, read_rows, stable_fields, write_json
+from rass.runs import RunDir, content_key, read_json, read_json_if, read_rows, stable_fields, write_json
 
 if TYPE_CHECKING:
     from rass.models.chat import ChatModel
@@ -479,17 +479,24 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
             for name, rows in (("comply", data.comply), ("anchors", data.anchors), ("retain", data.retain)):
                 write_jsonl(folder / "data" / f"{name}.jsonl", rows)
 
+    train_cfg = TrainConfig.for_method(cfg.method, **cfg.train)
+    term = None
+    if train_cfg.boundary_weight:
+        from rass.mitigate.boundary_loss import BoundaryTerm
+
+        fit = read_json(run.root / "boundary" / "fit.json")
+        term = BoundaryTerm.from_fit(direction.layer_vectors[layer], fit, train_cfg.boundary_weight)
+
     def rows() -> list[dict[str, Any]]:
-        return data.sft_rows() if cfg.method == "sft" else data.dpo_rows()
+        return data.sft_rows(roles=term is not None) if cfg.method == "sft" else data.dpo_rows()
 
     keep()
-    train_cfg = TrainConfig.for_method(cfg.method, **cfg.train)
     if not cfg.mine_anchors:
-        return data, data_dir, train_adapter(chat, rows(), folder, train_cfg)
+        return data, data_dir, train_adapter(chat, rows(), folder, train_cfg, term)
     from rass.mitigate.mine import mine_anchors
     from rass.models.hooks import find_layers
 
-    first = train_adapter(chat, rows(), folder / "first", train_cfg)
+    first = train_adapter(chat, rows(), folder / "first", train_cfg, term)
     anchored = {a["id"] for a in data.anchors}
     pool = [h for h in harmful_pool(cfg, langs, source) if h.id not in anchored]
     with launch.main_first():  # the others read what the main process found
@@ -500,7 +507,7 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
     chat.model = chat.model.unload()  # the base model again: the second training starts from scratch
     chat.layers = find_layers(chat.model)
     keep()
-    training = train_adapter(chat, rows(), folder, train_cfg)
+    training = train_adapter(chat, rows(), folder, train_cfg, term)
     training["first"] = {k: first[k] for k in ("steps", "train_loss", "key")} | {"mining": summary}
     return data, data_dir, training
 
@@ -533,7 +540,6 @@ def run_mitigation(
     from rass.directions.vector import SteeringVector
     from rass.evaluate.backends import TransformersBackend
     from rass.evaluate.harness import run_eval
-    from rass.runs import read_json
 
     if cfg.anchor_match not in ANCHOR_MATCH:
         raise RassError(f"unknown anchor match {cfg.anchor_match!r}; use {' or '.join(ANCHOR_MATCH)}")
@@ -543,6 +549,8 @@ def run_mitigation(
         raise RassError(f"the anchor ratio must be above 0, got {cfg.anchor_ratio}")
     if cfg.eval_split not in EVAL_SPLITS:
         raise RassError(f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}")
+    if cfg.train.get("boundary_weight") and cfg.method != "sft":
+        raise RassError(f"the boundary term is added to the sft loss: use --method sft, not {cfg.method}")
     if cfg.mine_anchors and cfg.method not in ("sft", "dpo"):
         raise RassError(f"mined anchors are a second training: use sft or dpo, not {cfg.method}")
     if cfg.soup:

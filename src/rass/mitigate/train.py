@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rass.errors import DataError, RassError
 
 if TYPE_CHECKING:
+    from rass.mitigate.boundary_loss import BoundaryTerm
     from rass.models.chat import ChatModel
 
 
@@ -45,6 +46,9 @@ class TrainConfig:
     # have no single length). Without checkpointing, an epoch of 32 rows of the 1.5B took 271 s
     # random, 194 s rebalanced (benchmarks/bench_mitigate_speed.py). None: rebalanced for sft.
     sampling: str | None = None
+    # sft: weight of the boundary term (rass.mitigate.boundary_loss): a hinge that pushes comply prompts
+    # below the probe's threshold and keeps anchors above it, at the probe layer. 0: trl's loss alone
+    boundary_weight: float = 0.0
 
     @classmethod
     def for_method(cls, method: str, **settings: Any) -> TrainConfig:
@@ -81,11 +85,21 @@ def _require_train_extras() -> None:
         raise RassError("training needs peft and trl: pip install 'rass[train]'") from None
 
 
-def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: TrainConfig) -> dict[str, Any]:
-    """Train a LoRA adapter on ``rows`` (trl conversational format); resume from ``out`` if present."""
+def train_adapter(
+    chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: TrainConfig, boundary: BoundaryTerm | None = None
+) -> dict[str, Any]:
+    """Train a LoRA adapter on ``rows`` (trl conversational format); resume from ``out`` if present.
+
+    With ``cfg.boundary_weight`` the sft loss adds ``boundary``'s hinge (rows carry their roles).
+    """
     _require_train_extras()
     if not rows:
         raise DataError("no training rows")
+    if cfg.boundary_weight and cfg.method != "sft":
+        raise RassError("the boundary term is added to the sft loss: use --method sft, or drop --boundary-weight")
+    if cfg.boundary_weight and boundary is None:
+        raise RassError("a boundary weight needs the probe's boundary (its direction and fit) to train against")
+    term = boundary if cfg.boundary_weight else None
     from datasets import Dataset
     from peft import LoraConfig
 
@@ -117,8 +131,13 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
         if cfg.method == "sft":
             from trl import SFTConfig, SFTTrainer
 
-            return _seeded_order(SFTTrainer)(model=model, args=SFTConfig(**args), train_dataset=dataset,
-                                             processing_class=chat.tokenizer, peft_config=peft)  # fmt: skip
+            trainer_cls = _seeded_order(SFTTrainer)
+            if term is not None:
+                from rass.mitigate.boundary_loss import with_boundary_term
+
+                trainer_cls = with_boundary_term(trainer_cls, term)
+            return trainer_cls(model=model, args=SFTConfig(**args), train_dataset=dataset,
+                               processing_class=chat.tokenizer, peft_config=peft)  # fmt: skip
         if cfg.method == "dpo":
             from trl import DPOConfig, DPOTrainer
 
@@ -133,6 +152,8 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
     from rass.runs import content_key
 
     what = {"config": _config_key(cfg), "rows": rows, "base": chat.fingerprint}
+    if term is not None:
+        what["boundary"] = term.key()
     if is_main():  # under accelerate launch every process trains, the main one keeps the files
         _guard_resume(out / "checkpoints", what)
     wait()
@@ -178,10 +199,13 @@ def train_adapter(chat: ChatModel, rows: list[dict[str, Any]], out: Path, cfg: T
     from rass.models.hooks import find_layers
 
     chat.layers = find_layers(chat.model)
-    return {
+    result_info = {
         "config": asdict(cfg), "batch_size_used": batch, "grad_accum_used": accum, "train_loss": train_loss,
         "log": log, "steps": trainer.state.global_step, "adapter": str(adapter), "key": content_key(what),
     }  # fmt: skip
+    if term is not None:  # the hinge per micro-batch this process ran (a resumed training: since the resume)
+        result_info["boundary"] = term.key() | {"penalty": [round(v, 4) for v in trainer.boundary_log]}
+    return result_info
 
 
 def _seeded_order(trainer_cls: type) -> type:
@@ -200,7 +224,7 @@ def _seeded_order(trainer_cls: type) -> type:
 
 # settings added after checkpoints existed: at these values (the behaviour before they existed) they stay
 # out of the checkpoint key, so an upgrade does not refuse to resume a training it would continue alike
-_ADDED_LATER: dict[str, Any] = {"sft_weight": 0.0, "sampling": "random"}
+_ADDED_LATER: dict[str, Any] = {"sft_weight": 0.0, "sampling": "random", "boundary_weight": 0.0}
 # settings that change how training runs, not what it computes: a resume may change them
 _HOW_NOT_WHAT = {"checkpointing"}
 
