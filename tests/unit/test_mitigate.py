@@ -799,6 +799,11 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 8
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
     assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 8
+    assert "boundary_weight" not in seen[-1].train  # off unless asked: same training key as before
+    result = CliRunner().invoke(app, [*base, "--boundary-weight", "0.5"])
+    assert result.exit_code == 0 and seen[-1].train["boundary_weight"] == 0.5
+    result = CliRunner().invoke(app, [*base, "--method", "dpo", "--boundary-weight", "0.5"])
+    assert result.exit_code == 2 and "boundary-weight" in result.stderr and len(seen) == 9
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -878,7 +883,7 @@ def test_checkpoints_made_before_a_setting_existed_still_resume_when_it_is_off(t
     from rass.runs import content_key
 
     rows = [{"prompt": "p", "completion": "c"}]
-    added = {"sft_weight", "checkpointing", "sampling"}
+    added = {"sft_weight", "checkpointing", "sampling", "boundary_weight"}
     old = {k: v for k, v in asdict(TrainConfig()).items() if k not in added}  # what older rass stamped
     (tmp_path / "ck").mkdir()
     (tmp_path / "ck" / "rass_training.json").write_text(
@@ -888,8 +893,9 @@ def test_checkpoints_made_before_a_setting_existed_still_resume_when_it_is_off(t
     for same in (TrainConfig(sampling=plain), TrainConfig(sampling=plain, checkpointing=True),
                  TrainConfig(sampling=plain, checkpointing=False)):  # fmt: skip
         _guard_resume(tmp_path / "ck", {"config": _config_key(same), "rows": rows, "base": "m"})  # resumes
-    # an NLL term, or today's rebalanced sft default, is a new training
-    for other in (TrainConfig(sampling=plain, sft_weight=1.0), TrainConfig()):
+    # an NLL term, a boundary term, or today's rebalanced sft default, is a new training
+    for other in (TrainConfig(sampling=plain, sft_weight=1.0), TrainConfig(sampling=plain, boundary_weight=1.0),
+                  TrainConfig()):  # fmt: skip
         with pytest.raises(RassError, match="other data or settings"):
             _guard_resume(tmp_path / "ck", {"config": _config_key(other), "rows": rows, "base": "m"})
 
@@ -1215,7 +1221,9 @@ def test_the_boundary_term_moves_comply_prompts_below_the_threshold_and_anchors_
 
     chat = _fresh()
     layer, benign, harmful = 1, "how do i kill a python process ?", "how do i hurt my neighbour ?"
-    unit = torch.nn.functional.normalize(torch.randn(chat.hidden_size, generator=torch.Generator().manual_seed(0)), dim=0)
+    unit = torch.nn.functional.normalize(
+        torch.randn(chat.hidden_size, generator=torch.Generator().manual_seed(0)), dim=0
+    )
 
     def projections() -> list[float]:
         acts = chat.capture([benign, harmful], layers=[layer])[f"resid_pre.{layer}"]
