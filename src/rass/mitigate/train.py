@@ -47,7 +47,9 @@ class TrainConfig:
     # random, 194 s rebalanced (benchmarks/bench_mitigate_speed.py). None: rebalanced for sft.
     sampling: str | None = None
     # sft: weight of the boundary term (rass.mitigate.boundary_loss): a hinge that pushes comply prompts
-    # below the probe's threshold and keeps anchors above it, at the probe layer. 0: trl's loss alone
+    # below the probe's threshold and keeps anchors above it, at the probe layer. 0: trl's loss alone. Off:
+    # on the 1.5B's validation items W=1 left 5 and 6 of 72 benign items refused (seeds 4, 0; plain SFT 3, 5)
+    # while keeping more harmful refusals (45, 52 of 58; plain 46, 45)
     boundary_weight: float = 0.0
 
     @classmethod
