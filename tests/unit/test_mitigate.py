@@ -1181,7 +1181,7 @@ def test_a_second_training_from_scratch_adds_anchors_where_the_first_weakened_re
         mine_anchors=2, train={"max_steps": 2, "learning_rate": 2e-2, "batch_size": 4, "grad_accum": 1}
     )
     folder = run.path("mitigate", "sft")
-    out, _, training = _build_and_train(chat, run, cfg, folder, [], ["en"], None, 1, None, None)
+    out, _, training = _build_and_train(chat, run, cfg, folder, [], ["en"], None, 1, None, None, {})
     assert [(a["id"], a["mined"]) for a in out.anchors if "mined" in a] == [("h4", -2.0), ("h1", -1.0)]
     assert training["first"]["mining"] | {"answered_by_base": 0} == {
         "scored": 4, "base_refused": 3, "weakened": 2, "answered_after": 2, "mined": 2, "answered_by_base": 0}  # fmt: skip

@@ -462,7 +462,8 @@ def method_folder(cfg: MitigateConfig) -> str:
 
 def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: Path,
                      source: list[dict[str, Any]], langs: Sequence[str], direction: Any, layer: int,
-                     rubric: Helper, teacher: Helper) -> tuple[TrainingData, str, dict[str, Any]]:  # fmt: skip
+                     rubric: Helper, teacher: Helper,
+                     fit: dict[str, Any]) -> tuple[TrainingData, str, dict[str, Any]]:  # fmt: skip
     """Training data (built or read from its cache) and a LoRA adapter trained on it into ``folder``.
 
     Under ``accelerate launch`` every process trains; the main one builds the data first and keeps the
@@ -484,7 +485,6 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
     if train_cfg.boundary_weight:
         from rass.mitigate.boundary_loss import BoundaryTerm
 
-        fit = read_json(run.root / "boundary" / "fit.json")
         term = BoundaryTerm.from_fit(direction.layer_vectors[layer], fit, train_cfg.boundary_weight)
 
     def rows() -> list[dict[str, Any]]:
@@ -569,7 +569,7 @@ def run_mitigation(
     source = ((ablation_rows if cfg.ablation else train_rows) + lookalike_seeds(run, cfg)) if trains else []
     if not launch.is_main():  # under accelerate launch: train alongside the main process, nothing else
         training = (
-            _build_and_train(chat, run, cfg, folder, source, langs, direction, layer, rubric, teacher)[2]
+            _build_and_train(chat, run, cfg, folder, source, langs, direction, layer, rubric, teacher, fit)[2]
             if trains
             else None
         )
@@ -608,7 +608,7 @@ def run_mitigation(
             info["data_dir"], info["data"] = member_data(run, cfg.soup)
         elif cfg.method in ("sft", "dpo"):
             data, info["data_dir"], info["training"] = _build_and_train(
-                chat, run, cfg, folder, source, langs, direction, layer, rubric, teacher
+                chat, run, cfg, folder, source, langs, direction, layer, rubric, teacher, fit
             )
             info["data"] = {
                 "comply": len(data.comply),
