@@ -1194,7 +1194,7 @@ def test_a_second_training_from_scratch_adds_anchors_where_the_first_weakened_re
         assert torch.allclose(chat.next_token_logprobs([PROMPT]), _fresh().next_token_logprobs([PROMPT]), atol=1e-5)
     # run again: both trainings resume, the search is not repeated
     monkeypatch.setattr(mine, "scores_without_adapter", lambda *a, **k: pytest.fail("scored again"))
-    again, _, resumed = _build_and_train(_fresh(), run, cfg, folder, [], ["en"], None, 1, None, None)
+    again, _, resumed = _build_and_train(_fresh(), run, cfg, folder, [], ["en"], None, 1, None, None, {})
     assert again.anchors == out.anchors
     # nothing was left to run, and the losses are still those of the trainings (transformers would say 0.0)
     for then, now in ((training["first"], resumed["first"]), (training, resumed)):
