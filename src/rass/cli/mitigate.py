@@ -128,6 +128,13 @@ def mitigate(
             "target is of (its prompt the model refuses least firmly), so training does not leave those unanchored.",
         ),
     ] = False,
+    explained_refusals: Annotated[
+        bool,
+        typer.Option(
+            help="sft/dpo: every anchor's answer is a refusal that says what it declines and why, one per harm "
+            "category and language (rass.mitigate.explained), instead of the model's own or a canned refusal.",
+        ),
+    ] = False,
     train_batch_size: Annotated[
         int | None,
         typer.Option(
@@ -196,6 +203,9 @@ def mitigate(
     if boundary_weight and method != "sft":
         raise typer.BadParameter("the boundary term is added to the sft loss: use --method sft",
                                  param_hint="--boundary-weight")  # fmt: skip
+    if explained_refusals and method == "steer":
+        raise typer.BadParameter("anchors are training data: use --method sft or dpo",
+                                 param_hint="--explained-refusals")  # fmt: skip
     if mine_anchors and method == "steer":
         raise typer.BadParameter("mined anchors are a second training: use --method sft or dpo",
                                  param_hint="--mine-anchors")  # fmt: skip
@@ -226,7 +236,7 @@ def mitigate(
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | {k: v for k, v in optional.items() if v}, soup=soup or None,
-                         mine_anchors=mine_anchors)  # fmt: skip
+                         mine_anchors=mine_anchors, explained_refusals=explained_refusals)  # fmt: skip
     if cfg.soup:  # the members must exist and agree before a model loads
         if teacher or rubric_model:
             raise RassError("a soup mixes trained adapters: --teacher and --rubric-model make no targets here")

@@ -46,7 +46,7 @@ ANCHOR_MATCH = ("nearest", "order")
 EVAL_SPLITS = ("test", "validation")
 # MitigateConfig fields added after results existed, at the value that behaves as before they did
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
-                         "mine_anchors": 0}  # fmt: skip
+                         "mine_anchors": 0, "explained_refusals": False}  # fmt: skip
 # training-data key fields added after data existed, likewise (None: the field is not in use)
 DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
                               "anchor_ratio": 1.0, "anchor_cover": None}  # fmt: skip
@@ -79,6 +79,9 @@ class MitigateConfig:
     # whose refusal the first training weakened most (rass.mitigate.mine); 0: one training. Off: on the 1.5B's
     # validation items its two seeds left 3 and 14 of 72 benign items refused (harmful 46 and 54 of 58)
     mine_anchors: int = 0
+    # sft/dpo: anchors answer with a refusal that names what it declines and why (rass.mitigate.explained)
+    # instead of the model's own or the canned one; the anchors drawn are the same, only their answers differ
+    explained_refusals: bool = False
     retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
     gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
     eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
@@ -474,6 +477,10 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
 
     with launch.main_first():
         data, data_dir = _training_data(chat, run, cfg, source, langs, direction, layer, rubric, teacher)
+    if cfg.explained_refusals:  # the cached anchors keep the replies drawn; what is trained on is explained
+        from rass.mitigate.explained import explain_anchors
+
+        data.anchors = explain_anchors(data.anchors)
 
     def keep() -> None:
         if launch.is_main():
@@ -503,6 +510,10 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
         mined, summary = mine_anchors(chat, pool, cfg.mine_anchors, folder / "first" / "mined.json",
                                       trained=first["key"], base_cache=run.root / "mitigate" / data_dir /
                                       "pool-refusal-scores.json", batch_size=cfg.gen_batch)  # fmt: skip
+    if cfg.explained_refusals:
+        from rass.mitigate.explained import explain_anchors
+
+        mined = explain_anchors(mined)
     data.anchors = data.anchors + mined
     chat.model = chat.model.unload()  # the base model again: the second training starts from scratch
     chat.layers = find_layers(chat.model)
@@ -551,6 +562,8 @@ def run_mitigation(
         raise RassError(f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}")
     if cfg.train.get("boundary_weight") and cfg.method != "sft":
         raise RassError(f"the boundary term is added to the sft loss: use --method sft, not {cfg.method}")
+    if cfg.explained_refusals and cfg.method not in ("sft", "dpo"):
+        raise RassError(f"explained refusals are anchor answers for training: use sft or dpo, not {cfg.method}")
     if cfg.mine_anchors and cfg.method not in ("sft", "dpo"):
         raise RassError(f"mined anchors are a second training: use sft or dpo, not {cfg.method}")
     if cfg.soup:
@@ -631,6 +644,8 @@ def run_mitigation(
                     "retain": _count_langs(data.retain),
                 },
             }
+            if cfg.explained_refusals:  # only then: the data summary is part of earlier results' keys
+                info["data"]["explained"] = sum(r.get("refusal") == "explained" for r in data.anchors)
         else:
             raise RassError(f"unknown method {cfg.method!r}; use sft, dpo or steer")
         info["seconds"] = round(time.perf_counter() - start, 1)
