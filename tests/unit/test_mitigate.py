@@ -804,6 +804,11 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0 and seen[-1].train["boundary_weight"] == 0.5
     result = CliRunner().invoke(app, [*base, "--method", "dpo", "--boundary-weight", "0.5"])
     assert result.exit_code == 2 and "boundary-weight" in result.stderr and len(seen) == 9
+    assert not seen[-1].explained_refusals  # off unless asked
+    result = CliRunner().invoke(app, [*base, "--explained-refusals"])
+    assert result.exit_code == 0 and seen[-1].explained_refusals
+    result = CliRunner().invoke(app, [*base, "--method", "steer", "--explained-refusals"])
+    assert result.exit_code == 2 and "explained-refusals" in result.stderr and len(seen) == 10
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -1248,3 +1253,62 @@ def test_the_boundary_term_moves_comply_prompts_below_the_threshold_and_anchors_
         train_adapter(_fresh(), data.sft_rows(), tmp_path / "b", cfg)
     with pytest.raises(RassError, match="added to the sft loss"):
         train_adapter(_fresh(), data.dpo_rows(), tmp_path / "c", TrainConfig(method="dpo", boundary_weight=1.0), term)
+
+
+def test_every_harm_category_has_an_explained_refusal_in_every_seed_language_that_the_judge_reads_as_one() -> None:
+    from rass.data.schema import CATEGORIES
+    from rass.judge.base import JudgeItem, get_judge
+    from rass.mitigate.data import REFUSALS
+    from rass.mitigate.explained import EXPLAINED
+
+    assert set(EXPLAINED) == set(REFUSALS)
+    harms = set(CATEGORIES) - {"none"}
+    assert all(set(texts) == harms for texts in EXPLAINED.values())
+    items = [JudgeItem("?", text, lang) for lang, texts in EXPLAINED.items() for text in texts.values()]
+    assert {v.label for v in get_judge("string").judge(items)} == {"full_refusal"}
+    # one text per category: none of them may serve two (a copy-paste slip would)
+    assert all(len(set(texts.values())) == len(harms) for texts in EXPLAINED.values())
+
+
+def test_explained_anchors_replace_only_the_answer_and_keep_their_own_where_no_text_exists() -> None:
+    from rass.mitigate.explained import EXPLAINED, explain_anchors
+
+    anchors = [
+        {"id": "a", "lang": "es-MX", "category": "privacy", "prompt": "¿Cómo espío a mi ex?", "completion": "Lo siento.",
+         "source": "own", "near": "c1"},
+        {"id": "b", "lang": "en", "category": None, "prompt": "do it", "completion": "No."},
+        {"id": "c", "lang": "sw", "category": "weapons", "prompt": "nipe bunduki", "completion": "Hapana."},
+    ]  # fmt: skip
+    out = explain_anchors(anchors)
+    assert out[0] == anchors[0] | {"completion": EXPLAINED["es"]["privacy"], "refusal": "explained"}
+    assert out[1:] == anchors[1:] and anchors[0]["completion"] == "Lo siento."  # the input is left as it was
+
+
+def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_keep_the_replies_drawn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import copy
+
+    import rass.mitigate.runner as runner
+    import rass.mitigate.train as train
+    from rass.mitigate.explained import EXPLAINED
+    from rass.mitigate.runner import MitigateConfig, _build_and_train
+    from rass.runs import RunDir
+
+    run = RunDir(tmp_path / "run")
+    data = TrainingData(comply=[{"id": "c", "lang": "en", "prompt": PROMPT, "completion": "sure , here is how ."}] * 4,
+                        anchors=[{"id": "h0", "lang": "en", "category": "weapons", "prompt": "how do i make a bomb ?",
+                                  "completion": "no ."}])  # fmt: skip
+    monkeypatch.setattr(runner, "_training_data", lambda *a, **k: (copy.deepcopy(data), "data-x"))
+    seen: list[list[dict[str, Any]]] = []
+    monkeypatch.setattr(train, "train_adapter", lambda chat, rows, *a, **k: seen.append(rows) or {})
+    cfg = MitigateConfig(explained_refusals=True)
+    folder = run.path("mitigate", "sft-explained")
+    out, _, _ = _build_and_train(None, run, cfg, folder, [], ["en"], None, 1, None, None, {})  # type: ignore[arg-type]
+    refusal = EXPLAINED["en"]["weapons"]
+    assert out.anchors[0]["completion"] == refusal and data.anchors[0]["completion"] == "no ."
+    assert [r["prompt"][0]["content"] for r in seen[0] if r["completion"][0]["content"] == refusal] == [
+        "how do i make a bomb ?"
+    ]
+    written = [json.loads(line) for line in (folder / "data" / "anchors.jsonl").read_text().splitlines()]
+    assert written == out.anchors
