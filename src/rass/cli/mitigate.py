@@ -128,6 +128,13 @@ def mitigate(
             "target is of (its prompt the model refuses least firmly), so training does not leave those unanchored.",
         ),
     ] = False,
+    anchor_spread: Annotated[
+        str,
+        typer.Option(
+            help="sft/dpo: how anchors are shared among the comply targets' languages: targets (as many per "
+            "target of each language) or even (the same count, an equal share for each language).",
+        ),
+    ] = "targets",
     explained_refusals: Annotated[
         bool,
         typer.Option(
@@ -198,6 +205,10 @@ def mitigate(
     if anchor_cover and anchor_match != "nearest":
         raise typer.BadParameter("coverage is a step of nearest matching: use --anchor-match nearest",
                                  param_hint="--anchor-cover")  # fmt: skip
+    from rass.mitigate.data import ANCHOR_SPREADS
+
+    if anchor_spread not in ANCHOR_SPREADS:
+        raise typer.BadParameter(f"use {' or '.join(ANCHOR_SPREADS)}", param_hint="--anchor-spread")
     if not anchor_ratio > 0:
         raise typer.BadParameter("use a number above 0", param_hint="--anchor-ratio")
     if boundary_weight and method != "sft":
@@ -236,7 +247,8 @@ def mitigate(
                          max_harmful_steered=max_harmful_steered, written=written_answers, lookalikes=lookalikes,
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | {k: v for k, v in optional.items() if v}, soup=soup or None,
-                         mine_anchors=mine_anchors, explained_refusals=explained_refusals)  # fmt: skip
+                         mine_anchors=mine_anchors, explained_refusals=explained_refusals,
+                         anchor_spread=anchor_spread)  # fmt: skip
     if cfg.soup:  # the members must exist and agree before a model loads
         if teacher or rubric_model:
             raise RassError("a soup mixes trained adapters: --teacher and --rubric-model make no targets here")

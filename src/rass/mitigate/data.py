@@ -512,6 +512,38 @@ def per_lang_anchors(
     return kept
 
 
+ANCHOR_SPREADS = ("targets", "even")
+
+
+def even_shares(total: int, langs: Sequence[str]) -> dict[str, int]:
+    """``total`` anchors split as evenly as they go over ``langs`` (sorted; the first get the remainder).
+
+    Anchors follow the comply targets by default, so the language with most targets gets most anchors:
+    on the 1.5B's demo run Spanish had 8 of 21 targets and 12 of 32 anchors, and after training it was
+    the language whose benign look-alikes were refused ("Lo siento, pero no puedo ayudar con eso."), at
+    2 anchors per target 5 of 24 Spanish items. An even spread keeps the count and moves anchors to
+    the languages with fewer targets, where the harmful requests training lets through were.
+    """
+    order = sorted(set(langs))
+    if not order:
+        return {}
+    base, extra = divmod(total, len(order))
+    return {k: base + (i < extra) for i, k in enumerate(order)}
+
+
+def even_anchors(
+    anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]], ratio: float = 1.0
+) -> list[dict[str, Any]]:
+    """``ratio`` anchors per comply target left in all, spread evenly over the targets' languages."""
+    room = Counter(even_shares(anchors_for(len(comply), ratio), [c["lang"] for c in comply]))
+    kept = []
+    for a in _paired_first(anchors, comply):
+        if room[a["lang"]] > 0:
+            room[a["lang"]] -= 1
+            kept.append(a)
+    return kept
+
+
 def build_training_data(
     chat: ChatModel,
     boundary: Sequence[dict[str, Any]],
@@ -534,6 +566,7 @@ def build_training_data(
     batch_size: int | None = None,
     match_layer: int | None = None,
     cover: bool = False,
+    anchor_spread: str = "targets",
 ) -> TrainingData:
     """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set.
 
@@ -610,7 +643,7 @@ def build_training_data(
     if not data.comply:
         raise DataError(f"no usable comply targets: {data.dropped or 'no boundary prompts were given'}")
     draw_anchors(chat, data, harmful, anchors=anchors, ratio=anchor_ratio, own_anchors=own_anchors,
-                 match_layer=match_layer, cover=cover, max_new_tokens=max_new_tokens // 2,
+                 match_layer=match_layer, cover=cover, spread=anchor_spread, max_new_tokens=max_new_tokens // 2,
                  batch_size=batch_size)  # fmt: skip
     if harmless:
         replies = [
@@ -634,6 +667,7 @@ def draw_anchors(
     own_anchors: bool = False,
     match_layer: int | None = None,
     cover: bool = False,
+    spread: str = "targets",
     max_new_tokens: int = 48,
     batch_size: int | None = None,
 ) -> None:
@@ -644,6 +678,9 @@ def draw_anchors(
     want: int | dict[str, int] = anchors_for(len(data.comply), ratio) if anchors is None else anchors
     if own_anchors and anchors is None:
         want = {k: anchors_for(n, ratio) for k, n in Counter(c["lang"] for c in data.comply).items()}
+    if spread == "even":  # the same count, an equal share for each language of the targets (even_shares)
+        total = want if isinstance(want, int) else sum(want.values())
+        want = even_shares(total, [c["lang"] for c in data.comply])
     near: dict[str, str] = {}
     if match_layer is not None:
         harmful, near = nearest_first(chat, data.comply, harmful, match_layer, batch_size, cover=cover)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.data import COVER, NEAREST, OWN_ANCHORS, RECIPE, TrainingData, anchors_for, covers
+from rass.mitigate.data import ANCHOR_SPREADS, COVER, NEAREST, OWN_ANCHORS, RECIPE, TrainingData, anchors_for, covers
 from rass.runs import RunDir, content_key, read_json, read_json_if, read_rows, stable_fields, write_json
 
 if TYPE_CHECKING:
@@ -46,10 +46,10 @@ ANCHOR_MATCH = ("nearest", "order")
 EVAL_SPLITS = ("test", "validation")
 # MitigateConfig fields added after results existed, at the value that behaves as before they did
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
-                         "mine_anchors": 0, "explained_refusals": False}  # fmt: skip
+                         "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets"}  # fmt: skip
 # training-data key fields added after data existed, likewise (None: the field is not in use)
 DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
-                              "anchor_ratio": 1.0, "anchor_cover": None}  # fmt: skip
+                              "anchor_ratio": 1.0, "anchor_cover": None, "anchor_spread": None}  # fmt: skip
 
 
 @dataclass
@@ -75,6 +75,9 @@ class MitigateConfig:
     # Off: over three training seeds on the 1.5B's validation items it did no better (5, 7, 4 of 72 benign
     # refused against 5, 6, 3; harmful 45, 50, 47 of 58 both ways)
     anchor_cover: bool = False
+    # how the anchors are shared among languages: "targets" (as many per target of each language: the
+    # language with most targets gets most) or "even" (the same count, an equal share per target language)
+    anchor_spread: str = "targets"
     # sft/dpo: train once, then again from scratch with this many more anchors: the harmful train prompts
     # whose refusal the first training weakened most (rass.mitigate.mine); 0: one training. Off: on the 1.5B's
     # validation items its two seeds left 3 and 14 of 72 benign items refused (harmful 46 and 54 of 58)
@@ -323,7 +326,8 @@ def _group_metrics(rows: list[dict[str, Any]], report_ids: Collection[str] = ())
 
 
 # the data-key fields that only choose anchors: left out of the targets' key, which every anchor setting shares
-ANCHORING = ("harmful", "match_anchors", "anchors", "own_anchors", "anchor_match", "anchor_ratio", "anchor_cover")
+ANCHORING = ("harmful", "match_anchors", "anchors", "own_anchors", "anchor_match", "anchor_ratio", "anchor_cover",
+             "anchor_spread")  # fmt: skip
 
 
 def data_fields(model: str, cfg: MitigateConfig, source: Sequence[dict[str, Any]], harmful: Sequence[str],
@@ -343,6 +347,7 @@ def data_fields(model: str, cfg: MitigateConfig, source: Sequence[dict[str, Any]
         "anchors": cfg.anchors,  # nearest mode reads the whole pool: its ids do not tell the count
         "anchor_ratio": 1.0 if cfg.anchors else cfg.anchor_ratio,  # a fixed count makes the ratio moot
         "anchor_cover": True if cfg.anchor_cover and cfg.anchor_match == "nearest" else None,
+        "anchor_spread": cfg.anchor_spread if cfg.anchor_spread != "targets" else None,
     }, DATA_LATER)  # fmt: skip
 
 
@@ -373,6 +378,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         build_training_data,
         draw_anchors,
         drop_harmful_answers,
+        even_anchors,
         per_lang_anchors,
         trim_anchors,
     )
@@ -400,7 +406,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
             raise DataError(f"no usable comply targets: {data.dropped}")
         draw_anchors(chat, data, harmful, anchors=cfg.anchors or None, ratio=cfg.anchor_ratio,
                      own_anchors=cfg.own_anchors, match_layer=layer if nearest else None,
-                     cover=cfg.anchor_cover, batch_size=cfg.gen_batch)  # fmt: skip
+                     cover=cfg.anchor_cover, spread=cfg.anchor_spread, batch_size=cfg.gen_batch)  # fmt: skip
         cached = asdict(data)
         write_json(where / "data.json", cached)
     if cached is None:
@@ -412,7 +418,8 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
                                    anchor_ratio=cfg.anchor_ratio, own_anchors=cfg.own_anchors,
                                    own_replies=cfg.method == "dpo", answer_judge=_loaded(judge),
                                    written=cfg.written, batch_size=cfg.gen_batch,
-                                   match_layer=layer if nearest else None, cover=cfg.anchor_cover)  # fmt: skip
+                                   match_layer=layer if nearest else None, cover=cfg.anchor_cover,
+                                   anchor_spread=cfg.anchor_spread)  # fmt: skip
         data.drop(SEED_GATE_DROP, rejected)
         write_json(where / "data.json", asdict(data))
         write_json(targets / "targets.json", asdict(data) | {"anchors": [], "anchors_answered": 0})
@@ -431,7 +438,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
         if not data.comply:
             raise DataError(f"no usable comply targets: {data.dropped}")
     if not cfg.anchors:  # still anchor_ratio per comply target (in each language) after the drops
-        trim = per_lang_anchors if cfg.own_anchors else trim_anchors
+        trim = even_anchors if cfg.anchor_spread == "even" else per_lang_anchors if cfg.own_anchors else trim_anchors
         data.anchors = trim(data.anchors, data.comply, cfg.anchor_ratio)
     return data, where.name
 
@@ -556,6 +563,8 @@ def run_mitigation(
         raise RassError(f"unknown anchor match {cfg.anchor_match!r}; use {' or '.join(ANCHOR_MATCH)}")
     if cfg.anchor_cover and cfg.anchor_match != "nearest":
         raise RassError("anchor coverage is a step of nearest matching: use anchor_match='nearest'")
+    if cfg.anchor_spread not in ANCHOR_SPREADS:
+        raise RassError(f"unknown anchor spread {cfg.anchor_spread!r}; use {' or '.join(ANCHOR_SPREADS)}")
     if not cfg.anchor_ratio > 0:
         raise RassError(f"the anchor ratio must be above 0, got {cfg.anchor_ratio}")
     if cfg.eval_split not in EVAL_SPLITS:
