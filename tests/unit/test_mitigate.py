@@ -4,6 +4,7 @@ conditional steering leaves out-of-band inputs bit-identical, and the before/aft
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -302,6 +303,27 @@ def test_anchors_can_be_counted_per_language_and_trimmed_to_the_targets_left() -
     assert [a["lang"] for a in per_lang_anchors(anchors, comply)] == ["fr", "fr"]
     assert [a["lang"] for a in per_lang_anchors(anchors, comply, ratio=1.5)] == ["fr", "fr", "fr"]
     assert [a["lang"] for a in per_lang_anchors(anchors, [{"lang": "en"}], ratio=0.2)] == ["en"]  # never none
+
+
+def test_an_even_spread_keeps_the_anchor_count_and_gives_each_target_language_an_equal_share() -> None:
+    from rass.data.seeds import load_seeds, round_robin
+    from rass.mitigate.data import TrainingData, draw_anchors, even_anchors, even_shares
+
+    assert even_shares(32, ["es"] * 8 + ["zh"] * 5 + ["de"] * 5 + ["en"] * 3) == {"de": 8, "en": 8, "es": 8, "zh": 8}
+    assert even_shares(10, ["es", "es", "zh", "en"]) == {"en": 4, "es": 3, "zh": 3}  # sorted: the first get the rest
+    assert even_shares(0, ["en"]) == {"en": 0} and even_shares(5, []) == {}
+    pool = round_robin(load_seeds(langs=["en", "fr", "de"], sets=["harmful"], splits=["train"]), 60)
+    comply = [{"id": f"c{i}", "lang": lang} for i, lang in enumerate(["fr"] * 5 + ["en"])]
+    data = TrainingData(comply=comply)
+    draw_anchors(Refuser({h.text for h in pool}), data, pool, ratio=1.5, spread="even", batch_size=4)  # type: ignore[arg-type]
+    assert Counter(a["lang"] for a in data.anchors) == {"en": 5, "fr": 4}  # 9 = 1.5 x 6; by targets: fr 8, en 1
+    spread = data.anchors
+    data = TrainingData(comply=comply)
+    draw_anchors(Refuser({h.text for h in pool}), data, pool, ratio=1.5, batch_size=4)  # type: ignore[arg-type]
+    assert len(data.anchors) == 9  # one count in all, whatever the languages (the runner's pool decides them)
+    # after the English target is dropped, French alone keeps its 1.5 per target
+    kept = even_anchors(spread + [{"id": "x", "lang": "fr"}] * 4, comply[:5], ratio=1.5)
+    assert len(kept) == 8 and {a["lang"] for a in kept} == {"fr"}
 
 
 def test_anchors_per_target_follow_the_ratio_when_drawn_and_after_targets_are_dropped() -> None:
@@ -809,6 +831,11 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0 and seen[-1].explained_refusals
     result = CliRunner().invoke(app, [*base, "--method", "steer", "--explained-refusals"])
     assert result.exit_code == 2 and "explained-refusals" in result.stderr and len(seen) == 10
+    assert seen[-1].anchor_spread == "targets"
+    result = CliRunner().invoke(app, [*base, "--anchor-spread", "even"])
+    assert result.exit_code == 0 and seen[-1].anchor_spread == "even"
+    result = CliRunner().invoke(app, [*base, "--anchor-spread", "uneven"])
+    assert result.exit_code == 2 and "targets or even" in result.stderr and len(seen) == 11
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -1004,7 +1031,7 @@ def test_every_anchor_setting_keys_its_own_data_and_none_of_them_the_targets() -
 
     settings = [{}, {"anchor_ratio": 2.0}, {"anchors": 32}, {"anchors": 33},
                 {"anchor_match": "order", "anchors": 32}, {"anchor_match": "order", "anchors": 33},
-                {"own_anchors": True}, {"anchor_cover": True}]  # fmt: skip
+                {"own_anchors": True}, {"anchor_cover": True}, {"anchor_spread": "even"}]  # fmt: skip
     data, targets = zip(*(keys(**kw) for kw in settings), strict=True)
     assert len(set(data)) == len(settings) and len(set(targets)) == 1
     # a fixed count makes the ratio moot: it does not split one count's data in two
@@ -1012,7 +1039,8 @@ def test_every_anchor_setting_keys_its_own_data_and_none_of_them_the_targets() -
     # fields not in use stay out, so data made before they existed keeps its key
     plain = data_fields("model", MitigateConfig(anchor_ratio=1.0, written=False, anchor_match="order"), source,
                         ["h1"], ["s1"], 3)  # fmt: skip
-    assert not {"written", "own_anchors", "anchor_match", "anchors", "anchor_ratio", "anchor_cover"} & set(plain)
+    assert not {"written", "own_anchors", "anchor_match", "anchors", "anchor_ratio", "anchor_cover",
+                "anchor_spread"} & set(plain)  # fmt: skip
     # coverage is a step of nearest matching: with the seed files' order it changes nothing
     assert keys(anchor_match="order", anchor_cover=True) == keys(anchor_match="order")
 
