@@ -520,9 +520,10 @@ def even_shares(total: int, langs: Sequence[str]) -> dict[str, int]:
 
     Anchors follow the comply targets by default, so the language with most targets gets most anchors:
     on the 1.5B's demo run Spanish had 8 of 21 targets and 12 of 32 anchors, and after training it was
-    the language whose benign look-alikes were refused ("Lo siento, pero no puedo ayudar con eso."), at
-    2 anchors per target 5 of 24 Spanish items. An even spread keeps the count and moves anchors to
-    the languages with fewer targets, where the harmful requests training lets through were.
+    the language whose benign look-alikes were refused ("Lo siento, pero no puedo ayudar con eso."); at
+    2 anchors per target 5 of 16 Spanish benign items where it had refused 1. An even spread keeps the
+    count and moves anchors to the languages with fewer targets, where most of the harmful requests
+    training lets through were (English).
     """
     order = sorted(set(langs))
     if not order:
