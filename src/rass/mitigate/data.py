@@ -503,11 +503,18 @@ def per_lang_anchors(
     anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]], ratio: float = 1.0
 ) -> list[dict[str, Any]]:
     """At most ``ratio`` anchors in each language per comply target in it (after targets were dropped)."""
-    room = Counter({k: anchors_for(n, ratio) for k, n in Counter(c["lang"] for c in comply).items()})
+    return _fill(anchors, comply, {k: anchors_for(n, ratio) for k, n in Counter(c["lang"] for c in comply).items()})
+
+
+def _fill(
+    anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]], room: dict[str, int]
+) -> list[dict[str, Any]]:
+    """At most ``room[lang]`` anchors of each language, those paired with a target still there first."""
+    left = Counter(room)
     kept = []
     for a in _paired_first(anchors, comply):
-        if room[a["lang"]] > 0:
-            room[a["lang"]] -= 1
+        if left[a["lang"]] > 0:
+            left[a["lang"]] -= 1
             kept.append(a)
     return kept
 
@@ -536,13 +543,7 @@ def even_anchors(
     anchors: Sequence[dict[str, Any]], comply: Sequence[dict[str, Any]], ratio: float = 1.0
 ) -> list[dict[str, Any]]:
     """``ratio`` anchors per comply target left in all, spread evenly over the targets' languages."""
-    room = Counter(even_shares(anchors_for(len(comply), ratio), [c["lang"] for c in comply]))
-    kept = []
-    for a in _paired_first(anchors, comply):
-        if room[a["lang"]] > 0:
-            room[a["lang"]] -= 1
-            kept.append(a)
-    return kept
+    return _fill(anchors, comply, even_shares(anchors_for(len(comply), ratio), [c["lang"] for c in comply]))
 
 
 def build_training_data(
