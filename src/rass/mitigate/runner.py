@@ -484,12 +484,13 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
 
     with launch.main_first():
         data, data_dir = _training_data(chat, run, cfg, source, langs, direction, layer, rubric, teacher)
-    if cfg.explained_refusals:  # the cached anchors keep the replies drawn; what is trained on is explained
-        from rass.mitigate.explained import explain_anchors
-
-        data.anchors = explain_anchors(data.anchors)
 
     def keep() -> None:
+        """Settle the anchors' answers and keep the rows trained on beside the adapter."""
+        if cfg.explained_refusals:  # the cached anchors keep the replies drawn; what is trained on is explained
+            from rass.mitigate.explained import explain_anchors
+
+            data.anchors = explain_anchors(data.anchors)  # idempotent: mined anchors join later
         if launch.is_main():
             for name, rows in (("comply", data.comply), ("anchors", data.anchors), ("retain", data.retain)):
                 write_jsonl(folder / "data" / f"{name}.jsonl", rows)
@@ -517,10 +518,6 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
         mined, summary = mine_anchors(chat, pool, cfg.mine_anchors, folder / "first" / "mined.json",
                                       trained=first["key"], base_cache=run.root / "mitigate" / data_dir /
                                       "pool-refusal-scores.json", batch_size=cfg.gen_batch)  # fmt: skip
-    if cfg.explained_refusals:
-        from rass.mitigate.explained import explain_anchors
-
-        mined = explain_anchors(mined)
     data.anchors = data.anchors + mined
     chat.model = chat.model.unload()  # the base model again: the second training starts from scratch
     chat.layers = find_layers(chat.model)
