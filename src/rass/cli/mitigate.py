@@ -176,6 +176,14 @@ def mitigate(
             "as many as the probe placed (its max_per_group per language).",
         ),
     ] = 16,
+    lookalike_pool: Annotated[
+        str,
+        typer.Option(
+            help="sft/dpo: where --lookalikes come from: probe (the ones the probe placed: a few concepts, each "
+            "in several languages) or seeds (every shipped train-split look-alike of the run's languages, "
+            "scored at the probe layer, one phrasing per concept).",
+        ),
+    ] = "probe",
     gen_batch: Annotated[
         int,
         typer.Option(
@@ -209,6 +217,13 @@ def mitigate(
 
     if anchor_spread not in ANCHOR_SPREADS:
         raise typer.BadParameter(f"use {' or '.join(ANCHOR_SPREADS)}", param_hint="--anchor-spread")
+    from rass.mitigate.lookalikes import LOOKALIKE_POOLS
+
+    if lookalike_pool not in LOOKALIKE_POOLS:
+        raise typer.BadParameter(f"use {' or '.join(LOOKALIKE_POOLS)}", param_hint="--lookalike-pool")
+    if lookalike_pool != "probe" and method == "steer":
+        raise typer.BadParameter("look-alikes are training data: use --method sft or dpo",
+                                 param_hint="--lookalike-pool")  # fmt: skip
     if not anchor_ratio > 0:
         raise typer.BadParameter("use a number above 0", param_hint="--anchor-ratio")
     if boundary_weight and method != "sft":
@@ -248,7 +263,7 @@ def mitigate(
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | {k: v for k, v in optional.items() if v}, soup=soup or None,
                          mine_anchors=mine_anchors, explained_refusals=explained_refusals,
-                         anchor_spread=anchor_spread)  # fmt: skip
+                         anchor_spread=anchor_spread, lookalike_pool=lookalike_pool)  # fmt: skip
     if cfg.soup:  # the members must exist and agree before a model loads
         if teacher or rubric_model:
             raise RassError("a soup mixes trained adapters: --teacher and --rubric-model make no targets here")

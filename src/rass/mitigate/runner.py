@@ -22,6 +22,7 @@ from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
 from rass.mitigate.data import ANCHOR_SPREADS, COVER, NEAREST, OWN_ANCHORS, RECIPE, TrainingData, anchors_for, covers
+from rass.mitigate.lookalikes import LOOKALIKE_POOLS
 from rass.runs import RunDir, content_key, read_json, read_json_if, read_rows, stable_fields, write_json
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ ANCHOR_MATCH = ("nearest", "order")
 EVAL_SPLITS = ("test", "validation")
 # MitigateConfig fields added after results existed, at the value that behaves as before they did
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
-                         "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets"}  # fmt: skip
+                         "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
+                         "lookalike_pool": "probe"}  # fmt: skip
 # training-data key fields added after data existed, likewise (None: the field is not in use)
 DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
                               "anchor_ratio": 1.0, "anchor_cover": None, "anchor_spread": None}  # fmt: skip
@@ -97,6 +99,9 @@ class MitigateConfig:
     ablation: bool = False
     written: bool = True  # rass's own quoting frames get their written answers (rass.mitigate.written)
     lookalikes: int = 16  # shipped train-split look-alike seeds added as comply prompts (see lookalike_seeds)
+    # where they come from: "probe" (the ones the probe placed) or "seeds" (all shipped ones of the run's
+    # languages, scored here, one phrasing per concept: rass.mitigate.lookalikes)
+    lookalike_pool: str = "probe"
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)
     name: str = ""  # the folder in mitigate/ (default: method_folder's); where results go, not what they are
@@ -130,26 +135,38 @@ SEED_PREFIX = "seed:"
 SEED_GATE_DROP = "look-alike seed rejected by the benign gate"
 
 
-def lookalike_seeds(run: RunDir, cfg: MitigateConfig) -> list[dict[str, Any]]:
+def lookalike_seeds(run: RunDir, cfg: MitigateConfig, *, chat: ChatModel | None = None,
+                    langs: Sequence[str] = (), direction: Any = None,
+                    fit: dict[str, Any] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """``cfg.lookalikes`` of the shipped *train-split* look-alike seeds, as candidate rows.
 
     The RASS selection is mostly rass's quoting frames, so training on it never shows the model an
-    ordinary look-alike ("overthrow the Monopoly champion", "what is RAINN?"). The probe measured the
-    train-split look-alikes' projections; the ones projecting furthest toward harmful (nearest the
-    boundary) are taken, or, for the ablation, a random sample of the same pool. MORBench-core and
-    the held-out sets use only validation/test seeds, so nothing evaluated is trained on.
+    ordinary look-alike ("overthrow the Monopoly champion", "what is RAINN?"). The ones projecting
+    furthest toward harmful (nearest the boundary) are taken, or, for the ablation, a random sample of
+    the same pool: the probe's placed look-alikes, or with ``lookalike_pool="seeds"`` every shipped one
+    of ``langs`` scored now, one per concept (rass.mitigate.lookalikes). MORBench-core and the held-out
+    sets use only validation/test seeds, so nothing evaluated is trained on.
     """
+    from rass.mitigate.lookalikes import one_per_concept, score_seed_lookalikes
+
     if cfg.lookalikes <= 0:
         return []
-    pool = [r for r in read_rows(run.root / "boundary" / "boundary.jsonl")
-            if r["group"] == "lookalike" and r.get("split") == "train" and r.get("projection") is not None]  # fmt: skip
-    if not pool:
-        raise RassError(f"the probe of {run.root} placed no train-split look-alike seeds; "
-                        "re-run rass probe with look-alikes or use --lookalikes 0")  # fmt: skip
-    if cfg.ablation:
-        picked = random.Random(cfg.seed).sample(pool, min(cfg.lookalikes, len(pool)))
+    if cfg.lookalike_pool == "seeds":
+        if chat is None or direction is None or fit is None:
+            raise RassError("the seeds look-alike pool is scored with the model: pass chat, direction and fit")
+        pool = score_seed_lookalikes(chat, langs, direction, fit)
+        picked = one_per_concept(pool, cfg.lookalikes, seed=cfg.seed if cfg.ablation else None)
     else:
-        picked = sorted(pool, key=lambda r: (-r["projection"], r["id"]))[: cfg.lookalikes]
+        pool = [r for r in read_rows(run.root / "boundary" / "boundary.jsonl")
+                if r["group"] == "lookalike" and r.get("split") == "train"
+                and r.get("projection") is not None]  # fmt: skip
+        if not pool:
+            raise RassError(f"the probe of {run.root} placed no train-split look-alike seeds; "
+                            "re-run rass probe with look-alikes or use --lookalikes 0")  # fmt: skip
+        if cfg.ablation:
+            picked = random.Random(cfg.seed).sample(pool, min(cfg.lookalikes, len(pool)))
+        else:
+            picked = sorted(pool, key=lambda r: (-r["projection"], r["id"]))[: cfg.lookalikes]
     return [{"id": SEED_PREFIX + r["id"], "text": r["text"], "lang": r["lang"], "label": "benign",
              "category": r.get("category"), "kind": "lookalike", "projection": r["projection"],
              "meta": {"generator": "seed"}} for r in picked]  # fmt: skip
@@ -562,6 +579,8 @@ def run_mitigation(
         raise RassError("anchor coverage is a step of nearest matching: use anchor_match='nearest'")
     if cfg.anchor_spread not in ANCHOR_SPREADS:
         raise RassError(f"unknown anchor spread {cfg.anchor_spread!r}; use {' or '.join(ANCHOR_SPREADS)}")
+    if cfg.lookalike_pool not in LOOKALIKE_POOLS:
+        raise RassError(f"unknown look-alike pool {cfg.lookalike_pool!r}; use {' or '.join(LOOKALIKE_POOLS)}")
     if not cfg.anchor_ratio > 0:
         raise RassError(f"the anchor ratio must be above 0, got {cfg.anchor_ratio}")
     if cfg.eval_split not in EVAL_SPLITS:
@@ -585,7 +604,8 @@ def run_mitigation(
     eval_records = _eval_sets(run, held, cfg, langs)
     harmless_probe = [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
     trains = cfg.method in ("sft", "dpo") and not cfg.soup
-    source = ((ablation_rows if cfg.ablation else train_rows) + lookalike_seeds(run, cfg)) if trains else []
+    look = lookalike_seeds(run, cfg, chat=chat, langs=langs, direction=direction, fit=fit) if trains else []
+    source = ((ablation_rows if cfg.ablation else train_rows) + look) if trains else []
     if not launch.is_main():  # under accelerate launch: train alongside the main process, nothing else
         training = (
             _build_and_train(chat, run, cfg, folder, source, langs, direction, layer, rubric, teacher, fit)[2]
