@@ -19,6 +19,7 @@ from rass.mitigate.data import HarmfulTargetError, TrainingData, assert_benign_f
 from rass.mitigate.steer import SteerBand, conditional_steering
 from rass.mitigate.train import TrainConfig, train_adapter
 from rass.models.chat import ChatModel
+from rass.runs import read_json, read_rows
 
 PROMPT = "how do i kill a python process ?"
 
@@ -836,6 +837,13 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0 and seen[-1].anchor_spread == "even"
     result = CliRunner().invoke(app, [*base, "--anchor-spread", "uneven"])
     assert result.exit_code == 2 and "targets or even" in result.stderr and len(seen) == 11
+    assert seen[-1].lookalike_pool == "probe"
+    result = CliRunner().invoke(app, [*base, "--lookalike-pool", "seeds"])
+    assert result.exit_code == 0 and seen[-1].lookalike_pool == "seeds"
+    result = CliRunner().invoke(app, [*base, "--lookalike-pool", "all"])
+    assert result.exit_code == 2 and "probe or seeds" in result.stderr and len(seen) == 12
+    result = CliRunner().invoke(app, [*base, "--method", "steer", "--lookalike-pool", "seeds"])
+    assert result.exit_code == 2 and "lookalike-pool" in result.stderr and len(seen) == 12
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -887,6 +895,61 @@ def test_look_alike_seeds_are_train_split_ones_nearest_the_boundary_or_random_fo
     write_jsonl(run.root / "boundary" / "boundary.jsonl", [])  # a probe without look-alikes: said, not ignored
     with pytest.raises(RassError, match="no train-split look-alike seeds"):
         lookalike_seeds(run, MitigateConfig(lookalikes=3))
+
+
+def test_one_look_alike_per_concept_nearest_the_boundary_first_or_random_for_the_ablation() -> None:
+    from rass.mitigate.lookalikes import concept, one_per_concept
+
+    rows = [{"id": "en-1", "parent_id": None, "projection": 1.0}, {"id": "es-1", "parent_id": "en-1", "projection": 3.0},
+            {"id": "en-2", "parent_id": None, "projection": 2.0}, {"id": "zh-2", "parent_id": "en-2", "projection": -1.0},
+            {"id": "en-3", "parent_id": None, "projection": -4.0}]  # fmt: skip
+    assert concept(rows[1]) == "en-1" and concept(rows[0]) == "en-1"  # a translation shares its parent's concept
+    near = one_per_concept(rows, 5)
+    assert [r["id"] for r in near] == ["es-1", "en-2", "en-3"]  # each concept once, in its phrasing nearest
+    assert [r["id"] for r in one_per_concept(rows, 2)] == ["es-1", "en-2"]
+    assert one_per_concept(rows, 0) == []
+    for seed in range(5):
+        rand = one_per_concept(rows, 2, seed=seed)
+        assert len({concept(r) for r in rand}) == 2 and rand == one_per_concept(rows, 2, seed=seed)
+
+
+def test_the_seeds_pool_scores_every_shipped_train_look_alike_and_takes_one_per_concept(
+    tmp_path: Path, qwen_tiny: ChatModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rass.select.runner
+    from rass.data.seeds import load_seeds
+    from rass.directions.vector import SteeringVector
+    from rass.mitigate.lookalikes import concept
+    from rass.mitigate.runner import MitigateConfig, lookalike_seeds
+
+    run = _tiny_run(tmp_path / "run", qwen_tiny)
+    direction = SteeringVector.load(run.root / "directions" / "directions.safetensors")
+    fit = read_json(run.root / "boundary" / "fit.json")
+    cfg = MitigateConfig(lookalikes=12, lookalike_pool="seeds")
+    with pytest.raises(RassError, match="scored with the model"):
+        lookalike_seeds(run, cfg)
+    rows = lookalike_seeds(run, cfg, chat=qwen_tiny, langs=["en", "es"], direction=direction, fit=fit)
+    shipped = {r.id: r for r in load_seeds(langs=["en", "es"], sets=["lookalike"], splits=["train"])}
+    probed = {r["id"] for r in read_rows(run.root / "boundary" / "boundary.jsonl")}
+    ids = [r["id"].removeprefix("seed:") for r in rows]
+    assert len(rows) == 12 and all(i in shipped for i in ids)  # train split only: nothing evaluated is trained on
+    assert len({concept(shipped[i].to_dict()) for i in ids}) == 12  # twelve concepts, not three in four languages
+    assert set(ids) - probed  # beyond the few the probe placed
+    assert [r["projection"] for r in rows] == sorted((r["projection"] for r in rows), reverse=True)
+    rand = lookalike_seeds(run, MitigateConfig(lookalikes=12, lookalike_pool="seeds", ablation=True),
+                           chat=qwen_tiny, langs=["en", "es"], direction=direction, fit=fit)  # fmt: skip
+    assert len({concept(shipped[r["id"].removeprefix("seed:")].to_dict()) for r in rand}) == 12
+    assert [r["id"] for r in rand] != [r["id"] for r in rows]
+    assert len(list((run.root / "mitigate").glob("lookalikes-*.json"))) == 1  # scored once, kept in the run
+
+    def no_scoring(*a: Any, **kw: Any) -> None:
+        raise AssertionError("scored again")
+
+    monkeypatch.setattr(rass.select.runner, "score_candidates", no_scoring)
+    again = lookalike_seeds(run, cfg, chat=qwen_tiny, langs=["en", "es"], direction=direction, fit=fit)
+    assert again == rows  # another seed or a resumed run reads the scores back
+    with pytest.raises(RassError, match="no seed sets for language"):  # said in one line, not a traceback
+        lookalike_seeds(run, cfg, chat=qwen_tiny, langs=["xx"], direction=direction, fit=fit)
 
 
 def test_a_look_alike_seed_the_gate_rejects_never_becomes_a_comply_target(

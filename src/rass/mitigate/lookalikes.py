@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 LOOKALIKE_POOLS = ("probe", "seeds")
@@ -44,13 +45,29 @@ def one_per_concept(rows: Sequence[dict[str, Any]], n: int, *, seed: int | None 
     return list(picked.values())[: max(n, 0)]
 
 
-def score_seed_lookalikes(chat: Any, langs: Sequence[str], direction: Any, fit: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every shipped train-split look-alike of ``langs``, with its projection at the probe layer."""
+def score_seed_lookalikes(
+    chat: Any, langs: Sequence[str], direction: Any, fit: dict[str, Any], cache: Path | None = None
+) -> list[dict[str, Any]]:
+    """Every shipped train-split look-alike of ``langs``, with its projection at the probe layer.
+
+    A forward pass over a few hundred prompts (minutes for a 1.5B on a CPU), so with ``cache`` (a
+    folder) the scores are kept under a key of the model, the boundary fit and the prompts, and
+    another training seed or a resumed run reads them back.
+    """
     from rass.data.seeds import load_seeds
     from rass.errors import RassError
+    from rass.runs import content_key, read_json_if, write_json
     from rass.select.runner import score_candidates
 
     records = load_seeds(langs=langs, sets=["lookalike"], splits=["train"])
     if not records:
         raise RassError(f"no shipped train-split look-alike seeds in {', '.join(langs)}; use --lookalike-pool probe")
-    return score_candidates(chat, records, direction, fit)  # rows keep parent_id: the concept
+    key = content_key([chat.fingerprint, fit, [(r.id, r.text) for r in records]], 12)
+    where = cache / f"lookalikes-{key}.json" if cache is not None else None
+    kept = read_json_if(where) if where is not None else None
+    if kept is not None:
+        return list(kept)
+    rows = score_candidates(chat, records, direction, fit)  # rows keep parent_id: the concept
+    if where is not None:
+        write_json(where, rows)
+    return rows
