@@ -172,8 +172,8 @@ def mitigate(
         typer.Option(
             min=0,
             help="sft/dpo: also train on the N shipped train-split look-alike seeds the probe placed nearest "
-            "the boundary (random ones with --ablation), gated and answered like selected prompts; at most "
-            "as many as the probe placed (its max_per_group per language).",
+            "the boundary (random ones with --ablation), gated and answered like selected prompts; from the "
+            "probe's pool at most as many as it placed (its max_per_group per language).",
         ),
     ] = 16,
     lookalike_pool: Annotated[

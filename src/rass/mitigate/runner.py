@@ -22,7 +22,7 @@ from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
 from rass.mitigate.data import ANCHOR_SPREADS, COVER, NEAREST, OWN_ANCHORS, RECIPE, TrainingData, anchors_for, covers
-from rass.mitigate.lookalikes import LOOKALIKE_POOLS
+from rass.mitigate.lookalikes import LOOKALIKE_POOLS, one_per_concept, score_seed_lookalikes
 from rass.runs import RunDir, content_key, read_json, read_json_if, read_rows, stable_fields, write_json
 
 if TYPE_CHECKING:
@@ -147,8 +147,6 @@ def lookalike_seeds(run: RunDir, cfg: MitigateConfig, *, chat: ChatModel | None 
     of ``langs`` scored now, one per concept (rass.mitigate.lookalikes). MORBench-core and the held-out
     sets use only validation/test seeds, so nothing evaluated is trained on.
     """
-    from rass.mitigate.lookalikes import one_per_concept, score_seed_lookalikes
-
     if cfg.lookalikes <= 0:
         return []
     if cfg.lookalike_pool == "seeds":
