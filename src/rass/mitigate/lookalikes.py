@@ -46,28 +46,18 @@ def one_per_concept(rows: Sequence[dict[str, Any]], n: int, *, seed: int | None 
 
 
 def score_seed_lookalikes(
-    chat: Any, langs: Sequence[str], direction: Any, fit: dict[str, Any], cache: Path | None = None
+    chat: Any, langs: Sequence[str], direction: Any, fit: dict[str, Any], folder: Path
 ) -> list[dict[str, Any]]:
     """Every shipped train-split look-alike of ``langs``, with its projection at the probe layer.
 
-    A forward pass over a few hundred prompts (minutes for a 1.5B on a CPU), so with ``cache`` (a
-    folder) the scores are kept under a key of the model, the boundary fit and the prompts, and
-    another training seed or a resumed run reads them back.
+    A forward pass over a few hundred prompts (minutes for a 1.5B on a CPU), kept in ``folder`` the
+    way selection keeps its scores, so another training seed or a resumed run reads them back.
     """
     from rass.data.seeds import load_seeds
     from rass.errors import RassError
-    from rass.runs import content_key, read_json_if, write_json
-    from rass.select.runner import score_candidates
+    from rass.select.runner import cached_scores
 
     records = load_seeds(langs=langs, sets=["lookalike"], splits=["train"])
     if not records:
         raise RassError(f"no shipped train-split look-alike seeds in {', '.join(langs)}; use --lookalike-pool probe")
-    key = content_key([chat.fingerprint, fit, [(r.id, r.text) for r in records]], 12)
-    where = cache / f"lookalikes-{key}.json" if cache is not None else None
-    kept = read_json_if(where) if where is not None else None
-    if kept is not None:
-        return list(kept)
-    rows = score_candidates(chat, records, direction, fit)  # rows keep parent_id: the concept
-    if where is not None:
-        write_json(where, rows)
-    return rows
+    return cached_scores(chat, records, direction, fit, folder)[0]  # rows keep parent_id: the concept

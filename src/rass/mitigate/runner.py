@@ -152,7 +152,7 @@ def lookalike_seeds(run: RunDir, cfg: MitigateConfig, *, chat: ChatModel | None 
     if cfg.lookalike_pool == "seeds":
         if chat is None or direction is None or fit is None:
             raise RassError("the seeds look-alike pool is scored with the model: pass chat, direction and fit")
-        pool = score_seed_lookalikes(chat, langs, direction, fit, cache=run.path("mitigate"))
+        pool = score_seed_lookalikes(chat, langs, direction, fit, run.path("mitigate", "lookalikes"))
         picked = one_per_concept(pool, cfg.lookalikes, seed=cfg.seed if cfg.ablation else None)
     else:
         pool = [r for r in read_rows(run.root / "boundary" / "boundary.jsonl")
@@ -459,7 +459,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
 
 
 # folders of mitigate/ that hold what every method shares, never one method's results
-SHARED_FOLDERS = ("before-", "data-", "targets-", "lookalikes-")
+SHARED_FOLDERS = ("before-", "data-", "targets-", "lookalikes")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 

@@ -78,7 +78,7 @@ def score_candidates(
     return rows
 
 
-def _scores(
+def cached_scores(
     chat: ChatModel, candidates: Sequence[PromptRecord], direction: Any, fit: dict[str, Any], folder: Any
 ) -> tuple[list[dict[str, Any]], float]:
     """Score, or reuse ``scored.jsonl`` when it holds exactly these candidates under this boundary fit.
@@ -143,7 +143,7 @@ def run_select(
         raise RassError(f"{run.root} has no candidates; run first: rass generate --out {run.root}")
     direction, fit = probe_artifacts(run)
     folder = run.path(stage)
-    rows, score_s = _scores(chat, candidates, direction, fit, folder)
+    rows, score_s = cached_scores(chat, candidates, direction, fit, folder)
 
     rejected: list[tuple[dict[str, Any], str]] = []
     rows, copies = drop_seed_copies(rows)
