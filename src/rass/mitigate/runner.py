@@ -602,7 +602,8 @@ def run_mitigation(
     eval_records = _eval_sets(run, held, cfg, langs)
     harmless_probe = [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
     trains = cfg.method in ("sft", "dpo") and not cfg.soup
-    look = lookalike_seeds(run, cfg, chat=chat, langs=langs, direction=direction, fit=fit) if trains else []
+    with launch.main_first():  # under accelerate the main process scores a seeds pool once, the others read it
+        look = lookalike_seeds(run, cfg, chat=chat, langs=langs, direction=direction, fit=fit) if trains else []
     source = ((ablation_rows if cfg.ablation else train_rows) + look) if trains else []
     if not launch.is_main():  # under accelerate launch: train alongside the main process, nothing else
         training = (
