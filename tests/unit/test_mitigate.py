@@ -433,6 +433,48 @@ def test_covering_anchors_give_each_category_no_target_is_of_its_least_firmly_re
     assert not any(v.startswith(COVER) for v in near.values())
 
 
+class EdgeModel(Embedder):
+    """An Embedder that also has last-token activations (a projection each) and short replies."""
+
+    def __init__(self, vectors: dict[str, list[float]], proj: dict[str, float], refused: set[str]) -> None:
+        super().__init__(vectors)
+        self.proj, self.refused, self.asked = proj, refused, []  # type: ignore[var-annotated]
+
+    def forward(self, prompts: list[str], sites: list[str], **kwargs: Any) -> Any:
+        from types import SimpleNamespace
+
+        if kwargs.get("positions") == "user_mean":
+            return super().forward(prompts, sites, **kwargs)
+        return SimpleNamespace(activations={sites[0]: torch.tensor([[self.proj[p], 1.0] for p in prompts])})
+
+    def generate(self, prompts: list[str], **kwargs: Any) -> list[str]:
+        self.asked += prompts
+        return ["I'm sorry, but I can't help with that." if p in self.refused else "Sure! First, get" for p in prompts]
+
+
+def test_the_projection_edge_anchors_the_refused_prompts_projecting_lowest_whatever_their_log_odds() -> None:
+    from rass.mitigate.data import edge_measure, nearest_first
+
+    # "bomb" leans to answering on its first token (log-odds -1) but the model refuses it and it projects
+    # lowest of the refused; "cut" projects lower still but is answered; "sarin" is refused least firmly by
+    # log-odds (0.5) but projects highest
+    proj = {"meth": 5.0, "smurf": 9.0, "scam": 7.0, "heroin": 8.0, "fr-fraud": 3.0, "bomb": 2.0, "sarin": 10.0,
+            "cut": 1.0, "de-groom": 0.5}  # fmt: skip
+    pool = [*POOL, harm("cut", "en", "self_harm"), harm("de-groom", "de", "sexual")]
+    model = EdgeModel(VECTORS | {"de-groom": [0, 0, 1, 1]}, proj, set(proj) - {"cut"})
+    direction = torch.tensor([2.0, 0.0])  # its unit vector reads the first coordinate: the projection
+    order, near = nearest_first(model, TARGETS, pool, layer=3, edge=direction)  # type: ignore[arg-type]
+    # round one is topic as before; round two takes, per target, the refused prompt of its language
+    # projecting lowest ("bomb" where log-odds took "sarin"); French has none left
+    assert [h.id for h in order][:5] == ["smurf", "heroin", "fr-fraud", "bomb", "meth"]
+    assert near["bomb"] == "t-launder" and near["meth"] == "t-addict"
+    assert "de-groom" not in model.asked  # no target is German: not measured, never drawn
+    refused, projections = edge_measure(model, [harm("cut", "en", "self_harm"), harm("bomb", "en", "weapons")], 3,
+                                        direction)  # type: ignore[arg-type]  # fmt: skip
+    assert refused == [False, True] and projections == pytest.approx([1.0, 2.0])
+    assert edge_measure(model, [], 3, direction) == ([], [])  # type: ignore[arg-type]
+
+
 def test_another_training_seed_trains_beside_the_first_not_over_it() -> None:
     from rass.mitigate.runner import MitigateConfig, method_folder
 
@@ -844,6 +886,13 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 2 and "probe or seeds" in result.stderr and len(seen) == 12
     result = CliRunner().invoke(app, [*base, "--method", "steer", "--lookalike-pool", "seeds"])
     assert result.exit_code == 2 and "lookalike-pool" in result.stderr and len(seen) == 12
+    assert seen[-1].anchor_edge == "logodds"
+    result = CliRunner().invoke(app, [*base, "--anchor-edge", "projection"])
+    assert result.exit_code == 0 and seen[-1].anchor_edge == "projection"
+    result = CliRunner().invoke(app, [*base, "--anchor-edge", "distance"])
+    assert result.exit_code == 2 and "logodds or projection" in result.stderr and len(seen) == 13
+    result = CliRunner().invoke(app, [*base, "--anchor-match", "order", "--anchor-edge", "projection"])
+    assert result.exit_code == 2 and "anchor-edge" in result.stderr and len(seen) == 13
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -1051,6 +1100,11 @@ def test_an_unknown_anchor_match_is_refused_before_anything_runs(tmp_path: Path)
         run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(anchor_ratio=-1))  # type: ignore[arg-type]
     with pytest.raises(RassError, match="unknown evaluation split 'dev'; use test or validation"):
         run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(eval_split="dev"))  # type: ignore[arg-type]
+    with pytest.raises(RassError, match="unknown anchor edge 'distance'; use logodds or projection"):
+        run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(anchor_edge="distance"))  # type: ignore[arg-type]
+    with pytest.raises(RassError, match="the anchor edge is a step of nearest matching"):
+        cfg = MitigateConfig(anchor_match="order", anchor_edge="projection")
+        run_mitigation(None, RunDir(tmp_path / "run"), cfg)  # type: ignore[arg-type]
     assert not (tmp_path / "run" / "mitigate").exists()
 
 
@@ -1094,7 +1148,8 @@ def test_every_anchor_setting_keys_its_own_data_and_none_of_them_the_targets() -
 
     settings = [{}, {"anchor_ratio": 2.0}, {"anchors": 32}, {"anchors": 33},
                 {"anchor_match": "order", "anchors": 32}, {"anchor_match": "order", "anchors": 33},
-                {"own_anchors": True}, {"anchor_cover": True}, {"anchor_spread": "even"}]  # fmt: skip
+                {"own_anchors": True}, {"anchor_cover": True}, {"anchor_spread": "even"},
+                {"anchor_edge": "projection"}]  # fmt: skip
     data, targets = zip(*(keys(**kw) for kw in settings), strict=True)
     assert len(set(data)) == len(settings) and len(set(targets)) == 1
     # a fixed count makes the ratio moot: it does not split one count's data in two
@@ -1103,9 +1158,10 @@ def test_every_anchor_setting_keys_its_own_data_and_none_of_them_the_targets() -
     plain = data_fields("model", MitigateConfig(anchor_ratio=1.0, written=False, anchor_match="order"), source,
                         ["h1"], ["s1"], 3)  # fmt: skip
     assert not {"written", "own_anchors", "anchor_match", "anchors", "anchor_ratio", "anchor_cover",
-                "anchor_spread"} & set(plain)  # fmt: skip
-    # coverage is a step of nearest matching: with the seed files' order it changes nothing
+                "anchor_spread", "anchor_edge"} & set(plain)  # fmt: skip
+    # coverage and the edge are steps of nearest matching: with the seed files' order they change nothing
     assert keys(anchor_match="order", anchor_cover=True) == keys(anchor_match="order")
+    assert keys(anchor_match="order", anchor_edge="projection") == keys(anchor_match="order")
 
 
 def test_reported_items_a_validation_evaluation_already_used_are_counted(tmp_path: Path) -> None:

@@ -135,6 +135,14 @@ def mitigate(
             "target of each language) or even (the same count, an equal share for each language).",
         ),
     ] = "targets",
+    anchor_edge: Annotated[
+        str,
+        typer.Option(
+            help="sft/dpo with --anchor-match nearest: how the anchors drawn nearest the boundary are found: "
+            "logodds (refused: positive first-token refusal log-odds, lowest first) or projection (refused: "
+            "the model's own short reply is a refusal, lowest projection on the refusal direction first).",
+        ),
+    ] = "logodds",
     explained_refusals: Annotated[
         bool,
         typer.Option(
@@ -213,10 +221,15 @@ def mitigate(
     if anchor_cover and anchor_match != "nearest":
         raise typer.BadParameter("coverage is a step of nearest matching: use --anchor-match nearest",
                                  param_hint="--anchor-cover")  # fmt: skip
-    from rass.mitigate.data import ANCHOR_SPREADS
+    from rass.mitigate.data import ANCHOR_EDGES, ANCHOR_SPREADS
 
     if anchor_spread not in ANCHOR_SPREADS:
         raise typer.BadParameter(f"use {' or '.join(ANCHOR_SPREADS)}", param_hint="--anchor-spread")
+    if anchor_edge not in ANCHOR_EDGES:
+        raise typer.BadParameter(f"use {' or '.join(ANCHOR_EDGES)}", param_hint="--anchor-edge")
+    if anchor_edge != "logodds" and anchor_match != "nearest":
+        raise typer.BadParameter("the edge is a step of nearest matching: use --anchor-match nearest",
+                                 param_hint="--anchor-edge")  # fmt: skip
     from rass.mitigate.lookalikes import LOOKALIKE_POOLS
 
     if lookalike_pool not in LOOKALIKE_POOLS:
@@ -263,7 +276,8 @@ def mitigate(
                          train={"max_steps": max_steps, "learning_rate": learning_rate, "epochs": epochs}
                          | {k: v for k, v in optional.items() if v}, soup=soup or None,
                          mine_anchors=mine_anchors, explained_refusals=explained_refusals,
-                         anchor_spread=anchor_spread, lookalike_pool=lookalike_pool)  # fmt: skip
+                         anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
+                         anchor_edge=anchor_edge)  # fmt: skip
     if cfg.soup:  # the members must exist and agree before a model loads
         if teacher or rubric_model:
             raise RassError("a soup mixes trained adapters: --teacher and --rubric-model make no targets here")

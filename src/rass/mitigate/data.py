@@ -384,6 +384,38 @@ def refusal_anchors(
     return out, answered
 
 
+def edge_measure(
+    chat: ChatModel,
+    pool: Sequence[Any],
+    layer: int,
+    direction: Any,
+    *,
+    max_new_tokens: int = 24,
+    batch_size: int | None = None,
+) -> tuple[list[bool], list[float]]:
+    """Which of ``pool`` the model refuses in a short reply of its own, and each one's projection on the
+    unit refusal ``direction`` at ``layer`` (the last prompt token, as the probe measures): the refusing
+    side of the boundary and how near it each prompt sits, for ``nearest_first``'s ``edge="projection"``.
+
+    Its first-token log-odds say little outside English: on the 1.5B's validation items every refused
+    Chinese and most refused Spanish harmful requests had negative log-odds, so "refused, lowest positive
+    log-odds" found no prompt there; the refusals training lost were the ones projecting lowest (a
+    child-grooming request at 2.2 where the refused requests reached 20, the Spanish suicide method and
+    bleach post below 6).
+    """
+    from rass.judge.base import JudgeItem, get_judge
+
+    if not pool:
+        return [], []
+    texts = [h.text for h in pool]
+    site = f"resid_pre.{layer}"
+    unit = direction / direction.norm()
+    proj: list[float] = (chat.forward(texts, sites=[site], batch_size=batch_size).activations[site] @ unit).tolist()
+    replies = [whole_sentences(x) for x in chat.generate(texts, max_new_tokens=max_new_tokens, batch_size=batch_size)]
+    verdicts = get_judge("string").judge([JudgeItem(h.text, x, h.lang) for h, x in zip(pool, replies, strict=True)])
+    return [v.refused for v in verdicts], proj
+
+
 def nearest_first(
     chat: ChatModel,
     targets: Sequence[dict[str, Any]],
@@ -392,6 +424,7 @@ def nearest_first(
     batch_size: int | None = None,
     *,
     cover: bool = False,
+    edge: Any = None,
 ) -> tuple[list[Any], dict[str, str]]:
     """``pool`` reordered so that anchors drawn in order sit next to the comply targets, and which
     target each of those prompts was drawn for.
@@ -422,6 +455,10 @@ def nearest_first(
       the model refuses least firmly (none where it refuses none). Pairing alone anchors only the
       targets' categories: the 1.5B's 21 targets touched 8 of 12, and every anchor count let a
       child-grooming request through on validation. Such an anchor is marked ``COVER + category``.
+    - Edge (``edge``, the refusal direction at ``layer``): "refused" and "nearest the boundary" are the
+      model's own short reply judged a refusal and the lowest projection on the direction
+      (``edge_measure``), for the boundary rounds and coverage, instead of the first token's log-odds.
+      Only prompts of the targets' languages are measured: no other language is drawn.
     """
     import torch
 
@@ -435,6 +472,14 @@ def nearest_first(
     sim: list[list[float]] = (acts[: len(targets)] @ acts[len(targets) :].T).tolist()  # [targets][pool]
     assert res.refusal_scores is not None
     firm: list[float] = res.refusal_scores[len(targets) :].tolist()  # how firmly each harmful prompt is refused
+    refuses = [f > 0 for f in firm]
+    if edge is not None:  # the model's own replies and the projection instead (edge_measure)
+        target_langs = {t["lang"] for t in targets}
+        measured = [j for j, h in enumerate(pool) if h.lang in target_langs]
+        said, proj = edge_measure(chat, [pool[j] for j in measured], layer, edge, batch_size=batch_size)
+        refuses = [False] * len(pool)
+        for j, r, x in zip(measured, said, proj, strict=True):
+            refuses[j], firm[j] = r, x
     by_lang: dict[str, list[int]] = {}
     for j, h in enumerate(pool):
         by_lang.setdefault(h.lang, []).append(j)
@@ -445,7 +490,7 @@ def nearest_first(
         before = len(order)
         for i, t in enumerate(targets):
             free = [j for j in by_lang.get(t["lang"], []) if j not in taken]
-            refused = [j for j in free if firm[j] > 0] if rnd % 2 == 1 else []
+            refused = [j for j in free if refuses[j]] if rnd % 2 == 1 else []
             if refused:
                 j = min(refused, key=lambda k: firm[k])
             elif free:  # topic, also when no prompt the model refuses is left in the target's language
@@ -460,7 +505,7 @@ def nearest_first(
             anchored = {pool[j].category for j in taken}
             for category in sorted({h.category for h in pool if h.lang in target_langs} - anchored):
                 refused = [j for j in range(len(pool)) if j not in taken and pool[j].category == category
-                           and pool[j].lang in target_langs and firm[j] > 0]  # fmt: skip
+                           and pool[j].lang in target_langs and refuses[j]]  # fmt: skip
                 if refused:
                     j = min(refused, key=lambda k: firm[k])
                     taken.add(j)
@@ -520,6 +565,8 @@ def _fill(
 
 
 ANCHOR_SPREADS = ("targets", "even")
+# how nearest matching's boundary rounds tell the refusing side and nearness (nearest_first's ``edge``)
+ANCHOR_EDGES = ("logodds", "projection")
 
 
 def even_shares(total: int, langs: Sequence[str]) -> dict[str, int]:
@@ -569,6 +616,7 @@ def build_training_data(
     match_layer: int | None = None,
     cover: bool = False,
     anchor_spread: str = "targets",
+    edge: Any = None,
 ) -> TrainingData:
     """Comply targets for ``boundary`` rows (gate-checked), refusal anchors, a harmless retain set.
 
@@ -581,7 +629,8 @@ def build_training_data(
     data, training teaches refusal, seen on the 0.5B: 24 anchors, 18 targets); ``refusal_anchors``
     says which prompts become anchors; with ``match_layer`` they are drawn nearest to the targets
     first (``nearest_first``), each marked with the target it was paired with (``near``), and with
-    ``cover`` the harm categories no target is of get one anchor each.
+    ``cover`` the harm categories no target is of get one anchor each; ``edge`` (the refusal direction
+    at ``match_layer``) finds the refusing side of the boundary by projection (``edge_measure``).
 
     ``batch_size`` is the generation batch (``None``: the model's): decoding on a CPU is bound by
     reading the weights, so 32 prompts at a time made the 1.5B's answers 2.2x faster than 8.
@@ -646,7 +695,7 @@ def build_training_data(
         raise DataError(f"no usable comply targets: {data.dropped or 'no boundary prompts were given'}")
     draw_anchors(chat, data, harmful, anchors=anchors, ratio=anchor_ratio, own_anchors=own_anchors,
                  match_layer=match_layer, cover=cover, spread=anchor_spread, max_new_tokens=max_new_tokens // 2,
-                 batch_size=batch_size)  # fmt: skip
+                 batch_size=batch_size, edge=edge)  # fmt: skip
     if harmless:
         replies = [
             whole_sentences(x)
@@ -672,6 +721,7 @@ def draw_anchors(
     spread: str = "targets",
     max_new_tokens: int = 48,
     batch_size: int | None = None,
+    edge: Any = None,
 ) -> None:
     """Set ``data.anchors`` for its comply targets (see ``build_training_data``): a step of its own, so
     another anchor setting reuses targets and retain answers that took most of the building time."""
@@ -685,7 +735,7 @@ def draw_anchors(
         want = even_shares(total, [c["lang"] for c in data.comply])
     near: dict[str, str] = {}
     if match_layer is not None:
-        harmful, near = nearest_first(chat, data.comply, harmful, match_layer, batch_size, cover=cover)
+        harmful, near = nearest_first(chat, data.comply, harmful, match_layer, batch_size, cover=cover, edge=edge)
     data.anchors, data.anchors_answered = refusal_anchors(
         chat, harmful, want, max_new_tokens=max_new_tokens, batch_size=batch_size, canned=not own_anchors
     )

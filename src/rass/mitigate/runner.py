@@ -21,7 +21,17 @@ from typing import TYPE_CHECKING, Any
 from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.data import ANCHOR_SPREADS, COVER, NEAREST, OWN_ANCHORS, RECIPE, TrainingData, anchors_for, covers
+from rass.mitigate.data import (
+    ANCHOR_EDGES,
+    ANCHOR_SPREADS,
+    COVER,
+    NEAREST,
+    OWN_ANCHORS,
+    RECIPE,
+    TrainingData,
+    anchors_for,
+    covers,
+)
 from rass.mitigate.lookalikes import LOOKALIKE_POOLS, one_per_concept, score_seed_lookalikes
 from rass.runs import RunDir, content_key, read_json, read_json_if, read_rows, stable_fields, write_json
 
@@ -48,10 +58,11 @@ EVAL_SPLITS = ("test", "validation")
 # MitigateConfig fields added after results existed, at the value that behaves as before they did
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
                          "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
-                         "lookalike_pool": "probe"}  # fmt: skip
+                         "lookalike_pool": "probe", "anchor_edge": "logodds"}  # fmt: skip
 # training-data key fields added after data existed, likewise (None: the field is not in use)
 DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
-                              "anchor_ratio": 1.0, "anchor_cover": None, "anchor_spread": None}  # fmt: skip
+                              "anchor_ratio": 1.0, "anchor_cover": None, "anchor_spread": None,
+                              "anchor_edge": None}  # fmt: skip
 
 
 @dataclass
@@ -80,6 +91,11 @@ class MitigateConfig:
     # how the anchors are shared among languages: "targets" (as many per target of each language: the
     # language with most targets gets most) or "even" (the same count, an equal share per target language)
     anchor_spread: str = "targets"
+    # nearest only: how the boundary rounds (and coverage) find the harmful prompts the model refuses least
+    # firmly: "logodds" (refused: positive first-token refusal log-odds; nearest: the lowest) or
+    # "projection" (refused: its own short reply is a refusal; nearest: the lowest projection on the
+    # refusal direction at the probe layer; rass.mitigate.data.edge_measure)
+    anchor_edge: str = "logodds"
     # sft/dpo: train once, then again from scratch with this many more anchors: the harmful train prompts
     # whose refusal the first training weakened most (rass.mitigate.mine); 0: one training. Off: on the 1.5B's
     # validation items its two seeds left 3 and 14 of 72 benign items refused (harmful 46 and 54 of 58)
@@ -342,7 +358,7 @@ def _group_metrics(rows: list[dict[str, Any]], report_ids: Collection[str] = ())
 
 # the data-key fields that only choose anchors: left out of the targets' key, which every anchor setting shares
 ANCHORING = ("harmful", "match_anchors", "anchors", "own_anchors", "anchor_match", "anchor_ratio", "anchor_cover",
-             "anchor_spread")  # fmt: skip
+             "anchor_spread", "anchor_edge")  # fmt: skip
 
 
 def data_fields(model: str, cfg: MitigateConfig, source: Sequence[dict[str, Any]], harmful: Sequence[str],
@@ -363,6 +379,7 @@ def data_fields(model: str, cfg: MitigateConfig, source: Sequence[dict[str, Any]
         "anchor_ratio": 1.0 if cfg.anchors else cfg.anchor_ratio,  # a fixed count makes the ratio moot
         "anchor_cover": True if cfg.anchor_cover and cfg.anchor_match == "nearest" else None,
         "anchor_spread": cfg.anchor_spread if cfg.anchor_spread != "targets" else None,
+        "anchor_edge": cfg.anchor_edge if cfg.anchor_edge != "logodds" and cfg.anchor_match == "nearest" else None,
     }, DATA_LATER)  # fmt: skip
 
 
@@ -401,6 +418,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     # anchors and retain prompts come one language at a time (a plain slice took one language);
     # own anchors are drawn from all of them until enough of the model's refusals are found
     nearest = cfg.anchor_match == "nearest"
+    edge = direction.layer_vectors[layer] if nearest and cfg.anchor_edge == "projection" else None
     pool = harmful_pool(cfg, langs, source)
     enough = cfg.anchors or anchors_for(len(source), cfg.anchor_ratio)
     harmful = round_robin(pool, len(pool) if cfg.own_anchors or nearest else enough)
@@ -421,7 +439,8 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
             raise DataError(f"no usable comply targets: {data.dropped}")
         draw_anchors(chat, data, harmful, anchors=cfg.anchors or None, ratio=cfg.anchor_ratio,
                      own_anchors=cfg.own_anchors, match_layer=layer if nearest else None,
-                     cover=cfg.anchor_cover, spread=cfg.anchor_spread, batch_size=cfg.gen_batch)  # fmt: skip
+                     cover=cfg.anchor_cover, spread=cfg.anchor_spread, batch_size=cfg.gen_batch,
+                     edge=edge)  # fmt: skip
         cached = asdict(data)
         write_json(where / "data.json", cached)
     if cached is None:
@@ -434,7 +453,7 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
                                    own_replies=cfg.method == "dpo", answer_judge=_loaded(judge),
                                    written=cfg.written, batch_size=cfg.gen_batch,
                                    match_layer=layer if nearest else None, cover=cfg.anchor_cover,
-                                   anchor_spread=cfg.anchor_spread)  # fmt: skip
+                                   anchor_spread=cfg.anchor_spread, edge=edge)  # fmt: skip
         data.drop(SEED_GATE_DROP, rejected)
         write_json(where / "data.json", asdict(data))
         write_json(targets / "targets.json", asdict(data) | {"anchors": [], "anchors_answered": 0})
@@ -575,6 +594,10 @@ def run_mitigation(
         raise RassError(f"unknown anchor match {cfg.anchor_match!r}; use {' or '.join(ANCHOR_MATCH)}")
     if cfg.anchor_cover and cfg.anchor_match != "nearest":
         raise RassError("anchor coverage is a step of nearest matching: use anchor_match='nearest'")
+    if cfg.anchor_edge not in ANCHOR_EDGES:
+        raise RassError(f"unknown anchor edge {cfg.anchor_edge!r}; use {' or '.join(ANCHOR_EDGES)}")
+    if cfg.anchor_edge != "logodds" and cfg.anchor_match != "nearest":
+        raise RassError("the anchor edge is a step of nearest matching: use anchor_match='nearest'")
     if cfg.anchor_spread not in ANCHOR_SPREADS:
         raise RassError(f"unknown anchor spread {cfg.anchor_spread!r}; use {' or '.join(ANCHOR_SPREADS)}")
     if cfg.lookalike_pool not in LOOKALIKE_POOLS:
