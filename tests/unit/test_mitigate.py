@@ -893,6 +893,13 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 2 and "logodds or projection" in result.stderr and len(seen) == 13
     result = CliRunner().invoke(app, [*base, "--anchor-match", "order", "--anchor-edge", "projection"])
     assert result.exit_code == 2 and "anchor-edge" in result.stderr and len(seen) == 13
+    assert (seen[-1].adapter_scale, seen[-1].train_from) == (1.0, None)
+    result = CliRunner().invoke(app, [*base, "--adapter-scale", "0.6", "--train-from", "sft-seed4"])
+    assert result.exit_code == 0 and (seen[-1].adapter_scale, seen[-1].train_from) == (0.6, "sft-seed4")
+    for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
+                ["--method", "steer", "--train-from", "sft"]):  # fmt: skip
+        result = CliRunner().invoke(app, [*base, *bad])
+        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 14
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -1102,6 +1109,12 @@ def test_an_unknown_anchor_match_is_refused_before_anything_runs(tmp_path: Path)
         run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(eval_split="dev"))  # type: ignore[arg-type]
     with pytest.raises(RassError, match="unknown anchor edge 'distance'; use logodds or projection"):
         run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(anchor_edge="distance"))  # type: ignore[arg-type]
+    with pytest.raises(RassError, match="an adapter scale is above 0 and scales a trained adapter"):
+        run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(method="steer", adapter_scale=0.5))  # type: ignore[arg-type]
+    with pytest.raises(RassError, match="an adapter scale is above 0"):
+        run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(adapter_scale=-1))  # type: ignore[arg-type]
+    with pytest.raises(RassError, match="train_from takes a training's checkpoints"):
+        run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(soup=["a", "b"], train_from="a"))  # type: ignore[arg-type]
     with pytest.raises(RassError, match="the anchor edge is a step of nearest matching"):
         cfg = MitigateConfig(anchor_match="order", anchor_edge="projection")
         run_mitigation(None, RunDir(tmp_path / "run"), cfg)  # type: ignore[arg-type]
@@ -1247,6 +1260,56 @@ def test_a_seed_soup_is_the_exact_mean_of_its_members_weight_changes(tmp_path: P
         make_soup(_fresh(), members, run.root / "mitigate" / "other" / "adapter")
 
 
+def test_a_scaled_adapter_is_the_training_times_the_scale_in_memory_and_on_disk(tmp_path: Path) -> None:
+    from rass.mitigate.runner import MitigateConfig, method_folder
+    from rass.models.adapters import SCALE_STAMP, attach_adapter, scale_adapter
+    from rass.runs import RunDir
+
+    run = RunDir(tmp_path / "run")
+    _trained_member(run, "sft", 0)
+    trained, out = run.root / "mitigate" / "sft" / "adapter", run.root / "mitigate" / "sft-x0.5" / "adapter-scaled"
+    chat = _fresh()
+    attach_adapter(chat, trained)
+    full_lp = chat.next_token_logprobs([PROMPT])
+    assert scale_adapter(chat, 0.5, out)["scale"] == 0.5
+    assert json.loads((out / "adapter_config.json").read_text())[SCALE_STAMP] == 0.5
+    half, full = _deltas(out), _deltas(trained)
+    assert half.keys() == full.keys() and all(torch.allclose(half[k], full[k] / 2, atol=1e-6) for k in full)
+    # the model in memory is the one saved, and it sits between the model before and the training
+    again = _fresh()
+    attach_adapter(again, out)
+    half_lp, base_lp = again.next_token_logprobs([PROMPT]), _fresh().next_token_logprobs([PROMPT])
+    assert torch.allclose(chat.next_token_logprobs([PROMPT]), half_lp, atol=1e-5)
+    assert 0 < (half_lp - base_lp).abs().sum() < (full_lp - base_lp).abs().sum()
+    with pytest.raises(RassError, match="must be above 0"):
+        scale_adapter(chat, 0.0, out)
+    with pytest.raises(RassError, match="no LoRA adapter active"):
+        scale_adapter(_fresh(), 0.5, out)
+    assert method_folder(MitigateConfig(adapter_scale=0.5, train={"seed": 2})) == "sft-x0.5-seed2"
+
+
+def test_a_training_taken_from_another_folder_resumes_there_as_finished_and_only_if_it_is_the_same(
+    tmp_path: Path,
+) -> None:
+    from rass.mitigate.runner import borrow_training
+    from rass.runs import RunDir
+
+    run = RunDir(tmp_path / "run")
+    _trained_member(run, "sft", 0)
+    folder = run.path("mitigate", "sft-x0.5")
+    borrow_training(run, "sft", folder)
+    rows = TrainingData(comply=[{"prompt": PROMPT, "completion": "sure , here is how ."}] * 4).sft_rows()
+    cfg = TrainConfig(max_steps=2, learning_rate=2e-2, batch_size=4, grad_accum=1, seed=0)
+    assert train_adapter(_fresh(), rows, folder, cfg)["steps"] == 2  # nothing left to run
+    copy, trained = _deltas(folder / "adapter"), _deltas(run.root / "mitigate" / "sft" / "adapter")
+    assert all(torch.allclose(copy[k], trained[k]) for k in trained)
+    with pytest.raises(RassError, match="holds checkpoints of a training with other data or settings"):
+        train_adapter(_fresh(), rows, folder, TrainConfig(max_steps=2, learning_rate=1e-2, batch_size=4, grad_accum=1))
+    with pytest.raises(RassError, match="holds no training to start from"):
+        borrow_training(run, "nowhere", run.path("mitigate", "other"))
+    assert not (run.root / "mitigate" / "other" / "checkpoints").exists()
+
+
 def test_a_soup_refuses_members_of_two_settings_missing_ones_and_options_that_contradict_them(tmp_path: Path) -> None:
     from rass.mitigate.runner import MitigateConfig
     from rass.mitigate.soup import soup_config
@@ -1292,6 +1355,12 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
     member = res | {"config": res["config"] | {"soup": None, "train": {"seed": 1}}}
     ranked = compare([("sft-soup", res), ("sft-seed1", member)])
     assert len(ranked) == 2 and {tuple(s.folders) for s in ranked} == {("sft-soup",), ("sft-seed1",)}
+    # at half scale: the same soup, saved scaled beside it, nearer the model before; a setting of its own
+    half = run_mitigation(_fresh(), run, MitigateConfig(soup=cfg.soup, eval_limit=2, eval_max_new_tokens=4,
+                                                        eval_split="validation", adapter_scale=0.5, name="half"))  # fmt: skip
+    assert half["adapter_scale"]["scale"] == 0.5 and (run.root / "mitigate" / "half" / "adapter-scaled").is_dir()
+    assert 0 < half["kl_harmless"] < res["kl_harmless"] and half["after_dir"] != res["after_dir"]
+    assert len(compare([("sft-soup", res), ("half", half)])) == 2
 
 
 def test_mined_anchors_are_the_prompts_the_base_refuses_whose_refusal_training_weakened_most(tmp_path: Path) -> None:

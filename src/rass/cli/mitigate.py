@@ -61,6 +61,21 @@ def mitigate(
             "saved in mitigate/<first>-soup/ or --name.",
         ),
     ] = None,
+    adapter_scale: Annotated[
+        float,
+        typer.Option(
+            help="sft/dpo: evaluate the trained adapter (or soup) with its weight change times this, saved as "
+            "adapter-scaled/ beside it: between the model before (0) and the training (1).",
+        ),
+    ] = 1.0,
+    train_from: Annotated[
+        str | None,
+        typer.Option(
+            help="sft/dpo: take the training in RUN/mitigate/NAME as this one's (its checkpoints are copied; "
+            "they resume only with the same data and training settings), e.g. to try another --adapter-scale.",
+            metavar="NAME",
+        ),
+    ] = None,
     dpo_sft_weight: Annotated[
         float,
         typer.Option(
@@ -239,6 +254,13 @@ def mitigate(
                                  param_hint="--lookalike-pool")  # fmt: skip
     if not anchor_ratio > 0:
         raise typer.BadParameter("use a number above 0", param_hint="--anchor-ratio")
+    if not adapter_scale > 0:
+        raise typer.BadParameter("use a number above 0", param_hint="--adapter-scale")
+    if adapter_scale != 1.0 and method == "steer":
+        raise typer.BadParameter("it scales a trained adapter: use --method sft or dpo", param_hint="--adapter-scale")
+    if train_from and (method == "steer" or soup):
+        raise typer.BadParameter("it takes a training's checkpoints: use --method sft or dpo without --soup",
+                                 param_hint="--train-from")  # fmt: skip
     if boundary_weight and method != "sft":
         raise typer.BadParameter("the boundary term is added to the sft loss: use --method sft",
                                  param_hint="--boundary-weight")  # fmt: skip
@@ -277,7 +299,7 @@ def mitigate(
                          | {k: v for k, v in optional.items() if v}, soup=soup or None,
                          mine_anchors=mine_anchors, explained_refusals=explained_refusals,
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
-                         anchor_edge=anchor_edge)  # fmt: skip
+                         anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from)  # fmt: skip
     if cfg.soup:  # the members must exist and agree before a model loads
         if teacher or rubric_model:
             raise RassError("a soup mixes trained adapters: --teacher and --rubric-model make no targets here")
@@ -312,6 +334,9 @@ def mitigate(
             f"soup of {', '.join(res['config']['soup'])}: rank {res['soup']['rank']}, "
             f"{'reused' if res['soup']['reused'] else 'saved'} in {run_dir}/mitigate/{res['folder']}/adapter"
         )
+    if res.get("adapter_scale"):
+        console.print(f"adapter scaled by {res['adapter_scale']['scale']:g}: saved in "
+                      f"{run_dir}/mitigate/{res['folder']}/adapter-scaled")  # fmt: skip
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
         console.print(data_summary(data))

@@ -21,7 +21,7 @@ VALIDATION_METRICS = "metrics-validation.json"
 CHOICE = "choice-validation.json"  # the last ``rass choose`` of a run: its ranking and its max_lost
 DEFAULT_MAX_LOST = 1
 # what a setting is: its config less where and how fast it ran (the split is validation for all of them)
-_NOT_SETTING = {"seed", "eval_split", "name", "gen_batch"}
+_NOT_SETTING = {"seed", "eval_split", "name", "gen_batch", "train_from"}
 
 
 @dataclass

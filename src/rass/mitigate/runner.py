@@ -58,7 +58,7 @@ EVAL_SPLITS = ("test", "validation")
 # MitigateConfig fields added after results existed, at the value that behaves as before they did
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
                          "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
-                         "lookalike_pool": "probe", "anchor_edge": "logodds"}  # fmt: skip
+                         "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0}  # fmt: skip
 # training-data key fields added after data existed, likewise (None: the field is not in use)
 DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
                               "anchor_ratio": 1.0, "anchor_cover": None, "anchor_spread": None,
@@ -124,6 +124,13 @@ class MitigateConfig:
     # sft/dpo: no training; the mean of these trainings' adapters (folders in mitigate/, seeds of one
     # setting) is evaluated instead (rass.mitigate.soup)
     soup: list[str] | None = None
+    # sft/dpo: the trained adapter's weight change times this is evaluated and saved as adapter-scaled/ (the
+    # training's own stays in adapter/): a point between the model before (0) and the training (1) without
+    # training again (rass.models.adapters.scale_adapter)
+    adapter_scale: float = 1.0
+    # sft/dpo: the training in mitigate/<train_from>/ is taken as this one's (its checkpoints copied here,
+    # resumed only if its data and training settings are these): another adapter_scale of one training
+    train_from: str | None = None
 
 
 def _heldout(rec_id: str, fraction: float) -> bool:
@@ -501,7 +508,30 @@ def method_folder(cfg: MitigateConfig) -> str:
     if cfg.soup:
         return cfg.soup[0] + "-soup"
     seed = cfg.train.get("seed") if cfg.method != "steer" else None
-    return cfg.method + ("-ablation" if cfg.ablation else "") + (f"-seed{seed}" if seed else "")
+    scaled = f"-x{cfg.adapter_scale:g}" if cfg.adapter_scale != 1.0 else ""
+    return cfg.method + ("-ablation" if cfg.ablation else "") + scaled + (f"-seed{seed}" if seed else "")
+
+
+def borrow_training(run: RunDir, name: str, folder: Path) -> None:
+    """Copy the checkpoints of the training in ``mitigate/<name>/`` into ``folder``, which has none yet.
+
+    The training then resumes in ``folder`` as finished: train.py's resume guard refuses the copy unless
+    its data and settings are the ones asked for now, so a borrowed training is never another one.
+    """
+    import shutil
+
+    check_name(name)
+    src = run.root / "mitigate" / name / "checkpoints"
+    if not (src / "rass_training.json").is_file():
+        raise RassError(f"{src.parent} holds no training to start from: train it first (rass mitigate --name {name})")
+    dst = folder / "checkpoints"
+    if dst.exists() or src.parent == folder:
+        return
+    tmp = folder / "checkpoints.partial"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(src, tmp)
+    tmp.replace(dst)
 
 
 def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: Path,
@@ -606,6 +636,11 @@ def run_mitigation(
         raise RassError(f"the anchor ratio must be above 0, got {cfg.anchor_ratio}")
     if cfg.eval_split not in EVAL_SPLITS:
         raise RassError(f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}")
+    if cfg.adapter_scale != 1.0 and (cfg.method not in ("sft", "dpo") or not cfg.adapter_scale > 0):
+        raise RassError(f"an adapter scale is above 0 and scales a trained adapter (sft or dpo), got "
+                        f"{cfg.adapter_scale} with {cfg.method}")  # fmt: skip
+    if cfg.train_from and (cfg.method not in ("sft", "dpo") or cfg.soup):
+        raise RassError("train_from takes a training's checkpoints: use it with sft or dpo, not a soup or steer")
     if cfg.train.get("boundary_weight") and cfg.method != "sft":
         raise RassError(f"the boundary term is added to the sft loss: use --method sft, not {cfg.method}")
     if cfg.explained_refusals and cfg.method not in ("sft", "dpo"):
@@ -625,6 +660,10 @@ def run_mitigation(
     eval_records = _eval_sets(run, held, cfg, langs)
     harmless_probe = [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
     trains = cfg.method in ("sft", "dpo") and not cfg.soup
+    if cfg.train_from and trains:
+        with launch.main_first():  # the copy is made once, before any process resumes from it
+            if launch.is_main():
+                borrow_training(run, cfg.train_from, folder)
     with launch.main_first():  # under accelerate the main process scores a seeds pool once, the others read it
         look = lookalike_seeds(run, cfg, chat=chat, langs=langs, direction=direction, fit=fit) if trains else []
     source = ((ablation_rows if cfg.ablation else train_rows) + look) if trains else []
@@ -696,12 +735,17 @@ def run_mitigation(
                 info["data"]["explained"] = sum(r.get("refusal") == "explained" for r in data.anchors)
         else:
             raise RassError(f"unknown method {cfg.method!r}; use sft, dpo or steer")
+        if cfg.adapter_scale != 1.0:  # before the "after" answers and the KL: they are the scaled adapter's
+            from rass.models.adapters import scale_adapter
+
+            info["adapter_scale"] = scale_adapter(chat, cfg.adapter_scale, folder / "adapter-scaled")
         info["seconds"] = round(time.perf_counter() - start, 1)
         # the "after" answers belong to this exact intervention: another band, teacher or setting
         # gets its own folder instead of resuming answers the last intervention produced
         # gen_batch: how fast data is made, not what; a setting added later is left out at the value that
         # behaves as before it existed, so folders made before keep their key
-        config = stable_fields({k: v for k, v in asdict(cfg).items() if k not in ("gen_batch", "name")}, LATER)
+        config = stable_fields({k: v for k, v in asdict(cfg).items() if k not in ("gen_batch", "name", "train_from")},
+                               LATER)  # fmt: skip
         what = {"config": config, "band": info.get("band"), "teacher": teacher.name if teacher else None,
                 "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
         after_dir = folder / ("after-" + content_key(what, 12))

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from rass.mitigate.runner import MitigateConfig
     from rass.models.chat import ChatModel
 
-# how the soup is evaluated, not what it is: taken from the call, not from its members
-EVAL_FIELDS = ("eval_split", "eval_limit", "eval_max_new_tokens", "name", "soup", "gen_batch")
+# taken from the call, not from its members: how the soup is evaluated, and the scale of its mean (the
+# members were trained at scale 1)
+EVAL_FIELDS = ("eval_split", "eval_limit", "eval_max_new_tokens", "name", "soup", "gen_batch", "adapter_scale")
 STAMP = "rass_soup"  # adapter_config.json key naming the members, so another soup never reuses the folder
 
 
