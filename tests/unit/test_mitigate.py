@@ -896,10 +896,12 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert (seen[-1].adapter_scale, seen[-1].train_from) == (1.0, None)
     result = CliRunner().invoke(app, [*base, "--adapter-scale", "0.6", "--train-from", "sft-seed4"])
     assert result.exit_code == 0 and (seen[-1].adapter_scale, seen[-1].train_from) == (0.6, "sft-seed4")
+    result = CliRunner().invoke(app, [*base, "--guard", "0.99"])
+    assert result.exit_code == 0 and seen[-1].guard == 0.99
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
-                ["--method", "steer", "--train-from", "sft"]):  # fmt: skip
+                ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"]):  # fmt: skip
         result = CliRunner().invoke(app, [*base, *bad])
-        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 14
+        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 15
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -1113,6 +1115,10 @@ def test_an_unknown_anchor_match_is_refused_before_anything_runs(tmp_path: Path)
         run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(method="steer", adapter_scale=0.5))  # type: ignore[arg-type]
     with pytest.raises(RassError, match="an adapter scale is above 0"):
         run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(adapter_scale=-1))  # type: ignore[arg-type]
+    with pytest.raises(RassError, match="a guard is a quantile between 0 and 1 fitted after an sft or dpo"):
+        run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(method="steer", guard=0.99))  # type: ignore[arg-type]
+    with pytest.raises(RassError, match="got 1.5 with sft"):
+        run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(guard=1.5))  # type: ignore[arg-type]
     with pytest.raises(RassError, match="train_from takes a training's checkpoints"):
         run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(soup=["a", "b"], train_from="a"))  # type: ignore[arg-type]
     with pytest.raises(RassError, match="the anchor edge is a step of nearest matching"):
@@ -1286,6 +1292,35 @@ def test_a_scaled_adapter_is_the_training_times_the_scale_in_memory_and_on_disk(
     with pytest.raises(RassError, match="no LoRA adapter active"):
         scale_adapter(_fresh(), 0.5, out)
     assert method_folder(MitigateConfig(adapter_scale=0.5, train={"seed": 2})) == "sft-x0.5-seed2"
+
+
+def test_the_guard_is_fitted_on_benign_train_prompts_of_concepts_the_training_never_saw() -> None:
+    from rass.data.seeds import load_seeds
+    from rass.mitigate.guard import fit_guard, guard_reference
+
+    looks = load_seeds(langs=["en", "es"], sets=["lookalike"], splits=["train"])
+    harmless = load_seeds(langs=["en", "es"], sets=["harmless"], splits=["train"])
+    translated = next(r for r in looks if r.parent_id)  # a Spanish look-alike and its English parent
+    parent = next(r for r in looks if r.id == translated.parent_id)
+    ref = guard_reference(["en", "es"], ["seed:" + translated.id, harmless[0].id, "cand-123"])
+    assert translated.text not in ref and parent.text not in ref  # one concept, trained in one language
+    assert harmless[0].text not in ref and harmless[1].text in ref
+    assert ref == [r.text for r in looks if (r.parent_id or r.id) != parent.id] + [r.text for r in harmless[1:]]
+    assert not set(ref) & {r.text for r in load_seeds(langs=["en"], sets=["lookalike"], splits=["test"])}
+
+    class Fixed:  # projections 0..9 on the first coordinate
+        def forward(self, prompts: list[str], sites: list[str]) -> Any:
+            from types import SimpleNamespace
+
+            acts = torch.tensor([[float(i), 5.0] for i in range(len(prompts))])
+            return SimpleNamespace(activations={sites[0]: acts})
+
+    direction = torch.tensor([3.0, 0.0])
+    assert fit_guard(Fixed(), [str(i) for i in range(10)], direction, 2, 0.9) == pytest.approx(8.1)  # type: ignore[arg-type]
+    with pytest.raises(RassError, match="between 0 and 1, got 1.5"):
+        fit_guard(Fixed(), ["a"], direction, 2, 1.5)  # type: ignore[arg-type]
+    with pytest.raises(RassError, match="no benign reference prompts"):
+        fit_guard(Fixed(), [], direction, 2, 0.9)  # type: ignore[arg-type]
 
 
 def test_a_training_taken_from_another_folder_resumes_there_as_finished_and_only_if_it_is_the_same(

@@ -68,6 +68,13 @@ def mitigate(
             "adapter-scaled/ beside it: between the model before (0) and the training (1).",
         ),
     ] = 1.0,
+    guard: Annotated[
+        float,
+        typer.Option(
+            help="sft/dpo: after training, add the refusal direction to inputs projecting above this quantile "
+            "(e.g. 0.99) of the benign train prompts the training never saw; saved as guard.json (0: off).",
+        ),
+    ] = 0.0,
     train_from: Annotated[
         str | None,
         typer.Option(
@@ -258,6 +265,11 @@ def mitigate(
         raise typer.BadParameter("use a number above 0", param_hint="--adapter-scale")
     if adapter_scale != 1.0 and method == "steer":
         raise typer.BadParameter("it scales a trained adapter: use --method sft or dpo", param_hint="--adapter-scale")
+    if guard and not 0 < guard < 1:
+        raise typer.BadParameter("use a share of benign prompts between 0 and 1, e.g. 0.99", param_hint="--guard")
+    if guard and (method == "steer" or soup):
+        raise typer.BadParameter("it is fitted after a training: use --method sft or dpo without --soup",
+                                 param_hint="--guard")  # fmt: skip
     if train_from and (method == "steer" or soup):
         raise typer.BadParameter("it takes a training's checkpoints: use --method sft or dpo without --soup",
                                  param_hint="--train-from")  # fmt: skip
@@ -299,7 +311,8 @@ def mitigate(
                          | {k: v for k, v in optional.items() if v}, soup=soup or None,
                          mine_anchors=mine_anchors, explained_refusals=explained_refusals,
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
-                         anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from)  # fmt: skip
+                         anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
+                         guard=guard)  # fmt: skip
     if cfg.soup:  # the members must exist and agree before a model loads
         if teacher or rubric_model:
             raise RassError("a soup mixes trained adapters: --teacher and --rubric-model make no targets here")
@@ -337,6 +350,11 @@ def mitigate(
     if res.get("adapter_scale"):
         console.print(f"adapter scaled by {res['adapter_scale']['scale']:g}: saved in "
                       f"{run_dir}/mitigate/{res['folder']}/adapter-scaled")  # fmt: skip
+    if res.get("guard"):
+        g = res["guard"]
+        console.print(f"guard: the refusal direction added above projection {g['threshold']} at layer {g['layer']} "
+                      f"(the {g['quantile']:g} quantile of {g['reference_prompts']} unseen benign train prompts); "
+                      f"{run_dir}/mitigate/{res['folder']}/guard.json")  # fmt: skip
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
         console.print(data_summary(data))

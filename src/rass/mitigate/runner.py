@@ -58,7 +58,8 @@ EVAL_SPLITS = ("test", "validation")
 # MitigateConfig fields added after results existed, at the value that behaves as before they did
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
                          "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
-                         "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0}  # fmt: skip
+                         "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
+                         "guard": 0.0}  # fmt: skip
 # training-data key fields added after data existed, likewise (None: the field is not in use)
 DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
                               "anchor_ratio": 1.0, "anchor_cover": None, "anchor_spread": None,
@@ -131,6 +132,9 @@ class MitigateConfig:
     # sft/dpo: the training in mitigate/<train_from>/ is taken as this one's (its checkpoints copied here,
     # resumed only if its data and training settings are these): another adapter_scale of one training
     train_from: str | None = None
+    # sft/dpo: after training, the refusal direction is added (alpha 1) to every input projecting above this
+    # quantile of the benign train prompts the training never saw (rass.mitigate.guard); 0: no guard
+    guard: float = 0.0
 
 
 def _heldout(rec_id: str, fraction: float) -> bool:
@@ -639,6 +643,9 @@ def run_mitigation(
     if cfg.adapter_scale != 1.0 and (cfg.method not in ("sft", "dpo") or not cfg.adapter_scale > 0):
         raise RassError(f"an adapter scale is above 0 and scales a trained adapter (sft or dpo), got "
                         f"{cfg.adapter_scale} with {cfg.method}")  # fmt: skip
+    if cfg.guard and (cfg.method not in ("sft", "dpo") or cfg.soup or not 0 < cfg.guard < 1):
+        raise RassError(f"a guard is a quantile between 0 and 1 fitted after an sft or dpo training (not a soup), "
+                        f"got {cfg.guard} with {'a soup' if cfg.soup else cfg.method}")  # fmt: skip
     if cfg.train_from and (cfg.method not in ("sft", "dpo") or cfg.soup):
         raise RassError("train_from takes a training's checkpoints: use it with sft or dpo, not a soup or steer")
     if cfg.train.get("boundary_weight") and cfg.method != "sft":
@@ -739,6 +746,19 @@ def run_mitigation(
             from rass.models.adapters import scale_adapter
 
             info["adapter_scale"] = scale_adapter(chat, cfg.adapter_scale, folder / "adapter-scaled")
+        if cfg.guard:  # fitted on the trained (and scaled) model, active for the "after" answers and the KL
+            import math
+
+            from rass.mitigate.guard import GUARD_ALPHA, fit_guard, guard_record, guard_reference
+            from rass.mitigate.steer import SteerBand, conditional_steering
+
+            trained = [r["id"] for r in data.comply + data.anchors + data.retain]
+            reference = guard_reference(langs, trained)
+            threshold = fit_guard(chat, reference, direction.layer_vectors[layer], layer, cfg.guard)
+            info["guard"] = guard_record(threshold, cfg.guard, layer, len(reference))
+            write_json(folder / "guard.json", info["guard"])
+            band = SteerBand(threshold, math.inf, -GUARD_ALPHA)  # a negative alpha adds the direction
+            stack.enter_context(conditional_steering(chat, direction.layer_vectors[layer], layer, band))
         info["seconds"] = round(time.perf_counter() - start, 1)
         # the "after" answers belong to this exact intervention: another band, teacher or setting
         # gets its own folder instead of resuming answers the last intervention produced
