@@ -75,3 +75,15 @@ def test_the_report_ranks_with_the_max_lost_of_the_last_choice(tmp_path: Path) -
     assert "chosen: sft\n" in text and "lose at most 0 of the harmful refusals" in text
     (run.root / "mitigate" / "choice-validation.json").write_text("[{")  # cut short: ranked as if never chosen
     assert "chosen: sft-ratio1" in build_report(run.root)[1].read_text()
+
+
+def test_a_guarded_or_scaled_adapter_says_so_beside_its_numbers(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.save()
+    guard = {"quantile": 0.99, "threshold": 3.6313, "alpha": 1.0, "layer": 19, "reference_prompts": 286}
+    result = _metrics("before-aaa", 0.61, 0.11) | {"guard": guard, "adapter_scale": {"scale": 0.6}}
+    write_json(run.root / "mitigate" / "sft-guard" / "metrics.json", result)
+    text = build_report(run.root)[1].read_text()
+    assert "sft-guard: guarded: the refusal direction added at layer 19 to inputs projecting above 3.63" in text
+    assert "the 0.99 quantile of 286 benign train prompts" in text
+    assert "sft-guard: the adapter's weight change times 0.6" in text

@@ -246,6 +246,16 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
                 muted=True)  # fmt: skip
         if m.get("band"):
             d.p(f"{name}: steered inputs whose projection lies in [{m['band'][0]:.2f}, {m['band'][1]:.2f}]", muted=True)
+        if m.get("adapter_scale"):
+            d.p(
+                f"{name}: the adapter's weight change times {m['adapter_scale']['scale']:g} (adapter-scaled/)",
+                muted=True,
+            )
+        if m.get("guard"):
+            g = m["guard"]
+            d.p(f"{name}: guarded: the refusal direction added at layer {g['layer']} to inputs projecting above "
+                f"{g['threshold']:.2f} (the {g['quantile']:g} quantile of {g['reference_prompts']} benign train prompts "
+                "the training never saw; guard.json)", muted=True)  # fmt: skip
         d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
     if not mitigations:
         d.p(f"No mitigation in this run{': ' + skipped['reason'] if skipped else ''}.", muted=True)
