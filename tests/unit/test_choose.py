@@ -81,6 +81,14 @@ def test_the_seed_to_ship_is_the_chosen_settings_best_that_keeps_the_refusals_no
     # one training alone is the one shipped, and the verdict has nothing to add
     alone = rank({"before-a": [("sft", result(side(3, 20, 18)))]})[0]
     assert alone["ship"] == "sft" and verdict(alone) == "chosen: sft"
+    # a guarded setting ships its guard with the adapter: the adapter alone is not what was chosen
+    guard = {"guard": {"threshold": 3.6}}
+    seeds = [("g", result(side(1, 20, 18), guard=0.99) | guard),
+             ("g-seed1", result(side(2, 20, 18), guard=0.99, train={"seed": 1}) | guard)]  # fmt: skip
+    cohort = rank({"before-a": seeds})[0]
+    assert "ship g/adapter with the guard in g/guard.json (steering at inference)" in verdict(cohort)
+    scaled = result(side(1, 20, 18), adapter_scale=0.6) | {"adapter_scale": {"scale": 0.6}}
+    assert rank({"before-a": [("s", scaled)]})[0]["ship_what"] == "s/adapter-scaled"
 
 
 def test_results_made_before_a_setting_existed_count_at_its_old_behaviour() -> None:

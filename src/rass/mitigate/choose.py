@@ -177,11 +177,19 @@ def rank(
         ranked = compare(results, max_lost)
         chosen = ranked[0] if ranked[0].eligible else None
         seeds = compare([(n, r) for n, r in results if n in chosen.folders], max_lost, by_seed=True) if chosen else []
+        ship = seeds[0].folders[0] if seeds else None
         out.append({"before_dir": before, "max_lost": max_lost, "chosen": chosen.folders if chosen else None,
-                    "ship": seeds[0].folders[0] if seeds else None,
+                    "ship": ship, "ship_what": shipped(ship, dict(results)[ship]) if ship else None,
                     "seeds": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in seeds],
                     "settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]})  # fmt: skip
     return out
+
+
+def shipped(folder: str, result: dict[str, Any]) -> str:
+    """What a user deploys for the training in ``folder``: its adapter, the scaled one if it was scaled, and
+    the guard beside it if it has one (the adapter alone is then not the setting that was chosen)."""
+    what = f"{folder}/{'adapter-scaled' if result.get('adapter_scale') else 'adapter'}"
+    return what + (f" with the guard in {folder}/guard.json (steering at inference)" if result.get("guard") else "")
 
 
 def verdict(cohort: dict[str, Any]) -> str:
@@ -204,7 +212,8 @@ def _ship(cohort: dict[str, Any]) -> str:
     seeds = "; ".join(f"{s['folders'][0]} {_num(s['benign_refused'])} / {_num(s['harmful_refused'])}"
                       for s in cohort.get("seeds", []))  # fmt: skip
     # the seed that loses fewest loses no more than the seeds' mean, so a chosen setting always has one to ship
-    return f"; ship {cohort['ship']}/adapter (benign / harmful refused by seed: {seeds})"
+    what = cohort.get("ship_what") or f"{cohort['ship']}/adapter"  # rankings saved before ship_what existed
+    return f"; ship {what} (benign / harmful refused by seed: {seeds})"
 
 
 HEADERS = ("folders", "setting", "benign refused", "harmful refused", "lost", "KL", "may win")
