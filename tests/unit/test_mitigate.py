@@ -1292,6 +1292,7 @@ def test_a_scaled_adapter_is_the_training_times_the_scale_in_memory_and_on_disk(
     with pytest.raises(RassError, match="no LoRA adapter active"):
         scale_adapter(_fresh(), 0.5, out)
     assert method_folder(MitigateConfig(adapter_scale=0.5, train={"seed": 2})) == "sft-x0.5-seed2"
+    assert method_folder(MitigateConfig(guard=0.99, train={"seed": 2})) == "sft-guard0.99-seed2"
 
 
 def test_the_guard_is_fitted_on_benign_train_prompts_of_concepts_the_training_never_saw() -> None:

@@ -512,8 +512,10 @@ def method_folder(cfg: MitigateConfig) -> str:
     if cfg.soup:
         return cfg.soup[0] + "-soup"
     seed = cfg.train.get("seed") if cfg.method != "steer" else None
+    # a scaled or guarded evaluation of a training is another result: never the unscaled one's folder
     scaled = f"-x{cfg.adapter_scale:g}" if cfg.adapter_scale != 1.0 else ""
-    return cfg.method + ("-ablation" if cfg.ablation else "") + scaled + (f"-seed{seed}" if seed else "")
+    guarded = f"-guard{cfg.guard:g}" if cfg.guard else ""
+    return cfg.method + ("-ablation" if cfg.ablation else "") + scaled + guarded + (f"-seed{seed}" if seed else "")
 
 
 def borrow_training(run: RunDir, name: str, folder: Path) -> None:
