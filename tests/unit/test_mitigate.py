@@ -894,6 +894,11 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = CliRunner().invoke(app, [*base, "--anchor-match", "order", "--anchor-edge", "projection"])
     assert result.exit_code == 2 and "anchor-edge" in result.stderr and len(seen) == 13
     assert (seen[-1].adapter_scale, seen[-1].train_from) == (1.0, None)
+    result = CliRunner().invoke(app, [*base, "--train-from", "sft-seed4"])  # refused before a model loads
+    assert result.exit_code == 1 and "mitigate/sft-seed4 holds no training to start from" in result.output
+    stamp = tmp_path / "run" / "mitigate" / "sft-seed4" / "checkpoints" / "rass_training.json"
+    stamp.parent.mkdir(parents=True)
+    stamp.write_text("{}")
     result = CliRunner().invoke(app, [*base, "--adapter-scale", "0.6", "--train-from", "sft-seed4"])
     assert result.exit_code == 0 and (seen[-1].adapter_scale, seen[-1].train_from) == (0.6, "sft-seed4")
     result = CliRunner().invoke(app, [*base, "--guard", "0.99"])

@@ -313,6 +313,10 @@ def mitigate(
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
                          guard=guard)  # fmt: skip
+    if cfg.train_from:  # the training to start from must exist before a model loads
+        from rass.mitigate.runner import training_checkpoints
+
+        training_checkpoints(run, cfg.train_from)
     if cfg.soup:  # the members must exist and agree before a model loads
         if teacher or rubric_model:
             raise RassError("a soup mixes trained adapters: --teacher and --rubric-model make no targets here")

@@ -518,6 +518,15 @@ def method_folder(cfg: MitigateConfig) -> str:
     return cfg.method + ("-ablation" if cfg.ablation else "") + scaled + guarded + (f"-seed{seed}" if seed else "")
 
 
+def training_checkpoints(run: RunDir, name: str) -> Path:
+    """The checkpoints of the training in ``mitigate/<name>/``, or a one-line error saying why there are none."""
+    check_name(name)
+    src = run.root / "mitigate" / name / "checkpoints"
+    if not (src / "rass_training.json").is_file():
+        raise RassError(f"{src.parent} holds no training to start from: train it first (rass mitigate --name {name})")
+    return src
+
+
 def borrow_training(run: RunDir, name: str, folder: Path) -> None:
     """Copy the checkpoints of the training in ``mitigate/<name>/`` into ``folder``, which has none yet.
 
@@ -526,10 +535,7 @@ def borrow_training(run: RunDir, name: str, folder: Path) -> None:
     """
     import shutil
 
-    check_name(name)
-    src = run.root / "mitigate" / name / "checkpoints"
-    if not (src / "rass_training.json").is_file():
-        raise RassError(f"{src.parent} holds no training to start from: train it first (rass mitigate --name {name})")
+    src = training_checkpoints(run, name)
     dst = folder / "checkpoints"
     if dst.exists() or src.parent == folder:
         return
