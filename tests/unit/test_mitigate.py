@@ -807,7 +807,8 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
 
     monkeypatch.setattr(rass.mitigate.runner, "run_mitigation", fake_run)
     base = ["mitigate", "--run", str(tmp_path / "run"), "--model", "tiny:qwen2"]
-    result = CliRunner().invoke(app, base)
+    cli = CliRunner(env={"COLUMNS": "200"})  # usage errors on one line, as a wide terminal shows them
+    result = cli.invoke(app, base)
     assert result.exit_code == 0, result.output
     assert "2 comply targets (2 written)" in result.stdout
     lib = rass.mitigate.runner.MitigateConfig()  # the CLI's defaults are the library's
@@ -825,87 +826,87 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert [getattr(seen[-1], k) for k in shared] == [getattr(lib, k) for k in shared]
     assert "report-frame advice (n=4): against reporting 0.25 → 0.25" in result.stdout
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
-    result = CliRunner().invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
+    result = cli.invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
     assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4
     assert "sft_weight" not in seen[-1].train  # plain DPO unless asked: same training key as before
     assert "seed" not in seen[-1].train  # seed 0 unless asked: same training key and folder as before
-    result = CliRunner().invoke(app, [*base, "--train-seed", "2"])
+    result = cli.invoke(app, [*base, "--train-seed", "2"])
     assert result.exit_code == 0 and seen[-1].train["seed"] == 2
     assert "batch_size" not in seen[-1].train and "grad_accum" not in seen[-1].train  # TrainConfig's own
-    result = CliRunner().invoke(app, [*base, "--train-batch-size", "2", "--grad-accum", "4", "--max-length", "128"])
+    result = cli.invoke(app, [*base, "--train-batch-size", "2", "--grad-accum", "4", "--max-length", "128"])
     assert result.exit_code == 0 and [seen[-1].train[k] for k in ("batch_size", "grad_accum", "max_length")] == [
         2,
         4,
         128,
     ]
-    result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12",
+    result = cli.invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "1", "--lookalikes", "12",
                                        "--retain", "20", "--anchors", "24", "--gen-batch", "4", "--own-anchors",
                                        "--anchor-match", "order"])  # fmt: skip
     assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0 and seen[-1].lookalikes == 12
     assert (seen[-1].retain, seen[-1].anchors, seen[-1].gen_batch, seen[-1].own_anchors) == (20, 24, 4, True)
     assert seen[-1].anchor_match == "order"
-    result = CliRunner().invoke(app, [*base, "--eval-split", "validation"])
+    result = cli.invoke(app, [*base, "--eval-split", "validation"])
     assert result.exit_code == 0 and seen[-1].eval_split == "validation" and "split: validation" in result.stdout
     assert "rass choose --run" in result.stdout
-    result = CliRunner().invoke(app, [*base, "--anchor-match", "closest"])
+    result = cli.invoke(app, [*base, "--anchor-match", "closest"])
     assert result.exit_code == 2 and "nearest or order" in result.stderr and len(seen) == 6
-    result = CliRunner().invoke(app, [*base, "--eval-split", "dev"])
+    result = cli.invoke(app, [*base, "--eval-split", "dev"])
     assert result.exit_code == 2 and "test or validation" in result.stderr and len(seen) == 6
-    result = CliRunner().invoke(app, [*base, "--anchor-ratio", "0"])
+    result = cli.invoke(app, [*base, "--anchor-ratio", "0"])
     assert result.exit_code == 2 and "above 0" in result.stderr and len(seen) == 6
-    result = CliRunner().invoke(app, [*base, "--anchor-ratio", "1.5"])
+    result = cli.invoke(app, [*base, "--anchor-ratio", "1.5"])
     assert result.exit_code == 0 and seen[-1].anchor_ratio == 1.5
-    result = CliRunner().invoke(app, [*base, "--name", "sft-ratio2", "--anchor-ratio", "2"])
+    result = cli.invoke(app, [*base, "--name", "sft-ratio2", "--anchor-ratio", "2"])
     assert result.exit_code == 0 and seen[-1].name == "sft-ratio2"
     for bad in ("before-x", "a/b", ".."):  # a shared folder's name, a path, not a plain name
-        result = CliRunner().invoke(app, [*base, "--name", bad])
+        result = cli.invoke(app, [*base, "--name", bad])
         assert result.exit_code == 2 and "mitigation folder name" in result.stderr and len(seen) == 8
-    result = CliRunner().invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
+    result = cli.invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
     assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 8
-    result = CliRunner().invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
+    result = cli.invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
     assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 8
     assert "boundary_weight" not in seen[-1].train  # off unless asked: same training key as before
-    result = CliRunner().invoke(app, [*base, "--boundary-weight", "0.5"])
+    result = cli.invoke(app, [*base, "--boundary-weight", "0.5"])
     assert result.exit_code == 0 and seen[-1].train["boundary_weight"] == 0.5
-    result = CliRunner().invoke(app, [*base, "--method", "dpo", "--boundary-weight", "0.5"])
+    result = cli.invoke(app, [*base, "--method", "dpo", "--boundary-weight", "0.5"])
     assert result.exit_code == 2 and "boundary-weight" in result.stderr and len(seen) == 9
     assert not seen[-1].explained_refusals  # off unless asked
-    result = CliRunner().invoke(app, [*base, "--explained-refusals"])
+    result = cli.invoke(app, [*base, "--explained-refusals"])
     assert result.exit_code == 0 and seen[-1].explained_refusals
-    result = CliRunner().invoke(app, [*base, "--method", "steer", "--explained-refusals"])
+    result = cli.invoke(app, [*base, "--method", "steer", "--explained-refusals"])
     assert result.exit_code == 2 and "explained-refusals" in result.stderr and len(seen) == 10
     assert seen[-1].anchor_spread == "targets"
-    result = CliRunner().invoke(app, [*base, "--anchor-spread", "even"])
+    result = cli.invoke(app, [*base, "--anchor-spread", "even"])
     assert result.exit_code == 0 and seen[-1].anchor_spread == "even"
-    result = CliRunner().invoke(app, [*base, "--anchor-spread", "uneven"])
+    result = cli.invoke(app, [*base, "--anchor-spread", "uneven"])
     assert result.exit_code == 2 and "targets or even" in result.stderr and len(seen) == 11
     assert seen[-1].lookalike_pool == "probe"
-    result = CliRunner().invoke(app, [*base, "--lookalike-pool", "seeds"])
+    result = cli.invoke(app, [*base, "--lookalike-pool", "seeds"])
     assert result.exit_code == 0 and seen[-1].lookalike_pool == "seeds"
-    result = CliRunner().invoke(app, [*base, "--lookalike-pool", "all"])
+    result = cli.invoke(app, [*base, "--lookalike-pool", "all"])
     assert result.exit_code == 2 and "probe or seeds" in result.stderr and len(seen) == 12
-    result = CliRunner().invoke(app, [*base, "--method", "steer", "--lookalike-pool", "seeds"])
+    result = cli.invoke(app, [*base, "--method", "steer", "--lookalike-pool", "seeds"])
     assert result.exit_code == 2 and "lookalike-pool" in result.stderr and len(seen) == 12
     assert seen[-1].anchor_edge == "logodds"
-    result = CliRunner().invoke(app, [*base, "--anchor-edge", "projection"])
+    result = cli.invoke(app, [*base, "--anchor-edge", "projection"])
     assert result.exit_code == 0 and seen[-1].anchor_edge == "projection"
-    result = CliRunner().invoke(app, [*base, "--anchor-edge", "distance"])
+    result = cli.invoke(app, [*base, "--anchor-edge", "distance"])
     assert result.exit_code == 2 and "logodds or projection" in result.stderr and len(seen) == 13
-    result = CliRunner().invoke(app, [*base, "--anchor-match", "order", "--anchor-edge", "projection"])
+    result = cli.invoke(app, [*base, "--anchor-match", "order", "--anchor-edge", "projection"])
     assert result.exit_code == 2 and "anchor-edge" in result.stderr and len(seen) == 13
     assert (seen[-1].adapter_scale, seen[-1].train_from) == (1.0, None)
-    result = CliRunner().invoke(app, [*base, "--train-from", "sft-seed4"])  # refused before a model loads
+    result = cli.invoke(app, [*base, "--train-from", "sft-seed4"])  # refused before a model loads
     assert result.exit_code == 1 and "mitigate/sft-seed4 holds no training to start from" in result.output
     stamp = tmp_path / "run" / "mitigate" / "sft-seed4" / "checkpoints" / "rass_training.json"
     stamp.parent.mkdir(parents=True)
     stamp.write_text("{}")
-    result = CliRunner().invoke(app, [*base, "--adapter-scale", "0.6", "--train-from", "sft-seed4"])
+    result = cli.invoke(app, [*base, "--adapter-scale", "0.6", "--train-from", "sft-seed4"])
     assert result.exit_code == 0 and (seen[-1].adapter_scale, seen[-1].train_from) == (0.6, "sft-seed4")
-    result = CliRunner().invoke(app, [*base, "--guard", "0.99"])
+    result = cli.invoke(app, [*base, "--guard", "0.99"])
     assert result.exit_code == 0 and seen[-1].guard == 0.99
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
                 ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"]):  # fmt: skip
-        result = CliRunner().invoke(app, [*base, *bad])
+        result = cli.invoke(app, [*base, *bad])
         assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 15
 
 
@@ -1569,3 +1570,47 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
     ]
     written = [json.loads(line) for line in (folder / "data" / "anchors.jsonl").read_text().splitlines()]
     assert written == out.anchors
+
+
+@pytest.mark.parametrize(
+    ("fields", "args", "option"),
+    [
+        ({"method": "ppo"}, ["--method", "ppo"], "--method"),
+        ({"anchor_match": "closest"}, ["--anchor-match", "closest"], "--anchor-match"),
+        ({"anchor_match": "order", "anchor_cover": True}, ["--anchor-match", "order", "--anchor-cover"], "--anchor-cover"),
+        ({"anchor_match": "order", "anchor_edge": "projection"}, ["--anchor-match", "order", "--anchor-edge", "projection"],
+         "--anchor-edge"),
+        ({"anchor_spread": "uneven"}, ["--anchor-spread", "uneven"], "--anchor-spread"),
+        ({"method": "steer", "lookalike_pool": "seeds"}, ["--method", "steer", "--lookalike-pool", "seeds"],
+         "--lookalike-pool"),
+        ({"anchor_ratio": 0}, ["--anchor-ratio", "0"], "--anchor-ratio"),
+        ({"eval_split": "dev"}, ["--eval-split", "dev"], "--eval-split"),
+        ({"adapter_scale": 0}, ["--adapter-scale", "0"], "--adapter-scale"),
+        ({"method": "steer", "guard": 0.99}, ["--method", "steer", "--guard", "0.99"], "--guard"),
+        ({"soup": ["a", "b"], "guard": 0.99}, ["--soup", "a", "--soup", "b", "--guard", "0.99"], "--guard"),
+        ({"method": "steer", "train_from": "sft"}, ["--method", "steer", "--train-from", "sft"], "--train-from"),
+        ({"method": "dpo", "train": {"boundary_weight": 0.5}}, ["--method", "dpo", "--boundary-weight", "0.5"],
+         "--boundary-weight"),
+        ({"method": "steer", "explained_refusals": True}, ["--method", "steer", "--explained-refusals"],
+         "--explained-refusals"),
+        ({"method": "steer", "mine_anchors": 4}, ["--method", "steer", "--mine-anchors", "4"], "--mine-anchors"),
+        ({"name": "before-x"}, ["--name", "before-x"], "--name"),
+    ],
+)  # fmt: skip
+def test_a_setting_that_cannot_run_is_refused_alike_by_the_cli_and_the_library(
+    fields: dict[str, Any], args: list[str], option: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from rass.cli.main import app
+    from rass.mitigate.runner import ConfigProblem, MitigateConfig, check_config, run_mitigation
+    from rass.runs import RunDir
+
+    with pytest.raises(ConfigProblem) as problem:
+        check_config(MitigateConfig(**fields))
+    assert problem.value.option == option
+    with pytest.raises(RassError) as raised:  # a notebook's door: the same words, nothing written
+        run_mitigation(None, RunDir(tmp_path / "run"), MitigateConfig(**fields))  # type: ignore[arg-type]
+    assert str(raised.value) == str(problem.value) and not (tmp_path / "run" / "mitigate").exists()
+    result = CliRunner(env={"COLUMNS": "300"}).invoke(app, ["mitigate", "--run", str(tmp_path / "run"), *args])
+    assert result.exit_code == 2 and f"Invalid value for {option}: {problem.value}" in result.stderr

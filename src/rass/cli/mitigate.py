@@ -230,76 +230,10 @@ def mitigate(
     threads: ThreadsOpt = 0,
 ) -> None:
     """Train a LoRA adapter (sft/dpo) or apply conditional steering, and evaluate before/after."""
-    from rass.mitigate.runner import MitigateConfig, data_summary, run_mitigation
+    from rass.mitigate.runner import ConfigProblem, MitigateConfig, check_config, data_summary, run_mitigation
     from rass.models.chat import ChatModel
     from rass.runs import RunDir
 
-    if method not in ("sft", "dpo", "steer"):
-        raise typer.BadParameter("use sft, dpo or steer", param_hint="--method")
-    from rass.mitigate.runner import ANCHOR_MATCH, EVAL_SPLITS
-
-    if anchor_match not in ANCHOR_MATCH:
-        raise typer.BadParameter(f"use {' or '.join(ANCHOR_MATCH)}", param_hint="--anchor-match")
-    if anchor_cover and anchor_match != "nearest":
-        raise typer.BadParameter("coverage is a step of nearest matching: use --anchor-match nearest",
-                                 param_hint="--anchor-cover")  # fmt: skip
-    from rass.mitigate.data import ANCHOR_EDGES, ANCHOR_SPREADS
-
-    if anchor_spread not in ANCHOR_SPREADS:
-        raise typer.BadParameter(f"use {' or '.join(ANCHOR_SPREADS)}", param_hint="--anchor-spread")
-    if anchor_edge not in ANCHOR_EDGES:
-        raise typer.BadParameter(f"use {' or '.join(ANCHOR_EDGES)}", param_hint="--anchor-edge")
-    if anchor_edge != "logodds" and anchor_match != "nearest":
-        raise typer.BadParameter("the edge is a step of nearest matching: use --anchor-match nearest",
-                                 param_hint="--anchor-edge")  # fmt: skip
-    from rass.mitigate.lookalikes import LOOKALIKE_POOLS
-
-    if lookalike_pool not in LOOKALIKE_POOLS:
-        raise typer.BadParameter(f"use {' or '.join(LOOKALIKE_POOLS)}", param_hint="--lookalike-pool")
-    if lookalike_pool != "probe" and method == "steer":
-        raise typer.BadParameter("look-alikes are training data: use --method sft or dpo",
-                                 param_hint="--lookalike-pool")  # fmt: skip
-    if not anchor_ratio > 0:
-        raise typer.BadParameter("use a number above 0", param_hint="--anchor-ratio")
-    if not adapter_scale > 0:
-        raise typer.BadParameter("use a number above 0", param_hint="--adapter-scale")
-    if adapter_scale != 1.0 and method == "steer":
-        raise typer.BadParameter("it scales a trained adapter: use --method sft or dpo", param_hint="--adapter-scale")
-    if guard and not 0 < guard < 1:
-        raise typer.BadParameter("use a share of benign prompts between 0 and 1, e.g. 0.99", param_hint="--guard")
-    if guard and (method == "steer" or soup):
-        raise typer.BadParameter("it is fitted after a training: use --method sft or dpo without --soup",
-                                 param_hint="--guard")  # fmt: skip
-    if train_from and (method == "steer" or soup):
-        raise typer.BadParameter("it takes a training's checkpoints: use --method sft or dpo without --soup",
-                                 param_hint="--train-from")  # fmt: skip
-    if boundary_weight and method != "sft":
-        raise typer.BadParameter("the boundary term is added to the sft loss: use --method sft",
-                                 param_hint="--boundary-weight")  # fmt: skip
-    if explained_refusals and method == "steer":
-        raise typer.BadParameter("anchors are training data: use --method sft or dpo",
-                                 param_hint="--explained-refusals")  # fmt: skip
-    if mine_anchors and method == "steer":
-        raise typer.BadParameter("mined anchors are a second training: use --method sft or dpo",
-                                 param_hint="--mine-anchors")  # fmt: skip
-    if eval_split not in EVAL_SPLITS:
-        raise typer.BadParameter(f"use {' or '.join(EVAL_SPLITS)}", param_hint="--eval-split")
-    if name:
-        from rass.mitigate.runner import check_name
-
-        try:
-            check_name(name)
-        except RassError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--name") from None
-    from rass.select.runner import probe_artifacts
-
-    run = RunDir.existing(run_dir)
-    probe_artifacts(run)  # fail early, before loading a model
-    from rass.models.spec import check_spec
-
-    for spec in (model, teacher, rubric_model):
-        if spec:
-            check_spec(spec)
     # training settings passed only when set, so a default run keeps the training key it had before they existed
     optional = {"sft_weight": dpo_sft_weight, "seed": train_seed, "batch_size": train_batch_size,
                 "grad_accum": grad_accum, "max_length": max_length, "boundary_weight": boundary_weight}  # fmt: skip
@@ -313,6 +247,19 @@ def mitigate(
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
                          guard=guard)  # fmt: skip
+    try:  # every option that cannot run is refused here, before the run folder is even read
+        check_config(cfg)
+    except ConfigProblem as exc:
+        raise typer.BadParameter(str(exc), param_hint=exc.option) from None
+    from rass.select.runner import probe_artifacts
+
+    run = RunDir.existing(run_dir)
+    probe_artifacts(run)  # fail early, before loading a model
+    from rass.models.spec import check_spec
+
+    for spec in (model, teacher, rubric_model):
+        if spec:
+            check_spec(spec)
     if cfg.train_from:  # the training to start from must exist before a model loads
         from rass.mitigate.runner import training_checkpoints
 

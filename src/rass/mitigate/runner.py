@@ -603,6 +603,65 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
     return data, data_dir, training
 
 
+class ConfigProblem(RassError):
+    """A setting that cannot run, with the command-line option it comes from (the CLI names it)."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def check_config(cfg: MitigateConfig) -> None:
+    """Refuse a setting that cannot run, before a model loads or a file is written.
+
+    One list of rules for both doors: the CLI turns a ConfigProblem into a usage error on its option,
+    run_mitigation (a notebook's door) raises it as it is, so the two never disagree.
+    """
+    trains = cfg.method in ("sft", "dpo")
+    problems: list[tuple[bool, str, str]] = [
+        (not trains and cfg.method != "steer", "--method", f"unknown method {cfg.method!r}; use sft, dpo or steer"),
+        (cfg.anchor_match not in ANCHOR_MATCH, "--anchor-match",
+         f"unknown anchor match {cfg.anchor_match!r}; use {' or '.join(ANCHOR_MATCH)}"),
+        (cfg.anchor_cover and cfg.anchor_match != "nearest", "--anchor-cover",
+         "anchor coverage is a step of nearest matching: use --anchor-match nearest"),
+        (cfg.anchor_edge not in ANCHOR_EDGES, "--anchor-edge",
+         f"unknown anchor edge {cfg.anchor_edge!r}; use {' or '.join(ANCHOR_EDGES)}"),
+        (cfg.anchor_edge != "logodds" and cfg.anchor_match != "nearest", "--anchor-edge",
+         "the anchor edge is a step of nearest matching: use --anchor-match nearest"),
+        (cfg.anchor_spread not in ANCHOR_SPREADS, "--anchor-spread",
+         f"unknown anchor spread {cfg.anchor_spread!r}; use {' or '.join(ANCHOR_SPREADS)}"),
+        (cfg.lookalike_pool not in LOOKALIKE_POOLS, "--lookalike-pool",
+         f"unknown look-alike pool {cfg.lookalike_pool!r}; use {' or '.join(LOOKALIKE_POOLS)}"),
+        (cfg.lookalike_pool != "probe" and not trains, "--lookalike-pool",
+         f"look-alikes are training data: use sft or dpo, not {cfg.method}"),
+        (not cfg.anchor_ratio > 0, "--anchor-ratio", f"the anchor ratio must be above 0, got {cfg.anchor_ratio:g}"),
+        (cfg.eval_split not in EVAL_SPLITS, "--eval-split",
+         f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}"),
+        (cfg.adapter_scale != 1.0 and not (trains and cfg.adapter_scale > 0), "--adapter-scale",
+         f"an adapter scale is above 0 and scales a trained adapter (sft or dpo), got {cfg.adapter_scale:g} "
+         f"with {cfg.method}"),
+        (bool(cfg.guard) and not (trains and not cfg.soup and 0 < cfg.guard < 1), "--guard",
+         f"a guard is a quantile between 0 and 1 fitted after an sft or dpo training (not a soup), e.g. 0.99, "
+         f"got {cfg.guard:g} with {'a soup' if cfg.soup else cfg.method}"),
+        (bool(cfg.train_from) and not (trains and not cfg.soup), "--train-from",
+         f"train_from takes a training's checkpoints: use sft or dpo, not {'a soup' if cfg.soup else cfg.method}"),
+        (bool(cfg.train.get("boundary_weight")) and cfg.method != "sft", "--boundary-weight",
+         f"the boundary term is added to the sft loss: use sft, not {cfg.method}"),
+        (cfg.explained_refusals and not trains, "--explained-refusals",
+         f"explained refusals are anchor answers for training: use sft or dpo, not {cfg.method}"),
+        (bool(cfg.mine_anchors) and not trains, "--mine-anchors",
+         f"mined anchors are a second training: use sft or dpo, not {cfg.method}"),
+    ]  # fmt: skip
+    for bad, option, message in problems:
+        if bad:
+            raise ConfigProblem(option, message)
+    if cfg.name:
+        try:
+            check_name(cfg.name)
+        except RassError as exc:
+            raise ConfigProblem("--name", str(exc)) from None
+
+
 def validation_overlap(run: RunDir, ids: Sequence[str]) -> int:
     """How many of the reported items ``ids`` some validation evaluation of this run has already used.
 
@@ -632,36 +691,7 @@ def run_mitigation(
     from rass.evaluate.backends import TransformersBackend
     from rass.evaluate.harness import run_eval
 
-    if cfg.anchor_match not in ANCHOR_MATCH:
-        raise RassError(f"unknown anchor match {cfg.anchor_match!r}; use {' or '.join(ANCHOR_MATCH)}")
-    if cfg.anchor_cover and cfg.anchor_match != "nearest":
-        raise RassError("anchor coverage is a step of nearest matching: use anchor_match='nearest'")
-    if cfg.anchor_edge not in ANCHOR_EDGES:
-        raise RassError(f"unknown anchor edge {cfg.anchor_edge!r}; use {' or '.join(ANCHOR_EDGES)}")
-    if cfg.anchor_edge != "logodds" and cfg.anchor_match != "nearest":
-        raise RassError("the anchor edge is a step of nearest matching: use anchor_match='nearest'")
-    if cfg.anchor_spread not in ANCHOR_SPREADS:
-        raise RassError(f"unknown anchor spread {cfg.anchor_spread!r}; use {' or '.join(ANCHOR_SPREADS)}")
-    if cfg.lookalike_pool not in LOOKALIKE_POOLS:
-        raise RassError(f"unknown look-alike pool {cfg.lookalike_pool!r}; use {' or '.join(LOOKALIKE_POOLS)}")
-    if not cfg.anchor_ratio > 0:
-        raise RassError(f"the anchor ratio must be above 0, got {cfg.anchor_ratio}")
-    if cfg.eval_split not in EVAL_SPLITS:
-        raise RassError(f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}")
-    if cfg.adapter_scale != 1.0 and (cfg.method not in ("sft", "dpo") or not cfg.adapter_scale > 0):
-        raise RassError(f"an adapter scale is above 0 and scales a trained adapter (sft or dpo), got "
-                        f"{cfg.adapter_scale} with {cfg.method}")  # fmt: skip
-    if cfg.guard and (cfg.method not in ("sft", "dpo") or cfg.soup or not 0 < cfg.guard < 1):
-        raise RassError(f"a guard is a quantile between 0 and 1 fitted after an sft or dpo training (not a soup), "
-                        f"got {cfg.guard} with {'a soup' if cfg.soup else cfg.method}")  # fmt: skip
-    if cfg.train_from and (cfg.method not in ("sft", "dpo") or cfg.soup):
-        raise RassError("train_from takes a training's checkpoints: use it with sft or dpo, not a soup or steer")
-    if cfg.train.get("boundary_weight") and cfg.method != "sft":
-        raise RassError(f"the boundary term is added to the sft loss: use --method sft, not {cfg.method}")
-    if cfg.explained_refusals and cfg.method not in ("sft", "dpo"):
-        raise RassError(f"explained refusals are anchor answers for training: use sft or dpo, not {cfg.method}")
-    if cfg.mine_anchors and cfg.method not in ("sft", "dpo"):
-        raise RassError(f"mined anchors are a second training: use sft or dpo, not {cfg.method}")
+    check_config(cfg)
     if cfg.soup:
         from rass.mitigate.soup import soup_config
 
