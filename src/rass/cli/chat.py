@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,13 +24,20 @@ def chat(
     top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.9,
     seed: Annotated[int, typer.Option(help="Random seed for sampling.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON record.")] = False,
+    mitigation: Annotated[
+        Path | None,
+        typer.Option(help="A finished mitigation, RUN/mitigate/NAME: answer with its adapter and its guard or band."),
+    ] = None,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
 ) -> None:
     """Print the model's reply (greedy by default)."""
+    from rass.mitigate.apply import mitigated, read_mitigation
     from rass.models.chat import ChatModel
 
+    if mitigation is not None:  # complete before a model loads
+        read_mitigation(mitigation)
     chat_model = ChatModel.load(
         model,
         device=device,
@@ -37,21 +46,24 @@ def chat(
         system_prompt=system,
         progress=False,
     )
-    reply = chat_model.generate(
-        [prompt],
-        max_new_tokens=max_new_tokens,
-        do_sample=sample,
-        temperature=temperature,
-        top_p=top_p,
-        seed=seed,
-    )[0]
-    score = float(chat_model.refusal_score([prompt])[0])
+    with ExitStack() as stack:
+        applied = stack.enter_context(mitigated(chat_model, mitigation)) if mitigation is not None else None
+        reply = chat_model.generate(
+            [prompt],
+            max_new_tokens=max_new_tokens,
+            do_sample=sample,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+        )[0]
+        score = float(chat_model.refusal_score([prompt])[0])
     if as_json:
         record = {
             "model": model,
             "fingerprint": chat_model.fingerprint,
             "prompt": prompt,
             "system": system,
+            "mitigation": applied.describe() if applied else None,
             "response": reply,
             "refusal_score": round(score, 4),
             "refusal_predicted": score > 0,
@@ -63,4 +75,6 @@ def chat(
         typer.echo(json.dumps(record, ensure_ascii=False))
     else:
         typer.echo(reply)
+        if applied:
+            typer.echo(f"[{applied.describe()}]", err=True)
         typer.echo(f"[refusal score {score:+.2f}]", err=True)

@@ -55,6 +55,10 @@ def eval_(
     model: ModelOpt = DEFAULT_MODEL,
     adapter: Annotated[Path | None, typer.Option(help="A peft adapter folder trained on this model.")] = None,
     steer: Annotated[Path | None, typer.Option(help='Steering config JSON: {"direction", "alpha", "layer"?}.')] = None,
+    mitigation: Annotated[
+        Path | None,
+        typer.Option(help="A finished mitigation, RUN/mitigate/NAME: its adapter and its guard or band, as evaluated."),
+    ] = None,
     backend: Annotated[str, typer.Option(help="transformers or vllm (GPU).")] = "transformers",
     langs: Annotated[str | None, typer.Option(help="Only these languages.")] = None,
     limit: Annotated[
@@ -74,6 +78,13 @@ def eval_(
     from rass.evaluate.harness import run_eval
     from rass.runs import RunDir
 
+    if mitigation is not None and (adapter or steer):
+        raise typer.BadParameter("a mitigation brings its own adapter and steering: drop --adapter and --steer",
+                                 param_hint="--mitigation")  # fmt: skip
+    if mitigation is not None:  # complete before a model loads
+        from rass.mitigate.apply import read_mitigation
+
+        read_mitigation(mitigation)
     records = _bench_records(bench)
     if langs:
         keep = set(langs.split(","))
@@ -83,8 +94,8 @@ def eval_(
     with ExitStack() as stack:
         chat = None
         if backend == "vllm":
-            if adapter or steer:
-                raise RassError("--adapter and --steer need the transformers backend")
+            if adapter or steer or mitigation:
+                raise RassError("--adapter, --steer and --mitigation need the transformers backend")
             impl: Any = VLLMBackend(model)
         elif backend == "transformers":
             from rass.models.chat import ChatModel
@@ -94,6 +105,10 @@ def eval_(
                 from rass.models.adapters import attach_adapter
 
                 attach_adapter(chat, adapter)
+            if mitigation is not None:
+                from rass.mitigate.apply import mitigated
+
+                console.print(stack.enter_context(mitigated(chat, mitigation)).describe())
             if steer:
                 from rass.directions.vector import SteeringVector
 

@@ -1,0 +1,115 @@
+"""A finished mitigation put to use outside ``rass mitigate``: on any loaded model, in one call.
+
+What ``rass choose`` says to ship is more than an adapter folder: the adapter may have been evaluated
+scaled (``adapter-scaled/``), a guard may steer at inference (``guard.json``), and ``steer`` has no adapter
+at all, only a band. ``mitigated`` reads the mitigation folder's own record of what its "after" answers
+were produced with and sets the model up the same way, so a notebook, ``rass chat`` or a serving script
+answer as the evaluated model did.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rass.errors import RassError
+from rass.mitigate.steer import SteerBand
+from rass.runs import read_json_if
+
+if TYPE_CHECKING:
+    from rass.models.chat import ChatModel
+
+METRICS = ("metrics.json", "metrics-validation.json")  # the test evaluation's record first
+
+
+@dataclass(frozen=True)
+class Mitigation:
+    """What one mitigation folder deploys: an adapter, a steering band on the run's direction, or both."""
+
+    folder: Path
+    method: str
+    layer: int
+    adapter: Path | None
+    band: SteerBand | None
+    band_kind: str | None  # "guard" (adds the direction above a threshold) or "steer" (subtracts it in a band)
+
+    def describe(self) -> str:
+        """One line for a log: what is applied, as the folder names it."""
+        parts = [f"{self.method} from {self.folder}"]
+        if self.adapter is not None:
+            parts.append(f"adapter {self.adapter.name}/")
+        if self.band is not None:
+            parts.append(
+                f"{self.band_kind} at layer {self.layer} on projections {self.band.lo:.4g}..{self.band.hi:.4g}"
+            )
+        return ", ".join(parts)
+
+
+def read_mitigation(folder: Path) -> Mitigation:
+    """The mitigation ``folder`` (``RUN/mitigate/NAME``) holds, checked complete before anything loads."""
+    if not folder.is_dir():
+        raise RassError(f"{folder} is not a mitigation folder: name one in RUN/mitigate/, e.g. runs/demo/mitigate/sft")
+    record: dict[str, Any] | None = next(
+        (r for r in (read_json_if(folder / name) for name in METRICS) if r is not None), None
+    )
+    if record is None:
+        raise RassError(f"{folder} holds no finished mitigation (no metrics.json): run rass mitigate first")
+    method, layer = str(record.get("method")), int(record.get("layer", -1))
+    adapter = band = kind = None
+    if method in ("sft", "dpo"):
+        adapter = folder / ("adapter-scaled" if record.get("adapter_scale") else "adapter")
+        if not (adapter / "adapter_config.json").is_file():
+            raise RassError(f"{folder} was evaluated with {adapter.name}/, which is missing or incomplete")
+        guard = record.get("guard")
+        if guard:  # its own file is what a user copies; the record says it was on for the "after" answers
+            guard = read_json_if(folder / "guard.json") or guard
+            band, kind, layer = (
+                SteerBand(float(guard["threshold"]), math.inf, -float(guard["alpha"])),
+                "guard",
+                int(guard["layer"]),
+            )
+    elif method == "steer":
+        lo, hi = record.get("band") or (None, None)
+        if lo is None or hi is None:
+            raise RassError(f"{folder} records no steering band: re-run rass mitigate --method steer")
+        band, kind = SteerBand(float(lo), float(hi), float(record.get("config", {}).get("steer_alpha", 1.0))), "steer"
+    else:
+        raise RassError(f"{folder} records an unknown method {method!r}")
+    if band is not None and layer < 0:
+        raise RassError(f"{folder} records no probe layer for its steering")
+    return Mitigation(folder=folder, method=method, layer=layer, adapter=adapter, band=band, band_kind=kind)
+
+
+@contextmanager
+def mitigated(chat: ChatModel, folder: Path) -> Iterator[Mitigation]:
+    """``chat`` answering as the mitigation in ``folder`` was evaluated: its adapter attached (in place; it
+    stays after the block) and its guard or steering band hooked in (removed when the block ends).
+
+    The steering direction is the run's (``RUN/directions/directions.safetensors``), at the probe layer.
+    """
+    from rass.directions.vector import SteeringVector
+    from rass.mitigate.steer import conditional_steering
+    from rass.models.adapters import attach_adapter, check_base
+
+    m = read_mitigation(folder)
+    direction = None
+    if m.band is not None:
+        path = folder.parent.parent / "directions" / "directions.safetensors"
+        if folder.parent.name != "mitigate" or not path.is_file():
+            raise RassError(f"the steering of {folder} needs its run's directions: {path} is missing")
+        direction = SteeringVector.load(path)
+        direction.check(chat.hidden_size, chat.n_layers)
+        if m.layer not in direction.layer_vectors:
+            raise RassError(f"{path} has no direction at layer {m.layer}, where {folder} steers")
+    if m.adapter is not None:
+        check_base(chat, m.adapter)  # before steering hooks: a wrong base fails with nothing attached
+        attach_adapter(chat, m.adapter)
+    if direction is None or m.band is None:
+        yield m
+        return
+    with conditional_steering(chat, direction.layer_vectors[m.layer], m.layer, m.band):
+        yield m
