@@ -138,3 +138,30 @@ def test_rass_chat_answers_with_a_mitigation_and_names_it(tmp_path: Path) -> Non
               "--adapter", str(folder / "adapter")],
     )  # fmt: skip
     assert result.exit_code == 2 and "a mitigation brings its own adapter and steering" in result.stderr
+
+
+def test_rass_eval_evaluates_a_mitigation_as_its_hook_answers(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rass.cli.main import app
+    from rass.data.io import write_jsonl
+    from rass.data.schema import PromptRecord
+
+    run, _ = _run(tmp_path)
+    steer = run.path("mitigate", "steer")
+    write_json(steer / "metrics.json", {"method": "steer", "layer": LAYER, "band": [-1e9, 1e9],
+                                        "config": {"steer_alpha": 8.0}})  # fmt: skip
+    bench = [PromptRecord(f"b{i}", t, "en", "benign", "weapons", "seed", "t") for i, t in enumerate([PROMPT, "hi"])]
+    write_jsonl(tmp_path / "bench" / "en.jsonl", bench)
+
+    def answers(*extra: str) -> list[str]:
+        out = tmp_path / ("e" + str(len(extra)))
+        args = ["eval", "--model", "tiny:qwen2", "--bench", str(tmp_path / "bench"), "--out", str(out)]
+        result = CliRunner().invoke(app, [*args, "--max-new-tokens", "4", "--no-logit-check", *extra])
+        assert result.exit_code == 0, result.output
+        return [json.loads(x)["response"] for x in (out / "eval" / "responses.jsonl").read_text().splitlines()]
+
+    base = _fresh()
+    with mitigated(base, steer):
+        expected = base.generate([PROMPT, "hi"], max_new_tokens=4)
+    assert answers("--mitigation", str(steer)) == expected != answers()
