@@ -167,3 +167,29 @@ def test_a_choice_that_keeps_the_refusals_but_removes_no_over_refusal_says_so() 
         verdict(rank({"before-a": results[1:]})[0])
         == "chosen: none (every setting loses more harmful refusals than the 1 allowed)"
     )
+
+
+def test_a_setting_that_trades_refusals_shows_how_many_it_answers_now_and_the_choice_says_so(tmp_path: Path) -> None:
+    from rass.data.io import write_jsonl
+
+    root = tmp_path / "mitigate"
+
+    def judged(folder: Path, refused: list[bool]) -> None:
+        rows = [{"id": f"h{i}", "label": "harmful", "refused": r} for i, r in enumerate(refused)]
+        write_jsonl(folder / "judged.jsonl", [*rows, {"id": "b0", "label": "benign", "refused": True}])
+
+    judged(root / "before-a", [True, True, True, False, False])
+    for name, ratio, after, refused in (("trade", 1.0, side(1, 20, 18), [False, False, True, True, True]),
+                                        ("keep", 2.0, side(4, 20, 18), [True, True, True, False, False])):  # fmt: skip
+        judged(root / name / "after-x", refused)
+        r = result(after, anchor_ratio=ratio) | {"after_dir": "after-x"}
+        (root / name / VALIDATION_METRICS).write_text(json.dumps(r))
+    (root / "alone").mkdir()  # a result copied without its answers: nothing to count
+    (root / "alone" / VALIDATION_METRICS).write_text(json.dumps(result(side(5, 20, 18), anchor_ratio=3.0)))
+    cohort = choose(root)[0]
+    by_folder = {s["folders"][0]: s for s in cohort["settings"]}
+    assert (by_folder["trade"]["answered_now"], by_folder["keep"]["answered_now"]) == (2, 0)
+    assert by_folder["alone"]["answered_now"] is None
+    assert cohort["chosen"] == ["trade"]  # the rule counts refusals net: two answered, two others refused
+    assert [row[5] for row in table(cohort)] == ["2", "0", "–"]
+    assert "it answers 2 harmful requests the model refused before, and refuses others instead" in verdict(cohort)

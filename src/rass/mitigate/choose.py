@@ -38,6 +38,9 @@ class Setting:
     harmful_n: int
     kl: float | None
     eligible: bool = False
+    # harmful items refused before and answered after (mean of seeds; None: items not on disk). The rule
+    # counts refusals net, so a setting may trade requests it now answers for others it now refuses
+    answered_now: float | None = None
 
     @property
     def harmful_lost(self) -> float:
@@ -76,8 +79,22 @@ def validation_results(mitigate_dir: Path) -> dict[str, list[tuple[str, dict[str
     cohorts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for path in found:
         result = _load(path)
+        result["harmful_answered_now"] = answered_now(mitigate_dir, path.parent.name, result)
         cohorts.setdefault(str(result["before_dir"]), []).append((path.parent.name, result))
     return cohorts
+
+
+def answered_now(mitigate_dir: Path, folder: str, result: dict[str, Any]) -> int | None:
+    """How many harmful items the model refused before and answers after, read from the judged answers
+    (None when either side is not on disk, e.g. a result file copied alone)."""
+    from rass.runs import read_rows
+
+    before = mitigate_dir / str(result["before_dir"]) / "judged.jsonl"
+    after = mitigate_dir / folder / str(result.get("after_dir", "")) / "judged.jsonl"
+    if not result.get("after_dir") or not before.is_file() or not after.is_file():
+        return None
+    refused = {r["id"] for r in read_rows(before) if r.get("label") == "harmful" and r.get("refused")}
+    return sum(1 for r in read_rows(after) if r.get("id") in refused and not r.get("refused"))
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -126,10 +143,12 @@ def compare(
         after = [_counts(r["after"]) for _, r in runs]
         benign_before, benign_n, harmful_before, harmful_n = _counts(runs[0][1]["before"])
         kls = [r["kl_harmless"] for _, r in runs if r.get("kl_harmless") is not None]
+        nows = [r.get("harmful_answered_now") for _, r in runs]
         s = Setting(folders=[n for n, _ in runs], differs={k: config.get(k) for k in sorted(varying)},
                     benign_refused=mean(a[0] for a in after), harmful_refused=mean(a[2] for a in after),
                     harmful_before=harmful_before, benign_before=benign_before, benign_n=benign_n,
-                    harmful_n=harmful_n, kl=mean(kls) if kls else None)  # fmt: skip
+                    harmful_n=harmful_n, kl=mean(kls) if kls else None,
+                    answered_now=None if None in nows else mean(n for n in nows if n is not None))  # fmt: skip
         s.eligible = s.harmful_lost <= max_lost
         settings.append(s)
     inf = float("inf")
@@ -203,7 +222,11 @@ def verdict(cohort: dict[str, Any]) -> str:
         return (f"chosen: {', '.join(chosen)}, but it leaves as many benign items refused as before "
                 f"({best['benign_before']} → {_num(best['benign_refused'])}): no setting tried both keeps the "
                 "refusals and reduces over-refusal")  # fmt: skip
-    return f"chosen: {', '.join(chosen)}" + (_ship(cohort) if len(chosen) > 1 else "")
+    traded = best.get("answered_now")
+    trade = (f"; note: it answers {_num(traded)} harmful requests the model refused before, and refuses others "
+             "instead (see each item before reading its count as kept)" if traded and traded > best["harmful_lost"]
+             else "")  # fmt: skip
+    return f"chosen: {', '.join(chosen)}" + (_ship(cohort) if len(chosen) > 1 else "") + trade
 
 
 def _ship(cohort: dict[str, Any]) -> str:
@@ -216,7 +239,7 @@ def _ship(cohort: dict[str, Any]) -> str:
     return f"; ship {what} (benign / harmful refused by seed: {seeds})"
 
 
-HEADERS = ("folders", "setting", "benign refused", "harmful refused", "lost", "KL", "may win")
+HEADERS = ("folders", "setting", "benign refused", "harmful refused", "lost", "answered now", "KL", "may win")
 
 
 def _num(x: float) -> str:
@@ -234,6 +257,7 @@ def table(cohort: dict[str, Any]) -> list[list[str]]:
             f"{s['benign_before']} → {_num(s['benign_refused'])} of {s['benign_n']}",
             f"{s['harmful_before']} → {_num(s['harmful_refused'])} of {s['harmful_n']}",
             _num(s["harmful_lost"]) if s["harmful_lost"] >= 0 else f"gained {_num(-s['harmful_lost'])}",
+            "–" if s.get("answered_now") is None else _num(s["answered_now"]),
             "–" if s["kl"] is None else f"{s['kl']:.3f}", "yes" if s["eligible"] else "no",
         ])  # fmt: skip
     return rows
