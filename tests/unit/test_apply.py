@@ -102,6 +102,10 @@ def test_an_incomplete_mitigation_is_refused_in_one_sentence_before_anything_is_
         read_mitigation(run.root / "mitigate" / "nope")
     with pytest.raises(RassError, match="holds no finished mitigation"):
         read_mitigation(folder)
+    write_json(folder / "metrics.json", {"overall": {}})  # a shared "before" evaluation's metrics
+    with pytest.raises(RassError, match="names no method"):
+        read_mitigation(folder)
+    (folder / "metrics.json").unlink()
     _record(folder, method="ppo")
     with pytest.raises(RassError, match="unknown method 'ppo'"):
         read_mitigation(folder)
@@ -165,3 +169,9 @@ def test_rass_eval_evaluates_a_mitigation_as_its_hook_answers(tmp_path: Path) ->
     with mitigated(base, steer):
         expected = base.generate([PROMPT, "hi"], max_new_tokens=4)
     assert answers("--mitigation", str(steer)) == expected != answers()
+    folder = run.root / "mitigate" / "sft"
+    _record(folder)
+    other = ["eval", "--model", "tiny:llama", "--bench", str(tmp_path / "bench"), "--out", str(tmp_path / "other")]
+    result = CliRunner().invoke(app, [*other, "--mitigation", str(folder)])  # an adapter of another base model
+    assert result.exit_code == 1 and "trained on another base model" in result.output
+    assert not (tmp_path / "other").exists()  # refused before the run folder is made

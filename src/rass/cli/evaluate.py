@@ -90,7 +90,6 @@ def eval_(
         keep = set(langs.split(","))
         records = [r for r in records if r.lang in keep]
     records = cap_per_lang(records, limit, key=lambda r: (r.lang, r.label, r.kind))
-    run = RunDir(out)
     with ExitStack() as stack:
         chat = None
         if backend == "vllm":
@@ -121,6 +120,7 @@ def eval_(
             impl = TransformersBackend(chat)
         else:
             raise typer.BadParameter("use transformers or vllm", param_hint="--backend")
+        run = RunDir(out)  # only once the model and its adapter or mitigation are set: no empty run on a refusal
         metrics = run_eval(
             impl, records, run.path(name), logit_chat=chat if logit_check else None,
             max_new_tokens=max_new_tokens, batch_size=batch_size,

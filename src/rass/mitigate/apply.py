@@ -58,7 +58,10 @@ def read_mitigation(folder: Path) -> Mitigation:
     )
     if record is None:
         raise RassError(f"{folder} holds no finished mitigation (no metrics.json): run rass mitigate first")
-    method, layer = str(record.get("method")), int(record.get("layer", -1))
+    if "method" not in record:  # e.g. a shared before-* evaluation, whose metrics.json is the harness's
+        raise RassError(f"{folder} holds no mitigation: its metrics file names no method (before-*, data-* and "
+                        "lookalikes are shared by every method); name one rass mitigate wrote to")  # fmt: skip
+    method, layer = str(record["method"]), int(record.get("layer", -1))
     adapter = band = kind = None
     if method in ("sft", "dpo"):
         adapter = folder / ("adapter-scaled" if record.get("adapter_scale") else "adapter")
