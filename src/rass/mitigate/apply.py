@@ -9,7 +9,6 @@ answer as the evaluated model did.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rass.errors import RassError
+from rass.mitigate.guard import guard_band
 from rass.mitigate.steer import SteerBand
 from rass.runs import read_json_if
 
@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from rass.models.chat import ChatModel
 
 METRICS = ("metrics.json", "metrics-validation.json")  # the test evaluation's record first
+
+
+def adapter_name(record: dict[str, Any]) -> str:
+    """The adapter folder a result's "after" answers were made with: the scaled one if it was scaled."""
+    return "adapter-scaled" if record.get("adapter_scale") else "adapter"
 
 
 @dataclass(frozen=True)
@@ -64,14 +69,14 @@ def read_mitigation(folder: Path) -> Mitigation:
     method, layer = str(record["method"]), int(record.get("layer", -1))
     adapter = band = kind = None
     if method in ("sft", "dpo"):
-        adapter = folder / ("adapter-scaled" if record.get("adapter_scale") else "adapter")
+        adapter = folder / adapter_name(record)
         if not (adapter / "adapter_config.json").is_file():
             raise RassError(f"{folder} was evaluated with {adapter.name}/, which is missing or incomplete")
         guard = record.get("guard")
         if guard:  # its own file is what a user copies; the record says it was on for the "after" answers
             guard = read_json_if(folder / "guard.json") or guard
             band, kind, layer = (
-                SteerBand(float(guard["threshold"]), math.inf, -float(guard["alpha"])),
+                guard_band(float(guard["threshold"]), float(guard["alpha"])),
                 "guard",
                 int(guard["layer"]),
             )

@@ -207,7 +207,9 @@ def rank(
 def shipped(folder: str, result: dict[str, Any]) -> str:
     """What a user deploys for the training in ``folder``: its adapter, the scaled one if it was scaled, and
     the guard beside it if it has one (the adapter alone is then not the setting that was chosen)."""
-    what = f"{folder}/{'adapter-scaled' if result.get('adapter_scale') else 'adapter'}"
+    from rass.mitigate.apply import adapter_name
+
+    what = f"{folder}/{adapter_name(result)}"
     return what + (f" with the guard in {folder}/guard.json (steering at inference)" if result.get("guard") else "")
 
 

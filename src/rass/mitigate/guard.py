@@ -20,6 +20,7 @@ from rass.errors import RassError
 if TYPE_CHECKING:
     import torch
 
+    from rass.mitigate.steer import SteerBand
     from rass.models.chat import ChatModel
 
 GUARD_ALPHA = 1.0  # the whole difference of means: a guarded row is moved as far as harmful is from harmless
@@ -54,6 +55,16 @@ def fit_guard(chat: ChatModel, prompts: Sequence[str], direction: torch.Tensor, 
     unit = direction / direction.norm()
     proj = chat.forward(list(prompts), sites=[site]).activations[site].float() @ unit.float()
     return float(torch.quantile(proj, quantile))
+
+
+def guard_band(threshold: float, alpha: float = GUARD_ALPHA) -> SteerBand:
+    """The guard as conditional steering: every row projecting above ``threshold`` gets ``+alpha * v``
+    (a band's alpha is subtracted, so the guard's is negative)."""
+    import math
+
+    from rass.mitigate.steer import SteerBand
+
+    return SteerBand(threshold, math.inf, -alpha)
 
 
 def guard_record(threshold: float, quantile: float, layer: int, reference: int) -> dict[str, Any]:

@@ -785,18 +785,17 @@ def run_mitigation(
 
             info["adapter_scale"] = scale_adapter(chat, cfg.adapter_scale, folder / "adapter-scaled")
         if cfg.guard:  # fitted on the trained (and scaled) model, active for the "after" answers and the KL
-            import math
-
-            from rass.mitigate.guard import GUARD_ALPHA, fit_guard, guard_record, guard_reference
-            from rass.mitigate.steer import SteerBand, conditional_steering
+            from rass.mitigate.guard import fit_guard, guard_band, guard_record, guard_reference
+            from rass.mitigate.steer import conditional_steering
 
             trained = [r["id"] for r in data.comply + data.anchors + data.retain]
             reference = guard_reference(langs, trained)
             threshold = fit_guard(chat, reference, direction.layer_vectors[layer], layer, cfg.guard)
             info["guard"] = guard_record(threshold, cfg.guard, layer, len(reference))
             write_json(folder / "guard.json", info["guard"])
-            band = SteerBand(threshold, math.inf, -GUARD_ALPHA)  # a negative alpha adds the direction
-            stack.enter_context(conditional_steering(chat, direction.layer_vectors[layer], layer, band))
+            stack.enter_context(
+                conditional_steering(chat, direction.layer_vectors[layer], layer, guard_band(threshold))
+            )
         info["seconds"] = round(time.perf_counter() - start, 1)
         # the "after" answers belong to this exact intervention: another band, teacher or setting
         # gets its own folder instead of resuming answers the last intervention produced
