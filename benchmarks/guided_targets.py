@@ -38,7 +38,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from rass.judge.advice import report_advice
-    from rass.mitigate.runner import MitigateConfig, split_boundary
+    from rass.mitigate.config import MitigateConfig
+    from rass.mitigate.runner import split_boundary
     from rass.models.chat import ChatModel
     from rass.runs import RunDir
 

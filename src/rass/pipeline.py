@@ -182,7 +182,8 @@ def run_pipeline(
     note("mitigate", "running")
     mcfg = cfg.get("mitigate", {})
     if not run.is_done("mitigate", mcfg):
-        from rass.mitigate.runner import MitigateConfig, run_mitigation
+        from rass.mitigate.config import MitigateConfig
+        from rass.mitigate.runner import run_mitigation
 
         with run.stage("mitigate", mcfg) as folder:
             try:

@@ -230,7 +230,8 @@ def mitigate(
     threads: ThreadsOpt = 0,
 ) -> None:
     """Train a LoRA adapter (sft/dpo) or apply conditional steering, and evaluate before/after."""
-    from rass.mitigate.runner import ConfigProblem, MitigateConfig, check_config, data_summary, run_mitigation
+    from rass.mitigate.config import ConfigProblem, MitigateConfig, check_config
+    from rass.mitigate.runner import data_summary, run_mitigation
     from rass.models.chat import ChatModel
     from rass.runs import RunDir
 

@@ -63,7 +63,7 @@ def _counts(side: dict[str, Any]) -> tuple[int, int, int, int]:
 
 def flat_config(config: dict[str, Any]) -> dict[str, Any]:
     """A result's config with its training settings inlined (``train.learning_rate``)."""
-    from rass.mitigate.runner import LATER
+    from rass.mitigate.config import LATER
 
     # a result made before a setting existed ran at the value that behaves as before it did
     flat = {k: v for k, v in (LATER | config).items() if k != "train" and k not in _NOT_SETTING}

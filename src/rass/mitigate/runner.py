@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 import time
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
+from rass.mitigate.config import LATER, MitigateConfig, check_config, check_name
 from rass.mitigate.data import (
-    ANCHOR_EDGES,
-    ANCHOR_SPREADS,
     COVER,
     NEAREST,
     OWN_ANCHORS,
@@ -32,7 +30,7 @@ from rass.mitigate.data import (
     anchors_for,
     covers,
 )
-from rass.mitigate.lookalikes import LOOKALIKE_POOLS, one_per_concept, score_seed_lookalikes
+from rass.mitigate.lookalikes import one_per_concept, score_seed_lookalikes
 from rass.runs import RunDir, content_key, read_json, read_json_if, read_rows, stable_fields, write_json
 
 if TYPE_CHECKING:
@@ -52,89 +50,10 @@ def _loaded(model: Helper) -> ChatModel | None:
     return model
 
 
-ANCHOR_MATCH = ("nearest", "order")
-# "test": the reported evaluation; "validation": items it never uses, to choose settings on (_eval_sets)
-EVAL_SPLITS = ("test", "validation")
-# MitigateConfig fields added after results existed, at the value that behaves as before they did
-LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
-                         "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
-                         "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
-                         "guard": 0.0}  # fmt: skip
 # training-data key fields added after data existed, likewise (None: the field is not in use)
 DATA_LATER: dict[str, Any] = {"written": None, "own_anchors": None, "anchor_match": None, "anchors": 0,
                               "anchor_ratio": 1.0, "anchor_cover": None, "anchor_spread": None,
                               "anchor_edge": None}  # fmt: skip
-
-
-@dataclass
-class MitigateConfig:
-    method: str = "sft"  # sft | dpo | steer
-    heldout_fraction: float = 0.3
-    anchors: int = 0  # harmful refusal anchors; 0: anchor_ratio per comply target kept
-    # on the 1.5B's demo run 1.5 kept all 38 of 44 validation refusals (6 -> 3 of 48 benign) when validation
-    # items were the core items after the test's; on the larger, clean split (benchmarks/README.md) seed 0
-    # lost 2 of 47 (7 -> 5 of 72 benign), 1 lost 10 (7 -> 1) and 2 gained 6 but left 7 of 72 refused; over
-    # training seeds 0-3 it kept them on average (47 -> 45, 50, 47, 44) and left 5, 6, 3, 3 of 72 refused:
-    # rass choose's pick
-    anchor_ratio: float = 1.5
-    # anchors only from refusals the model gives itself, anchor_ratio per comply target of each language;
-    # off: the first harmful train prompts, the canned refusal where the model answers (see README)
-    own_anchors: bool = False
-    # which harmful prompts become anchors: "nearest" pairs each comply target with the harmful train
-    # prompt of its language and category nearest to it at the probe layer (rass.mitigate.data.
-    # nearest_first); "order": the seed files' order. On the 1.5B's demo run nearest kept 20 and 19 of
-    # 22 harmful refusals (two seeds) where order kept 17 and 16, core benign 4 -> 1 (order: 4 -> 0)
-    anchor_match: str = "nearest"
-    # nearest only: also one anchor for each harm category no comply target is of (nearest_first's coverage).
-    # Off: over three training seeds on the 1.5B's validation items it did no better (5, 7, 4 of 72 benign
-    # refused against 5, 6, 3; harmful 45, 50, 47 of 58 both ways)
-    anchor_cover: bool = False
-    # how the anchors are shared among languages: "targets" (as many per target of each language: the
-    # language with most targets gets most) or "even" (the same count, an equal share per target language)
-    anchor_spread: str = "targets"
-    # nearest only: how the boundary rounds (and coverage) find the harmful prompts the model refuses least
-    # firmly: "logodds" (refused: positive first-token refusal log-odds; nearest: the lowest) or
-    # "projection" (refused: its own short reply is a refusal; nearest: the lowest projection on the
-    # refusal direction at the probe layer; rass.mitigate.data.edge_measure)
-    anchor_edge: str = "logodds"
-    # sft/dpo: train once, then again from scratch with this many more anchors: the harmful train prompts
-    # whose refusal the first training weakened most (rass.mitigate.mine); 0: one training. Off: on the 1.5B's
-    # validation items its two seeds left 3 and 14 of 72 benign items refused (harmful 46 and 54 of 58)
-    mine_anchors: int = 0
-    # sft/dpo: anchors answer with a refusal that names what it declines and why (rass.mitigate.explained)
-    # instead of the model's own or the canned one; the anchors drawn are the same, only their answers differ
-    explained_refusals: bool = False
-    retain: int = 48  # with 16 against 42 comply targets and 42 anchors the 1.5B refused 2 harmless controls
-    gen_batch: int = 32  # prompts generated at once while building training data (not the evaluation's)
-    eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
-    eval_max_new_tokens: int = 48
-    eval_split: str = "test"  # "validation": choose settings (anchors, steps) without reading the test items
-    steer_alpha: float = 1.0
-    band_from: str = "fit"  # fit | selected | probe: see steer_band
-    max_harmful_steered: float = 0.1  # fit: the most of the probe's harmful prompts the band may hold
-    band_quantiles: tuple[float, float] = (0.0, 1.0)  # selected: of its projections; probe: (harmless, harmful)
-    ablation: bool = False
-    written: bool = True  # rass's own quoting frames get their written answers (rass.mitigate.written)
-    lookalikes: int = 16  # shipped train-split look-alike seeds added as comply prompts (see lookalike_seeds)
-    # where they come from: "probe" (the ones the probe placed) or "seeds" (all shipped ones of the run's
-    # languages, scored here, one phrasing per concept: rass.mitigate.lookalikes)
-    lookalike_pool: str = "probe"
-    seed: int = 0
-    train: dict[str, Any] = field(default_factory=dict)
-    name: str = ""  # the folder in mitigate/ (default: method_folder's); where results go, not what they are
-    # sft/dpo: no training; the mean of these trainings' adapters (folders in mitigate/, seeds of one
-    # setting) is evaluated instead (rass.mitigate.soup)
-    soup: list[str] | None = None
-    # sft/dpo: the trained adapter's weight change times this is evaluated and saved as adapter-scaled/ (the
-    # training's own stays in adapter/): a point between the model before (0) and the training (1) without
-    # training again (rass.models.adapters.scale_adapter)
-    adapter_scale: float = 1.0
-    # sft/dpo: the training in mitigate/<train_from>/ is taken as this one's (its checkpoints copied here,
-    # resumed only if its data and training settings are these): another adapter_scale of one training
-    train_from: str | None = None
-    # sft/dpo: after training, the refusal direction is added (alpha 1) to every input projecting above this
-    # quantile of the benign train prompts the training never saw (rass.mitigate.guard); 0: no guard
-    guard: float = 0.0
 
 
 def _heldout(rec_id: str, fraction: float) -> bool:
@@ -488,20 +407,6 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     return data, where.name
 
 
-# folders of mitigate/ that hold what every method shares, never one method's results
-SHARED_FOLDERS = ("before-", "data-", "targets-", "lookalikes")
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def check_name(name: str) -> None:
-    """A ``--name`` must be one plain folder name that is not a shared folder's."""
-    if not NAME_PATTERN.fullmatch(name) or name.startswith(SHARED_FOLDERS):
-        raise RassError(
-            f"cannot use {name!r} as a mitigation folder name: use letters, digits, '.', '_' or '-' (at most 64), "
-            f"not starting with {', '.join(SHARED_FOLDERS)}"
-        )
-
-
 def method_folder(cfg: MitigateConfig) -> str:
     """``sft``, ``sft-ablation``, ``sft-seed1``: trainings that differ only in seed sit side by side
     (the seed is left out of the name and the keys at 0, so earlier runs keep their folders).
@@ -601,65 +506,6 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
     training = train_adapter(chat, rows(), folder, train_cfg, term)
     training["first"] = {k: first[k] for k in ("steps", "train_loss", "key")} | {"mining": summary}
     return data, data_dir, training
-
-
-class ConfigProblem(RassError):
-    """A setting that cannot run, with the command-line option it comes from (the CLI names it)."""
-
-    def __init__(self, option: str, message: str) -> None:
-        super().__init__(message)
-        self.option = option
-
-
-def check_config(cfg: MitigateConfig) -> None:
-    """Refuse a setting that cannot run, before a model loads or a file is written.
-
-    One list of rules for both doors: the CLI turns a ConfigProblem into a usage error on its option,
-    run_mitigation (a notebook's door) raises it as it is, so the two never disagree.
-    """
-    trains = cfg.method in ("sft", "dpo")
-    problems: list[tuple[bool, str, str]] = [
-        (not trains and cfg.method != "steer", "--method", f"unknown method {cfg.method!r}; use sft, dpo or steer"),
-        (cfg.anchor_match not in ANCHOR_MATCH, "--anchor-match",
-         f"unknown anchor match {cfg.anchor_match!r}; use {' or '.join(ANCHOR_MATCH)}"),
-        (cfg.anchor_cover and cfg.anchor_match != "nearest", "--anchor-cover",
-         "anchor coverage is a step of nearest matching: use --anchor-match nearest"),
-        (cfg.anchor_edge not in ANCHOR_EDGES, "--anchor-edge",
-         f"unknown anchor edge {cfg.anchor_edge!r}; use {' or '.join(ANCHOR_EDGES)}"),
-        (cfg.anchor_edge != "logodds" and cfg.anchor_match != "nearest", "--anchor-edge",
-         "the anchor edge is a step of nearest matching: use --anchor-match nearest"),
-        (cfg.anchor_spread not in ANCHOR_SPREADS, "--anchor-spread",
-         f"unknown anchor spread {cfg.anchor_spread!r}; use {' or '.join(ANCHOR_SPREADS)}"),
-        (cfg.lookalike_pool not in LOOKALIKE_POOLS, "--lookalike-pool",
-         f"unknown look-alike pool {cfg.lookalike_pool!r}; use {' or '.join(LOOKALIKE_POOLS)}"),
-        (cfg.lookalike_pool != "probe" and not trains, "--lookalike-pool",
-         f"look-alikes are training data: use sft or dpo, not {cfg.method}"),
-        (not cfg.anchor_ratio > 0, "--anchor-ratio", f"the anchor ratio must be above 0, got {cfg.anchor_ratio:g}"),
-        (cfg.eval_split not in EVAL_SPLITS, "--eval-split",
-         f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}"),
-        (cfg.adapter_scale != 1.0 and not (trains and cfg.adapter_scale > 0), "--adapter-scale",
-         f"an adapter scale is above 0 and scales a trained adapter (sft or dpo), got {cfg.adapter_scale:g} "
-         f"with {cfg.method}"),
-        (bool(cfg.guard) and not (trains and not cfg.soup and 0 < cfg.guard < 1), "--guard",
-         f"a guard is a quantile between 0 and 1 fitted after an sft or dpo training (not a soup), e.g. 0.99, "
-         f"got {cfg.guard:g} with {'a soup' if cfg.soup else cfg.method}"),
-        (bool(cfg.train_from) and not (trains and not cfg.soup), "--train-from",
-         f"train_from takes a training's checkpoints: use sft or dpo, not {'a soup' if cfg.soup else cfg.method}"),
-        (bool(cfg.train.get("boundary_weight")) and cfg.method != "sft", "--boundary-weight",
-         f"the boundary term is added to the sft loss: use sft, not {cfg.method}"),
-        (cfg.explained_refusals and not trains, "--explained-refusals",
-         f"explained refusals are anchor answers for training: use sft or dpo, not {cfg.method}"),
-        (bool(cfg.mine_anchors) and not trains, "--mine-anchors",
-         f"mined anchors are a second training: use sft or dpo, not {cfg.method}"),
-    ]  # fmt: skip
-    for bad, option, message in problems:
-        if bad:
-            raise ConfigProblem(option, message)
-    if cfg.name:
-        try:
-            check_name(cfg.name)
-        except RassError as exc:
-            raise ConfigProblem("--name", str(exc)) from None
 
 
 def validation_overlap(run: RunDir, ids: Sequence[str]) -> int:

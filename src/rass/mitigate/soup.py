@@ -20,7 +20,7 @@ from rass.errors import RassError
 from rass.runs import RunDir, read_json_if
 
 if TYPE_CHECKING:
-    from rass.mitigate.runner import MitigateConfig
+    from rass.mitigate.config import MitigateConfig
     from rass.models.chat import ChatModel
 
 # taken from the call, not from its members: how the soup is evaluated, and the scale of its mean (the
@@ -55,7 +55,7 @@ def soup_config(run: RunDir, cfg: MitigateConfig) -> MitigateConfig:
     two settings would be a third setting nobody chose. A training option given beside ``soup`` that
     disagrees with the members is refused rather than silently ignored.
     """
-    from rass.mitigate.runner import MitigateConfig, check_name
+    from rass.mitigate.config import MitigateConfig, check_name
 
     names = list(cfg.soup or [])
     for n in names:
