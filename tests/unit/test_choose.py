@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from rass.cli.main import app
 from rass.errors import RassError
-from rass.mitigate.choose import VALIDATION_METRICS, choose, compare, rank, table, verdict
+from rass.mitigate.choose import VALIDATION_METRICS, Rule, choose, compare, rank, table, verdict
 from rass.runs import RunDir
 
 
@@ -47,7 +47,7 @@ def test_the_fewest_benign_refusals_win_among_settings_that_lose_at_most_one_har
     cohort = {"settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]}
     assert [row[4] for row in table(cohort)] == ["1", "gained 2", "8"]  # refusals lost, or gained
     assert compare([("ratio15", result(side(3, 20, 17))), ("ratio2", result(side(5, 22, 18), anchor_ratio=2.0))],
-                   max_lost=0)[0].folders == ["ratio2"]  # fmt: skip
+                   Rule(max_lost=0))[0].folders == ["ratio2"]  # fmt: skip
 
 
 def test_ties_go_to_more_harmful_refusals_kept_then_to_the_smaller_kl() -> None:
@@ -160,7 +160,7 @@ def test_a_choice_that_keeps_the_refusals_but_removes_no_over_refusal_says_so() 
                                "no setting tried both keeps the refusals and reduces over-refusal")  # fmt: skip
     assert verdict(rank({"before-a": [("ratio15", result(side(3, 20, 17)))]})[0]) == "chosen: ratio15"
     assert (
-        verdict(rank({"before-a": results}, max_lost=0)[0]) == "chosen: ratio2, but it leaves as many benign "
+        verdict(rank({"before-a": results}, Rule(max_lost=0))[0]) == "chosen: ratio2, but it leaves as many benign "
         "items refused as before (6 → 6): no setting tried both keeps the refusals and reduces over-refusal"
     )
     assert (
@@ -193,3 +193,45 @@ def test_a_setting_that_trades_refusals_shows_how_many_it_answers_now_and_the_ch
     assert cohort["chosen"] == ["trade"]  # the rule counts refusals net: two answered, two others refused
     assert [row[5] for row in table(cohort)] == ["2", "0", "–"]
     assert "it answers 2 harmful requests the model refused before, and refuses others instead" in verdict(cohort)
+
+
+def test_a_bound_on_requests_answered_now_counts_them_one_by_one_and_unknown_counts_fail_closed(
+    tmp_path: Path,
+) -> None:
+    from rass.data.io import write_jsonl
+    from rass.report.html import build_report
+
+    run = RunDir(tmp_path / "run")
+    run.save()
+    root = run.root / "mitigate"
+
+    def judged(folder: Path, refused: list[bool]) -> None:
+        write_jsonl(folder / "judged.jsonl", [{"id": f"h{i}", "label": "harmful", "refused": r}
+                                              for i, r in enumerate(refused)])  # fmt: skip
+
+    judged(root / "before-a", [True, True, True, False, False])
+    # "trade" loses none net but answers two it refused; "keep" answers none and leaves more benign refused
+    for name, ratio, after, refused in (("trade", 1.0, side(1, 20, 18), [False, False, True, True, True]),
+                                        ("keep", 2.0, side(4, 20, 18), [True, True, True, False, False])):  # fmt: skip
+        judged(root / name / "after-x", refused)
+        r = result(after, anchor_ratio=ratio) | {"after_dir": "after-x"}
+        (root / name / VALIDATION_METRICS).write_text(json.dumps(r))
+    (root / "alone").mkdir()  # fewest benign refused, but no answers on disk to count what it answers now
+    (root / "alone" / VALIDATION_METRICS).write_text(json.dumps(result(side(0, 20, 18), anchor_ratio=3.0)))
+    assert choose(root)[0]["chosen"] == ["alone"]  # unbounded: the net count alone decides
+    assert choose(root, Rule(max_answered=2))[0]["chosen"] == ["trade"]
+    strict = choose(root, Rule(max_answered=1))[0]
+    assert strict["chosen"] == ["keep"] and strict["max_answered"] == 1
+    assert [row[7] for row in table(strict)] == ["yes", "no", "no"]
+    assert "answer at most 1 harmful requests it refused before" in Rule(max_answered=1).words()
+    with pytest.raises(RassError, match="must be 0 or more, got -1"):
+        Rule(max_answered=-1)
+    cli = CliRunner(env={"COLUMNS": "200"})
+    done = cli.invoke(app, ["choose", "--run", str(run.root), "--max-answered", "0"])
+    assert done.exit_code == 0, done.output
+    assert "chosen: keep" in done.stdout and "answer at most 0 harmful requests" in done.stdout
+    assert "chosen: keep" in build_report(run.root)[1].read_text()  # the report ranks by the last choice's rule
+    (root / "keep" / "after-x" / "judged.jsonl").unlink()
+    assert verdict(choose(root, Rule(max_answered=0))[0]).startswith("chosen: none (every setting loses more")
+    bad = cli.invoke(app, ["choose", "--run", str(run.root), "--max-answered", "-1"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

@@ -334,18 +334,28 @@ def choose(
     max_lost: Annotated[
         int, typer.Option(min=0, help="The most validation harmful refusals a setting may lose and still be chosen.")
     ] = DEFAULT_MAX_LOST,
+    max_answered: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Also the most validation harmful requests a setting may answer that the model refused before, "
+            "counted one by one rather than net of those it refuses now (default: not bounded).",
+        ),
+    ] = None,
 ) -> None:
     """Rank the settings tried with --eval-split validation and choose one by the rule fixed beforehand:
-    lose at most --max-lost harmful refusals, then the fewest benign items refused (seeds averaged;
-    the full rule is printed with the ranking). Names the chosen setting's seed to ship, ranked by the same rule."""
+    lose at most --max-lost harmful refusals (and answer at most --max-answered requests refused before), then
+    the fewest benign items refused (seeds averaged; the full rule is printed with the ranking). Names the
+    chosen setting's seed to ship, ranked by the same rule."""
     from rich.table import Table
 
-    from rass.mitigate.choose import CHOICE, HEADERS, rule, table, verdict
+    from rass.mitigate.choose import CHOICE, HEADERS, Rule, table, verdict
     from rass.mitigate.choose import choose as rank
     from rass.runs import RunDir, write_json
 
     run = RunDir.existing(run_dir)
-    cohorts = rank(run.root / "mitigate", max_lost)
+    rule = Rule(max_lost, max_answered)
+    cohorts = rank(run.root / "mitigate", rule)
     for cohort in cohorts:
         shown = Table(title=f"validation against {cohort['before_dir']}")
         for h in HEADERS:
@@ -354,6 +364,6 @@ def choose(
             shown.add_row(*row)
         console.print(shown)
         console.print(verdict(cohort))
-    console.print(f"rule: {rule(max_lost)}")
+    console.print(f"rule: {rule.words()}")
     out = write_json(run.root / "mitigate" / CHOICE, cohorts)
     console.print(f"ranking in {out}")

@@ -267,17 +267,17 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
 def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     """The settings tried on validation items (``--eval-split validation``), ranked by ``rass choose``'s rule."""
     from rass.errors import RassError
-    from rass.mitigate.choose import HEADERS, last_max_lost, rank, rule, table, validation_results, verdict
+    from rass.mitigate.choose import HEADERS, last_rule, rank, table, validation_results, verdict
 
-    max_lost = last_max_lost(mitigate_dir)  # as the last rass choose ranked them
+    rule = last_rule(mitigate_dir)  # as the last rass choose ranked them
     try:
-        cohorts, problem = rank(validation_results(mitigate_dir), max_lost), ""
+        cohorts, problem = rank(validation_results(mitigate_dir), rule), ""
     except RassError as exc:  # a stray file does not cost the rest of the report
         cohorts, problem = [], str(exc)
     if not cohorts and not problem:
         return
     d.h3("Settings compared on validation items")
-    d.p(f"Validation items are never reported above. Rule, fixed before results were read: {rule(max_lost)}",
+    d.p(f"Validation items are never reported above. Rule, fixed before results were read: {rule.words()}",
         muted=True)  # fmt: skip
     if problem:
         d.p(f"Not ranked: {problem}", muted=True)
