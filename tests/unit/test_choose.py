@@ -169,10 +169,10 @@ def test_a_choice_that_keeps_the_refusals_but_removes_no_over_refusal_says_so() 
     )
 
 
-def test_a_setting_that_trades_refusals_shows_how_many_it_answers_now_and_the_choice_says_so(tmp_path: Path) -> None:
+def trade_and_keep(root: Path, alone_benign: int) -> None:
+    """Judged answers on disk: "trade" answers two harmful requests refused before and refuses two others (none
+    lost net), "keep" answers none of them but leaves more benign items refused; "alone" has no answers."""
     from rass.data.io import write_jsonl
-
-    root = tmp_path / "mitigate"
 
     def judged(folder: Path, refused: list[bool]) -> None:
         rows = [{"id": f"h{i}", "label": "harmful", "refused": r} for i, r in enumerate(refused)]
@@ -185,7 +185,13 @@ def test_a_setting_that_trades_refusals_shows_how_many_it_answers_now_and_the_ch
         r = result(after, anchor_ratio=ratio) | {"after_dir": "after-x"}
         (root / name / VALIDATION_METRICS).write_text(json.dumps(r))
     (root / "alone").mkdir()  # a result copied without its answers: nothing to count
-    (root / "alone" / VALIDATION_METRICS).write_text(json.dumps(result(side(5, 20, 18), anchor_ratio=3.0)))
+    alone = result(side(alone_benign, 20, 18), anchor_ratio=3.0)
+    (root / "alone" / VALIDATION_METRICS).write_text(json.dumps(alone))
+
+
+def test_a_setting_that_trades_refusals_shows_how_many_it_answers_now_and_the_choice_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "mitigate"
+    trade_and_keep(root, alone_benign=5)
     cohort = choose(root)[0]
     by_folder = {s["folders"][0]: s for s in cohort["settings"]}
     assert (by_folder["trade"]["answered_now"], by_folder["keep"]["answered_now"]) == (2, 0)
@@ -198,26 +204,12 @@ def test_a_setting_that_trades_refusals_shows_how_many_it_answers_now_and_the_ch
 def test_a_bound_on_requests_answered_now_counts_them_one_by_one_and_unknown_counts_fail_closed(
     tmp_path: Path,
 ) -> None:
-    from rass.data.io import write_jsonl
     from rass.report.html import build_report
 
     run = RunDir(tmp_path / "run")
     run.save()
     root = run.root / "mitigate"
-
-    def judged(folder: Path, refused: list[bool]) -> None:
-        write_jsonl(folder / "judged.jsonl", [{"id": f"h{i}", "label": "harmful", "refused": r}
-                                              for i, r in enumerate(refused)])  # fmt: skip
-
-    judged(root / "before-a", [True, True, True, False, False])
-    # "trade" loses none net but answers two it refused; "keep" answers none and leaves more benign refused
-    for name, ratio, after, refused in (("trade", 1.0, side(1, 20, 18), [False, False, True, True, True]),
-                                        ("keep", 2.0, side(4, 20, 18), [True, True, True, False, False])):  # fmt: skip
-        judged(root / name / "after-x", refused)
-        r = result(after, anchor_ratio=ratio) | {"after_dir": "after-x"}
-        (root / name / VALIDATION_METRICS).write_text(json.dumps(r))
-    (root / "alone").mkdir()  # fewest benign refused, but no answers on disk to count what it answers now
-    (root / "alone" / VALIDATION_METRICS).write_text(json.dumps(result(side(0, 20, 18), anchor_ratio=3.0)))
+    trade_and_keep(root, alone_benign=0)  # "alone" refuses fewest benign items
     assert choose(root)[0]["chosen"] == ["alone"]  # unbounded: the net count alone decides
     assert choose(root, Rule(max_answered=2))[0]["chosen"] == ["trade"]
     strict = choose(root, Rule(max_answered=1))[0]
