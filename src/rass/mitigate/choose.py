@@ -166,9 +166,7 @@ def _load(path: Path) -> dict[str, Any]:
     return result
 
 
-def compare(
-    results: Sequence[tuple[str, dict[str, Any]]], rule: Rule = Rule(), by_seed: bool = False
-) -> list[Setting]:
+def compare(results: Sequence[tuple[str, dict[str, Any]]], rule: Rule = Rule(), by_seed: bool = False) -> list[Setting]:
     """The settings of ``results`` (one "before"), best first by the rule; ``eligible`` marks who may win.
     ``by_seed`` ranks each training on its own, as the seeds of the chosen setting are to pick one to ship."""
     from statistics import mean
