@@ -277,7 +277,7 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     if not cohorts and not problem:
         return
     d.h3("Settings compared on validation items")
-    d.p(f"Validation items are never reported above. Rule, fixed before results were read: {rule.words()}",
+    d.p(f"Validation items are never reported above. Rule of the last rass choose: {rule.words()}",
         muted=True)  # fmt: skip
     if problem:
         d.p(f"Not ranked: {problem}", muted=True)
