@@ -339,7 +339,8 @@ def choose(
         typer.Option(
             min=0,
             help="Also the most validation harmful requests a setting may answer that the model refused before, "
-            "counted one by one rather than net of those it refuses now (default: not bounded).",
+            "counted one by one rather than net of those it refuses now (default: not bounded). Set it before "
+            "reading the results, as the rest of the rule.",
         ),
     ] = None,
 ) -> None:
