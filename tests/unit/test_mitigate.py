@@ -1387,6 +1387,10 @@ def test_a_soup_refuses_members_of_two_settings_missing_ones_and_options_that_co
     with pytest.raises(RassError, match="mitigation folder name"):
         soup_config(run, MitigateConfig(soup=["a", "../b"]))
     assert soup_config(run, MitigateConfig(soup=["b", "a"], retain=48)).soup == ["b", "a"]  # agreeing is fine
+    # guarded members: the guard was fitted on each training, not on their mean, so the soup runs without one
+    _trained_member(run, "g0", 0, guard=0.99)
+    _trained_member(run, "g4", 4, guard=0.99)
+    assert soup_config(run, MitigateConfig(soup=["g0", "g4"])).guard == 0.0
 
 
 def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_setting_of_its_own(

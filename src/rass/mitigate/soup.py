@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from rass.mitigate.config import MitigateConfig
     from rass.models.chat import ChatModel
 
-# taken from the call, not from its members: how the soup is evaluated, and the scale of its mean (the
-# members were trained at scale 1)
-EVAL_FIELDS = ("eval_split", "eval_limit", "eval_max_new_tokens", "name", "soup", "gen_batch", "adapter_scale")
+# taken from the call, not from its members: how the soup is evaluated, the scale of its mean (the
+# members were trained at scale 1) and the guard (inference-time steering fitted after a training, which
+# check_config refuses with a soup: guarded members make an unguarded soup)
+EVAL_FIELDS = ("eval_split", "eval_limit", "eval_max_new_tokens", "name", "soup", "gen_batch", "adapter_scale",
+               "guard")  # fmt: skip
 STAMP = "rass_soup"  # adapter_config.json key naming the members, so another soup never reuses the folder
 
 
