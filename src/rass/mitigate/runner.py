@@ -542,6 +542,7 @@ def run_mitigation(
         from rass.mitigate.soup import soup_config
 
         cfg = soup_config(run, cfg)
+        check_config(cfg)  # what it took from its members is checked like any setting, before anything runs
     folder = run.path("mitigate", method_folder(cfg))
     direction = SteeringVector.load(run.root / "directions" / "directions.safetensors")
     fit = read_json(run.root / "boundary" / "fit.json")

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from rass.models.chat import ChatModel
 
 # taken from the call, not from its members: how the soup is evaluated, the scale of its mean (the
-# members were trained at scale 1) and the guard (inference-time steering fitted after a training, which
-# check_config refuses with a soup: guarded members make an unguarded soup)
+# members were trained at scale 1), and what check_config refuses beside a soup: the guard (fitted after
+# one training: guarded members make an unguarded soup) and train_from (a soup trains nothing)
 EVAL_FIELDS = ("eval_split", "eval_limit", "eval_max_new_tokens", "name", "soup", "gen_batch", "adapter_scale",
-               "guard")  # fmt: skip
+               "guard", "train_from")  # fmt: skip
 STAMP = "rass_soup"  # adapter_config.json key naming the members, so another soup never reuses the folder
 
 
