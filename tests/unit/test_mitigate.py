@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from rass.data.io import write_jsonl
 from rass.errors import RassError
-from rass.mitigate.data import HarmfulTargetError, TrainingData, assert_benign_for_compliance
+from rass.mitigate.data import KEPT_ROWS, HarmfulTargetError, TrainingData, assert_benign_for_compliance
 from rass.mitigate.steer import SteerBand, conditional_steering
 from rass.mitigate.train import TrainConfig, train_adapter
 from rass.models.chat import ChatModel
@@ -1223,6 +1223,9 @@ def test_dpo_trains_in_smaller_micro_batches_of_the_same_effective_batch_unless_
     assert TrainConfig.for_method("dpo", batch_size=8).batch_size == 8  # what the user sets wins
 
 
+MEMBER_SAW = "en-harmless-0001"  # a benign train prompt the test trainings count as trained on
+
+
 def _trained_member(run: Any, name: str, seed: int, **setting: Any) -> None:
     """A training of the tiny model in ``run``'s mitigate/``name``, with the result file that says how."""
     from dataclasses import asdict
@@ -1234,6 +1237,8 @@ def _trained_member(run: Any, name: str, seed: int, **setting: Any) -> None:
     rows = TrainingData(comply=[{"prompt": PROMPT, "completion": "sure , here is how ."}] * 4).sft_rows()
     cfg = TrainConfig(max_steps=2, learning_rate=2e-2, batch_size=4, grad_accum=1, seed=seed)
     train_adapter(_fresh(), rows, folder, cfg)
+    for role in KEPT_ROWS:  # the rows trained on, kept beside the adapter as the runner keeps them
+        write_jsonl(folder / "data" / f"{role}.jsonl", [{"id": MEMBER_SAW}] if role == "retain" else [])
     config = asdict(MitigateConfig(eval_split="validation", name=name, train={"seed": seed}, **setting))
     write_json(folder / "metrics.json", {"config": config, "data_dir": "data-x", "data": {"comply": 4}})
 
@@ -1421,6 +1426,23 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
     assert half["adapter_scale"]["scale"] == 0.5 and (run.root / "mitigate" / "half" / "adapter-scaled").is_dir()
     assert 0 < half["kl_harmless"] < res["kl_harmless"] and half["after_dir"] != res["after_dir"]
     assert len(compare([("sft-soup", res), ("half", half)])) == 2
+    # guarded: fitted on the soup itself, on benign train prompts no member trained on
+    from rass.mitigate.guard import guard_reference
+
+    guarded = run_mitigation(_fresh(), run, MitigateConfig(soup=cfg.soup, eval_limit=2, eval_max_new_tokens=4,
+                                                           eval_split="validation", guard=0.9))  # fmt: skip
+    folder = run.root / "mitigate" / "sft-soup-guard0.9"
+    assert guarded["folder"] == folder.name and (folder / "guard.json").is_file() and (folder / "adapter").is_dir()
+    assert (
+        guarded["guard"]["reference_prompts"]
+        == len(guard_reference(["en"], [MEMBER_SAW]))
+        == len(guard_reference(["en"], [])) - 1
+    )
+    assert guarded["after_dir"] != res["after_dir"] and len(compare([("sft-soup", res), ("g", guarded)])) == 2
+    (run.root / "mitigate" / "sft-seed1" / "data" / "retain.jsonl").unlink()
+    with pytest.raises(RassError, match="sft-seed1 keeps no rows it trained on"):
+        run_mitigation(_fresh(), run, MitigateConfig(soup=cfg.soup, eval_limit=2, eval_max_new_tokens=4,
+                                                     eval_split="validation", guard=0.9, name="g2"))  # fmt: skip
 
 
 def test_mined_anchors_are_the_prompts_the_base_refuses_whose_refusal_training_weakened_most(tmp_path: Path) -> None:
@@ -1608,7 +1630,7 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
         ({"eval_split": "dev"}, ["--eval-split", "dev"], "--eval-split"),
         ({"adapter_scale": 0}, ["--adapter-scale", "0"], "--adapter-scale"),
         ({"method": "steer", "guard": 0.99}, ["--method", "steer", "--guard", "0.99"], "--guard"),
-        ({"soup": ["a", "b"], "guard": 0.99}, ["--soup", "a", "--soup", "b", "--guard", "0.99"], "--guard"),
+        ({"soup": ["a", "b"], "guard": 1.5}, ["--soup", "a", "--soup", "b", "--guard", "1.5"], "--guard"),
         ({"method": "steer", "train_from": "sft"}, ["--method", "steer", "--train-from", "sft"], "--train-from"),
         ({"method": "dpo", "train": {"boundary_weight": 0.5}}, ["--method", "dpo", "--boundary-weight", "0.5"],
          "--boundary-weight"),

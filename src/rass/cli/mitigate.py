@@ -71,8 +71,8 @@ def mitigate(
     guard: Annotated[
         float,
         typer.Option(
-            help="sft/dpo: after training, add the refusal direction to inputs projecting above this quantile "
-            "(e.g. 0.99) of the benign train prompts the training never saw; saved as guard.json (0: off).",
+            help="sft/dpo or a soup: after training, add the refusal direction to inputs projecting above this "
+            "quantile (e.g. 0.99) of the benign train prompts the training never saw; saved as guard.json (0: off).",
         ),
     ] = 0.0,
     train_from: Annotated[

@@ -162,6 +162,10 @@ def assert_benign_for_compliance(rows: Sequence[dict[str, Any]]) -> None:
             raise HarmfulTargetError(f"{r.get('id')}: the harmful-intent screen rejects it ({why})")
 
 
+# the rows a training keeps beside its adapter, one jsonl file each (a soup's guard reads them back)
+KEPT_ROWS = ("comply", "anchors", "retain")
+
+
 @dataclass
 class TrainingData:
     comply: list[dict[str, Any]] = field(default_factory=list)  # prompt, completion (+ scores)

@@ -23,6 +23,7 @@ from rass.errors import DataError, RassError
 from rass.mitigate.config import LATER, MitigateConfig, check_config, check_name
 from rass.mitigate.data import (
     COVER,
+    KEPT_ROWS,
     NEAREST,
     OWN_ANCHORS,
     RECIPE,
@@ -414,12 +415,12 @@ def method_folder(cfg: MitigateConfig) -> str:
     if cfg.name:
         check_name(cfg.name)
         return cfg.name
-    if cfg.soup:
-        return cfg.soup[0] + "-soup"
-    seed = cfg.train.get("seed") if cfg.method != "steer" else None
     # a scaled or guarded evaluation of a training is another result: never the unscaled one's folder
     scaled = f"-x{cfg.adapter_scale:g}" if cfg.adapter_scale != 1.0 else ""
     guarded = f"-guard{cfg.guard:g}" if cfg.guard else ""
+    if cfg.soup:
+        return cfg.soup[0] + "-soup" + scaled + guarded
+    seed = cfg.train.get("seed") if cfg.method != "steer" else None
     return cfg.method + ("-ablation" if cfg.ablation else "") + scaled + guarded + (f"-seed{seed}" if seed else "")
 
 
@@ -473,8 +474,8 @@ def _build_and_train(chat: ChatModel, run: RunDir, cfg: MitigateConfig, folder: 
 
             data.anchors = explain_anchors(data.anchors)  # idempotent: mined anchors join later
         if launch.is_main():
-            for name, rows in (("comply", data.comply), ("anchors", data.anchors), ("retain", data.retain)):
-                write_jsonl(folder / "data" / f"{name}.jsonl", rows)
+            for name in KEPT_ROWS:
+                write_jsonl(folder / "data" / f"{name}.jsonl", getattr(data, name))
 
     train_cfg = TrainConfig.for_method(cfg.method, **cfg.train)
     term = None
@@ -635,7 +636,12 @@ def run_mitigation(
             from rass.mitigate.guard import fit_guard, guard_band, guard_record, guard_reference
             from rass.mitigate.steer import conditional_steering
 
-            trained = [r["id"] for r in data.comply + data.anchors + data.retain]
+            if cfg.soup:  # one setting, so one data; read from the rows each member kept beside its adapter
+                from rass.mitigate.soup import member_trained_ids
+
+                trained = member_trained_ids(run, cfg.soup)
+            else:
+                trained = [r["id"] for r in data.comply + data.anchors + data.retain]
             reference = guard_reference(langs, trained)
             threshold = fit_guard(chat, reference, direction.layer_vectors[layer], layer, cfg.guard)
             info["guard"] = guard_record(threshold, cfg.guard, layer, len(reference))

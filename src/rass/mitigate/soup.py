@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rass.errors import RassError
-from rass.runs import RunDir, read_json_if
+from rass.runs import RunDir, read_json_if, read_rows
 
 if TYPE_CHECKING:
     from rass.mitigate.config import MitigateConfig
     from rass.models.chat import ChatModel
 
 # taken from the call, not from its members: how the soup is evaluated, the scale of its mean (the
-# members were trained at scale 1), and what check_config refuses beside a soup: the guard (fitted after
-# one training: guarded members make an unguarded soup) and train_from (a soup trains nothing)
+# members were trained at scale 1), the guard (each member's was fitted on that member: a soup's is fitted
+# on the soup, and only when the call asks) and train_from (a soup trains nothing)
 EVAL_FIELDS = ("eval_split", "eval_limit", "eval_max_new_tokens", "name", "soup", "gen_batch", "adapter_scale",
                "guard", "train_from")  # fmt: skip
 STAMP = "rass_soup"  # adapter_config.json key naming the members, so another soup never reuses the folder
@@ -139,3 +139,20 @@ def member_data(run: RunDir, names: Sequence[str]) -> tuple[str | None, dict[str
         if result.get("data"):
             return result.get("data_dir"), result["data"]
     return None, None
+
+
+def member_trained_ids(run: RunDir, names: Sequence[str]) -> list[str]:
+    """Every prompt id the members trained on, from the rows each kept beside its adapter (``data/``).
+
+    A guard on the soup is fitted on benign prompts no member saw; without these rows it cannot know which.
+    """
+    from rass.mitigate.data import KEPT_ROWS
+
+    ids: set[str] = set()
+    for name in names:
+        files = [run.root / "mitigate" / name / "data" / f"{role}.jsonl" for role in KEPT_ROWS]
+        if not all(f.is_file() for f in files):
+            raise RassError(f"{run.root / 'mitigate' / name} keeps no rows it trained on (data/*.jsonl), so a guard "
+                            "cannot tell which prompts the soup saw: retrain it or leave --guard out")  # fmt: skip
+        ids |= {r["id"] for f in files for r in read_rows(f)}
+    return sorted(ids)
