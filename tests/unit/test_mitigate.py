@@ -1443,6 +1443,7 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
     with pytest.raises(RassError, match="sft-seed1 keeps no rows it trained on"):
         run_mitigation(_fresh(), run, MitigateConfig(soup=cfg.soup, eval_limit=2, eval_max_new_tokens=4,
                                                      eval_split="validation", guard=0.9, name="g2"))  # fmt: skip
+    assert not (run.root / "mitigate" / "g2").exists()  # refused before anything is written
 
 
 def test_mined_anchors_are_the_prompts_the_base_refuses_whose_refusal_training_weakened_most(tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def check_config(cfg: MitigateConfig) -> None:
          f"with {cfg.method}"),
         (bool(cfg.guard) and not ((trains or bool(cfg.soup)) and 0 < cfg.guard < 1), "--guard",
          f"a guard is a quantile between 0 and 1 fitted after an sft or dpo training or on a soup, e.g. 0.99, "
-         f"got {cfg.guard:g} with {cfg.method}"),
+         f"got {cfg.guard:g} with {'a soup' if cfg.soup else cfg.method}"),
         (bool(cfg.train_from) and not (trains and not cfg.soup), "--train-from",
          f"train_from takes a training's checkpoints: use sft or dpo, not {'a soup' if cfg.soup else cfg.method}"),
         (bool(cfg.train.get("boundary_weight")) and cfg.method != "sft", "--boundary-weight",

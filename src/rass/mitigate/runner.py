@@ -539,11 +539,13 @@ def run_mitigation(
     from rass.evaluate.harness import run_eval
 
     check_config(cfg)
+    soup_seen: list[str] = []  # what a soup's members trained on: its guard's reference leaves it out
     if cfg.soup:
-        from rass.mitigate.soup import soup_config
+        from rass.mitigate.soup import member_trained_ids, soup_config
 
         cfg = soup_config(run, cfg)
         check_config(cfg)  # what it took from its members is checked like any setting, before anything runs
+        soup_seen = member_trained_ids(run, cfg.soup or []) if cfg.guard else []
     folder = run.path("mitigate", method_folder(cfg))
     direction = SteeringVector.load(run.root / "directions" / "directions.safetensors")
     fit = read_json(run.root / "boundary" / "fit.json")
@@ -636,12 +638,7 @@ def run_mitigation(
             from rass.mitigate.guard import fit_guard, guard_band, guard_record, guard_reference
             from rass.mitigate.steer import conditional_steering
 
-            if cfg.soup:  # one setting, so one data; read from the rows each member kept beside its adapter
-                from rass.mitigate.soup import member_trained_ids
-
-                trained = member_trained_ids(run, cfg.soup)
-            else:
-                trained = [r["id"] for r in data.comply + data.anchors + data.retain]
+            trained = soup_seen if cfg.soup else [r["id"] for r in data.comply + data.anchors + data.retain]
             reference = guard_reference(langs, trained)
             threshold = fit_guard(chat, reference, direction.layer_vectors[layer], layer, cfg.guard)
             info["guard"] = guard_record(threshold, cfg.guard, layer, len(reference))
