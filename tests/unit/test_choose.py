@@ -50,6 +50,16 @@ def test_the_fewest_benign_refusals_win_among_settings_that_lose_at_most_one_har
                    Rule(max_lost=0))[0].folders == ["ratio2"]  # fmt: skip
 
 
+def test_a_setting_apart_only_by_what_the_others_have_is_named_by_its_absence() -> None:
+    ranked = compare([("sft", result(side(1, 20, 18))), ("soup", result(side(2, 20, 18), soup=["sft", "sft-seed1"]))])
+    cohort = {"settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]}
+    assert [row[1] for row in table(cohort)] == ["no soup", "soup=['sft', 'sft-seed1']"]  # not "the only setting"
+    alone = compare([("sft", result(side(1, 20, 18)))])
+    assert table({"settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in alone]})[0][1] == (
+        "(the only setting)"
+    )
+
+
 def test_ties_go_to_more_harmful_refusals_kept_then_to_the_smaller_kl() -> None:
     ranked = compare([("a", result(side(3, 20, 18), kl=0.2, anchor_ratio=1.0)),
                       ("b", result(side(3, 21, 18), kl=0.4, anchor_ratio=2.0)),

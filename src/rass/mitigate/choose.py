@@ -296,8 +296,9 @@ def table(cohort: dict[str, Any]) -> list[list[str]]:
     """One cohort's ranking as text rows under ``HEADERS`` (CLI and report): before → after (mean of seeds)."""
     rows = []
     for s in cohort["settings"]:
-        # None: not in play for this one (the ratio beside a fixed count of anchors)
-        setting = ", ".join(f"{k}={v}" for k, v in s["differs"].items() if v is not None) or "(the only setting)"
+        # None: not in play for this one (the ratio beside a fixed count of anchors, the members beside a soup)
+        shown = [f"{k}={v}" for k, v in s["differs"].items() if v is not None]
+        setting = ", ".join(shown or [f"no {k}" for k in s["differs"]]) or "(the only setting)"
         rows.append([
             ", ".join(s["folders"]), setting,
             f"{s['benign_before']} → {_num(s['benign_refused'])} of {s['benign_n']}",
