@@ -1268,6 +1268,10 @@ def test_a_seed_soup_is_the_exact_mean_of_its_members_weight_changes(tmp_path: P
     # the members' setting, evaluated as asked; the seeds are mixed, so none is recorded
     assert (cfg.method, cfg.eval_split, cfg.eval_limit, cfg.soup) == ("sft", "test", 5, ["sft", "sft-seed1"])
     assert "seed" not in cfg.train and method_folder(cfg) == "sft-soup"
+    # scaled or guarded, a soup's answers are another result: never the plain soup's folder
+    assert method_folder(MitigateConfig(soup=["sft", "sft-seed1"], adapter_scale=0.5, guard=0.99)) == (
+        "sft-soup-x0.5-guard0.99"
+    )
     assert member_data(run, cfg.soup) == ("data-x", {"comply": 4})
     members = [run.root / "mitigate" / n / "adapter" for n in cfg.soup]
     chat, out = _fresh(), run.root / "mitigate" / "sft-soup" / "adapter"
