@@ -176,6 +176,10 @@ class TrainingData:
     answers_checked: str | None = None  # the model that judged every comply answer for harmful help
     anchors_answered: int = 0  # harmful prompts drawn for anchors that the model answered instead of refusing
 
+    def trained_ids(self) -> list[str]:
+        """Every prompt id this data trains on: what a guard's reference must leave out."""
+        return [r["id"] for name in KEPT_ROWS for r in getattr(self, name)]
+
     def drop(self, why: str, n: int = 1) -> None:
         """Count ``n`` items removed for ``why`` (zero counts are not recorded)."""
         if n:

@@ -638,8 +638,7 @@ def run_mitigation(
             from rass.mitigate.guard import fit_guard, guard_band, guard_record, guard_reference
             from rass.mitigate.steer import conditional_steering
 
-            trained = soup_seen if cfg.soup else [r["id"] for r in data.comply + data.anchors + data.retain]
-            reference = guard_reference(langs, trained)
+            reference = guard_reference(langs, soup_seen if cfg.soup else data.trained_ids())
             threshold = fit_guard(chat, reference, direction.layer_vectors[layer], layer, cfg.guard)
             info["guard"] = guard_record(threshold, cfg.guard, layer, len(reference))
             write_json(folder / "guard.json", info["guard"])
