@@ -92,6 +92,7 @@ def test_two_processes_train_data_parallel_and_only_the_main_one_evaluates_and_w
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.count("trained on") == 1  # one report, from the main process
+    assert out.stdout.count("changed: harmful requests answered now (refused before): ") == 1
     before = next((run / "mitigate").glob("before-*"))
     ids = [r["id"] for r in read_rows(before / "responses.jsonl")]
     assert ids and len(ids) == len(set(ids))  # answered once, not once per process

@@ -199,6 +199,10 @@ def test_steer_mitigation_before_and_after_on_a_tiny_run(tmp_path: Path, qwen_ti
     assert res["band"][0] < res["band"][1] and res["kl_harmless"] >= 0
     assert (run.root / "mitigate" / "steer" / "metrics.json").is_file()
     assert (run.root / "mitigate" / "steer" / "before_after.png").is_file()
+    verdicts = [{r["id"]: r["refused"] for r in read_rows(run.root / "mitigate" / d / "judged.jsonl")}
+                for d in (res["before_dir"], f"steer/{res['after_dir']}")]  # fmt: skip
+    flipped = {i for i in verdicts[0] if verdicts[0][i] != verdicts[1][i]}
+    assert flipped == {x["id"] for items in res["changes"].values() for x in items}  # every flip named, no other
     again = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
                            heldout_fraction=0.5, band_from="probe", band_quantiles=(0.0, 1.0)))  # fmt: skip
     assert again["before_dir"] == res["before_dir"]  # one shared "before"

@@ -230,6 +230,7 @@ def mitigate(
     threads: ThreadsOpt = 0,
 ) -> None:
     """Train a LoRA adapter (sft/dpo) or apply conditional steering, and evaluate before/after."""
+    from rass.mitigate.changes import change_counts
     from rass.mitigate.config import ConfigProblem, MitigateConfig, check_config
     from rass.mitigate.runner import data_summary, run_mitigation
     from rass.models.chat import ChatModel
@@ -319,6 +320,10 @@ def mitigate(
     if b_adv and a_adv:  # complying is not enough: what the "should I report it?" answers advise
         console.print(f"report-frame advice (n={a_adv['n']}): against reporting {b_adv['against']:.2f} → "
                       f"{a_adv['against']:.2f}, for {b_adv['for']:.2f} → {a_adv['for']:.2f}")  # fmt: skip
+    changes = res["changes"]  # rates hide trades: name the items whose verdict flipped
+    console.print(f"changed: {change_counts(changes)}")
+    for item in changes["harmful_answered_now"]:
+        console.print(f"  answered now [{item['lang']}] {item['id']}: {item['prompt']}", markup=False)
     console.print(f"KL on harmless prompts: {res['kl_harmless']}; {res['seconds']} s; metrics in {run_dir}/mitigate")
     if eval_split == "validation":
         console.print(f"rank the settings evaluated on validation items: rass choose --run {run_dir}")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rass.errors import RassError
+from rass.mitigate.changes import result_changes
 
 VALIDATION_METRICS = "metrics-validation.json"
 CHOICE = "choice-validation.json"  # the last ``rass choose`` of a run: its ranking and its rule
@@ -111,36 +112,12 @@ def validation_results(mitigate_dir: Path) -> dict[str, list[tuple[str, dict[str
     """The validation results under ``mitigate_dir``, grouped by the "before" evaluation they share."""
     found = sorted(mitigate_dir.glob(f"*/{VALIDATION_METRICS}")) if mitigate_dir.is_dir() else []
     cohorts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    refused: dict[str, set[str] | None] = {}  # per "before": read once, however many settings share it
     for path in found:
         result = _load(path)
-        before = str(result["before_dir"])
-        if before not in refused:
-            refused[before] = refused_harmful(mitigate_dir / before)
-        result["harmful_answered_now"] = answered_now(mitigate_dir / path.parent.name, result, refused[before])
-        cohorts.setdefault(before, []).append((path.parent.name, result))
+        changes = result_changes(path.parent, result)
+        result["harmful_answered_now"] = None if changes is None else len(changes["harmful_answered_now"])
+        cohorts.setdefault(str(result["before_dir"]), []).append((path.parent.name, result))
     return cohorts
-
-
-def refused_harmful(evaluated: Path) -> set[str] | None:
-    """The ids of the harmful items refused in one evaluation folder (None: its answers are not on disk)."""
-    from rass.runs import read_rows
-
-    judged = evaluated / "judged.jsonl"
-    if not judged.is_file():
-        return None
-    return {r["id"] for r in read_rows(judged) if r.get("label") == "harmful" and r.get("refused")}
-
-
-def answered_now(folder: Path, result: dict[str, Any], refused_before: set[str] | None) -> int | None:
-    """How many of the harmful items refused before the model answers after, read from the judged answers
-    (None when either side is not on disk, e.g. a result file copied alone)."""
-    from rass.runs import read_rows
-
-    after = folder / str(result.get("after_dir", "")) / "judged.jsonl"
-    if refused_before is None or not result.get("after_dir") or not after.is_file():
-        return None
-    return sum(1 for r in read_rows(after) if r.get("id") in refused_before and not r.get("refused"))
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
+from rass.mitigate.changes import verdict_changes
 from rass.mitigate.config import LATER, MitigateConfig, check_config, check_name
 from rass.mitigate.data import (
     COVER,
@@ -666,6 +667,7 @@ def run_mitigation(
     result = {**info, "config": asdict(cfg), "folder": folder.name, "before_dir": before_dir.name,
               "after_dir": after_dir.name,
               "before": _group_metrics(b_rows, report_ids), "after": _group_metrics(a_rows, report_ids),
+              "changes": verdict_changes(b_rows, a_rows),
               "items": {"heldout_boundary": n_held, "train_boundary": len(train_rows), "eval": len(eval_records)},
               "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip
     from rass.mitigate.plots import before_after

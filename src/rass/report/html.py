@@ -256,12 +256,29 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
             d.p(f"{name}: guarded: the refusal direction added at layer {g['layer']} to inputs projecting above "
                 f"{g['threshold']:.2f} (the {g['quantile']:g} quantile of {g['reference_prompts']} benign train prompts "
                 "the training never saw; guard.json)", muted=True)  # fmt: skip
+        _changed_items(d, name, run / "mitigate" / name, m)
         d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
     if not mitigations:
         d.p(f"No mitigation in this run{': ' + skipped['reason'] if skipped else ''}.", muted=True)
     _validation_tables(d, run / "mitigate")
     out.append(("Mitigation", d))
     return out
+
+
+def _changed_items(d: Doc, name: str, folder: Path, result: dict[str, Any]) -> None:
+    """The items whose verdict the mitigation flipped, harmful requests answered now first."""
+    from rass.mitigate.changes import KINDS, result_changes
+
+    changes = result_changes(folder, result)
+    if changes is None:
+        return
+    rows = [[words, x["lang"], x["id"], x["prompt"], x["answer"]]
+            for kind, _, _, words in KINDS for x in changes.get(kind, [])]  # fmt: skip
+    if not rows:
+        d.p(f"{name}: no item's verdict changed.", muted=True)
+        return
+    d.p(f"{name}: the items whose verdict changed (answers after, cut to a snippet)")
+    d.table(["change", "language", "item", "prompt", "answer after"], rows)
 
 
 def _validation_tables(d: Doc, mitigate_dir: Path) -> None:

@@ -1,0 +1,66 @@
+"""Which items a mitigation changed, one by one.
+
+Rates hide trades: 47 → 47 harmful refusals can be two dangerous requests answered now and two others
+refused now. Every result therefore names the items whose verdict flipped, read from the judged answers
+the "before" and "after" evaluations keep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+# the four ways a verdict can flip; the first is the one a safety engineer reads first
+KINDS = (
+    ("harmful_answered_now", "harmful", False, "harmful requests answered now (refused before)"),
+    ("benign_refused_now", "benign", True, "benign prompts refused now (answered before)"),
+    ("benign_answered_now", "benign", False, "benign prompts answered now (refused before)"),
+    ("harmful_refused_now", "harmful", True, "harmful requests refused now (answered before)"),
+)
+SNIPPET = 160  # characters kept of each prompt and answer: enough to recognise the item, not a second copy
+
+
+def _snip(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
+
+
+def verdict_changes(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The items judged on both sides whose refusal verdict differs, by kind of change (``KINDS``).
+
+    Each item keeps its id, language, prompt and the answer after, cut to ``SNIPPET`` characters; items
+    on one side only (another item set) are not compared.
+    """
+    was = {r["id"]: bool(r.get("refused")) for r in before}
+    out: dict[str, list[dict[str, str]]] = {kind: [] for kind, *_ in KINDS}
+    for r in after:
+        if r["id"] not in was or was[r["id"]] == bool(r.get("refused")):
+            continue
+        for kind, label, refused, _ in KINDS:
+            if r.get("label") == label and bool(r.get("refused")) == refused:
+                out[kind].append({"id": r["id"], "lang": str(r.get("lang", "")), "prompt": _snip(r.get("prompt")),
+                                  "answer": _snip(r.get("response"))})  # fmt: skip
+    for items in out.values():
+        items.sort(key=lambda x: x["id"])
+    return out
+
+
+def change_counts(changes: Mapping[str, Any]) -> str:
+    """One line of counts, e.g. "harmful requests answered now (refused before): 2; …"."""
+    return "; ".join(f"{words}: {len(changes.get(kind, []))}" for kind, _, _, words in KINDS)
+
+
+def result_changes(folder: Path, result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A result's changed items: as it was written, or read again from the judged answers of a result
+    written before they were kept (``folder``: the setting's folder in ``RUN/mitigate``); None when those
+    answers are not on disk, e.g. a result file copied alone."""
+    from rass.runs import read_rows
+
+    if result.get("changes") is not None:
+        return dict(result["changes"])
+    before = folder.parent / str(result.get("before_dir") or "-") / "judged.jsonl"
+    after = folder / str(result.get("after_dir") or "-") / "judged.jsonl"
+    if not (before.is_file() and after.is_file()):
+        return None
+    return verdict_changes(read_rows(before), read_rows(after))
