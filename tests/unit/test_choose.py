@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from rass.cli.main import app
 from rass.errors import RassError
-from rass.mitigate.choose import VALIDATION_METRICS, Rule, choose, compare, rank, table, verdict
+from rass.mitigate.choose import VALIDATION_METRICS, Rule, choose, compare, rank, shared_line, table, verdict
 from rass.runs import RunDir
 
 
@@ -50,14 +50,25 @@ def test_the_fewest_benign_refusals_win_among_settings_that_lose_at_most_one_har
                    Rule(max_lost=0))[0].folders == ["ratio2"]  # fmt: skip
 
 
-def test_a_setting_apart_only_by_what_the_others_have_is_named_by_its_absence() -> None:
-    ranked = compare([("sft", result(side(1, 20, 18))), ("soup", result(side(2, 20, 18), soup=["sft", "sft-seed1"]))])
-    cohort = {"settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]}
-    assert [row[1] for row in table(cohort)] == ["no soup", "soup=['sft', 'sft-seed1']"]  # not "the only setting"
+def test_each_row_shows_only_what_its_setting_changed_from_the_defaults_and_what_all_share_is_said_once() -> None:
+    results = [("sft", result(side(1, 20, 18), eval_limit=12)),
+               ("soup", result(side(2, 20, 18), eval_limit=12, soup=["sft", "sft-seed1"])),
+               ("dpo", result(side(3, 20, 18), eval_limit=12, method="dpo", guard=0.99, train={"sft_weight": 1.0}))]  # fmt: skip
+    cohort = rank({"before-a": results})[0]
+    by_folder = {s["folders"][0]: row[1] for s, row in zip(cohort["settings"], table(cohort), strict=True)}
+    # anchor_ratio=1.5, method=sft, no soup, no guard: today's defaults, not repeated on every row
+    assert by_folder == {"sft": "the shared settings only", "soup": "soup=['sft', 'sft-seed1']",
+                         "dpo": "guard=0.99, method=dpo, train.sft_weight=1.0"}  # fmt: skip
+    assert cohort["shared"] == {"eval_limit": 12} and shared_line(cohort) == "every setting above: eval_limit=12"
+    assert cohort["settings"][0]["differs"] == {"guard": 0.0, "method": "sft", "soup": None, "train.sft_weight": None}
+    plain = rank({"before-a": [("sft", result(side(1, 20, 18))), ("x2", result(side(1, 20, 18), anchor_ratio=2.0))]})
+    assert [row[1] for row in table(plain[0])] == ["the defaults", "anchor_ratio=2.0"] and not shared_line(plain[0])
     alone = compare([("sft", result(side(1, 20, 18)))])
     assert table({"settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in alone]})[0][1] == (
         "(the only setting)"
     )
+    old = {"settings": [{k: v for k, v in row.items() if k != "changed"} for row in plain[0]["settings"]]}
+    assert [row[1] for row in table(old)] == ["anchor_ratio=1.5", "anchor_ratio=2.0"]  # saved before "changed"
 
 
 def test_ties_go_to_more_harmful_refusals_kept_then_to_the_smaller_kl() -> None:

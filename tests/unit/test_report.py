@@ -49,7 +49,9 @@ def test_settings_tried_on_validation_items_are_ranked_apart_from_the_reported_r
     assert "0.61 [0.61, 0.61]" in reported and "anchor_ratio" not in reported
     assert "not clean held-out numbers" not in reported
     # the ratio-1 setting refused fewer benign items (1 of 10 against 2) and kept the harmful refusals
-    assert validation.index("| sft-ratio1 | anchor_ratio=1.0 | 3 → 1 of 10") < validation.index("| sft | anchor_ratio")
+    assert validation.index("| sft-ratio1 | anchor_ratio=1.0 | 3 → 1 of 10") < validation.index(
+        "| sft | the defaults |"
+    )
     assert "chosen: sft-ratio1" in validation
 
 

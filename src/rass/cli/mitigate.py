@@ -355,7 +355,7 @@ def choose(
     chosen setting's seed to ship, ranked by the same rule."""
     from rich.table import Table
 
-    from rass.mitigate.choose import CHOICE, HEADERS, Rule, table, verdict
+    from rass.mitigate.choose import CHOICE, HEADERS, Rule, shared_line, table, verdict
     from rass.mitigate.choose import choose as rank
     from rass.runs import RunDir, write_json
 
@@ -369,6 +369,8 @@ def choose(
         for row in table(cohort):
             shown.add_row(*row)
         console.print(shown)
+        if shared_line(cohort):
+            console.print(shared_line(cohort), markup=False)
         console.print(verdict(cohort))
     console.print(f"rule: {rule.words()}")
     out = write_json(run.root / "mitigate" / CHOICE, cohorts)

@@ -10,8 +10,9 @@ adapter on what that one training did.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ class Setting:
     # harmful items refused before and answered after (mean of seeds; None: items not on disk). The rule
     # counts refusals net, so a setting may trade requests it now answers for others it now refuses
     answered_now: float | None = None
+    # of ``differs``, the values other than today's defaults: what the table shows, as a user passed them
+    changed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def harmful_lost(self) -> float:
@@ -108,6 +111,28 @@ def flat_config(config: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def default_settings() -> dict[str, Any]:
+    """Today's defaults in ``flat_config``'s form, for telling what a setting changed."""
+    from rass.mitigate.config import MitigateConfig
+    from rass.mitigate.train import TrainConfig
+
+    train = {k: v for k, v in asdict(TrainConfig()).items() if k != "method"}
+    # as a result file holds them: tuples are lists there
+    return dict(json.loads(json.dumps(flat_config(asdict(MitigateConfig()) | {"train": train}))))
+
+
+def _changed(config: dict[str, Any], keys: Sequence[str], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The values of ``keys`` in ``config`` that differ from ``defaults`` (None: moot, never shown)."""
+    return {k: config[k] for k in keys if config.get(k) is not None and (k not in defaults or config[k] != defaults[k])}
+
+
+def shared_settings(results: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The non-default values every one of ``results`` has (e.g. ``eval_limit=12``): said once, not per row."""
+    configs = [flat_config(r.get("config") or {}) for _, r in results]
+    same = [k for k in sorted(configs[0]) if all(k in c and c[k] == configs[0][k] for c in configs)] if configs else []
+    return _changed(configs[0], same, default_settings()) if configs else {}
+
+
 def validation_results(mitigate_dir: Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """The validation results under ``mitigate_dir``, grouped by the "before" evaluation they share."""
     found = sorted(mitigate_dir.glob(f"*/{VALIDATION_METRICS}")) if mitigate_dir.is_dir() else []
@@ -122,7 +147,6 @@ def validation_results(mitigate_dir: Path) -> dict[str, list[tuple[str, dict[str
 
 def _load(path: Path) -> dict[str, Any]:
     """A validation result as ``rass mitigate`` writes it; anything else is named, not half-read."""
-    import json
 
     def bad(why: str) -> RassError:
         return RassError(f"{path} is not a validation result of rass mitigate ({why}); "
@@ -157,6 +181,7 @@ def compare(results: Sequence[tuple[str, dict[str, Any]]], rule: Rule = Rule(), 
         groups.setdefault(key, []).append((name, r))
     configs = [flat_config(runs[0][1].get("config") or {}) for runs in groups.values()]
     varying = {k for c in configs for k in c if any(c.get(k) != o.get(k) for o in configs)}
+    defaults = default_settings()
     settings = []
     for config, runs in zip(configs, groups.values(), strict=True):
         after = [_counts(r["after"]) for _, r in runs]
@@ -167,7 +192,8 @@ def compare(results: Sequence[tuple[str, dict[str, Any]]], rule: Rule = Rule(), 
                     benign_refused=mean(a[0] for a in after), harmful_refused=mean(a[2] for a in after),
                     harmful_before=harmful_before, benign_before=benign_before, benign_n=benign_n,
                     harmful_n=harmful_n, kl=mean(kls) if kls else None,
-                    answered_now=None if None in nows else mean(n for n in nows if n is not None))  # fmt: skip
+                    answered_now=None if None in nows else mean(n for n in nows if n is not None),
+                    changed=_changed(config, sorted(varying), defaults))  # fmt: skip
         s.eligible = rule.allows(s)
         settings.append(s)
     inf = float("inf")
@@ -212,7 +238,7 @@ def rank(cohorts: dict[str, list[tuple[str, dict[str, Any]]]], rule: Rule = Rule
         seeds = compare([(n, r) for n, r in results if n in chosen.folders], rule, by_seed=True) if chosen else []
         ship = seeds[0].folders[0] if seeds else None
         out.append({"before_dir": before, "max_lost": rule.max_lost, "max_answered": rule.max_answered,
-                    "chosen": chosen.folders if chosen else None,
+                    "chosen": chosen.folders if chosen else None, "shared": shared_settings(results),
                     "ship": ship, "ship_what": shipped(ship, dict(results)[ship]) if ship else None,
                     "seeds": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in seeds],
                     "settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]})  # fmt: skip
@@ -269,13 +295,29 @@ def _num(x: float) -> str:
     return f"{x:g}" if float(x).is_integer() else f"{x:.2f}"
 
 
+def _setting(s: dict[str, Any], cohort: dict[str, Any]) -> str:
+    """What sets one row apart, as the options a user changed: only values other than today's defaults (the
+    whole ``differs`` stays in the saved ranking); a row that changed none says so."""
+    if not s["differs"]:
+        return "(the only setting)"
+    # rankings saved before "changed" existed: every field that varies, as they were shown then
+    changed = s["changed"] if "changed" in s else {k: v for k, v in s["differs"].items() if v is not None}
+    if changed:
+        return ", ".join(f"{k}={v}" for k, v in changed.items())
+    return "the shared settings only" if cohort.get("shared") else "the defaults"
+
+
+def shared_line(cohort: dict[str, Any]) -> str:
+    """The non-default settings every row of a cohort has, or "" when there are none."""
+    shared = cohort.get("shared") or {}
+    return "every setting above: " + ", ".join(f"{k}={v}" for k, v in shared.items()) if shared else ""
+
+
 def table(cohort: dict[str, Any]) -> list[list[str]]:
     """One cohort's ranking as text rows under ``HEADERS`` (CLI and report): before → after (mean of seeds)."""
     rows = []
     for s in cohort["settings"]:
-        # None: not in play for this one (the ratio beside a fixed count of anchors, the members beside a soup)
-        shown = [f"{k}={v}" for k, v in s["differs"].items() if v is not None]
-        setting = ", ".join(shown or [f"no {k}" for k in s["differs"]]) or "(the only setting)"
+        setting = _setting(s, cohort)
         rows.append([
             ", ".join(s["folders"]), setting,
             f"{s['benign_before']} → {_num(s['benign_refused'])} of {s['benign_n']}",

@@ -284,7 +284,7 @@ def _changed_items(d: Doc, name: str, folder: Path, result: dict[str, Any]) -> N
 def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     """The settings tried on validation items (``--eval-split validation``), ranked by ``rass choose``'s rule."""
     from rass.errors import RassError
-    from rass.mitigate.choose import HEADERS, last_rule, rank, table, validation_results, verdict
+    from rass.mitigate.choose import HEADERS, last_rule, rank, shared_line, table, validation_results, verdict
 
     rule = last_rule(mitigate_dir)  # as the last rass choose ranked them
     try:
@@ -300,6 +300,8 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
         d.p(f"Not ranked: {problem}", muted=True)
     for cohort in cohorts:
         d.table(list(HEADERS), table(cohort))
+        if shared_line(cohort):
+            d.p(shared_line(cohort), muted=True)
         d.p(verdict(cohort))
 
 
