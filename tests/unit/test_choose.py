@@ -12,7 +12,17 @@ from typer.testing import CliRunner
 
 from rass.cli.main import app
 from rass.errors import RassError
-from rass.mitigate.choose import VALIDATION_METRICS, Rule, choose, compare, rank, shared_line, table, verdict
+from rass.mitigate.choose import (
+    VALIDATION_METRICS,
+    Rule,
+    choose,
+    compare,
+    rank,
+    shared_line,
+    ship_answered,
+    table,
+    verdict,
+)
 from rass.runs import RunDir
 
 
@@ -220,6 +230,9 @@ def test_a_setting_that_trades_refusals_shows_how_many_it_answers_now_and_the_ch
     assert cohort["chosen"] == ["trade"]  # the rule counts refusals net: two answered, two others refused
     assert [row[5] for row in table(cohort)] == ["2", "0", "–"]
     assert "it answers 2 harmful requests the model refused before, and refuses others instead" in verdict(cohort)
+    # the seed to ship names each request it lets through, to be read before it ships
+    assert [x["id"] for x in cohort["ship_answered_now"]] == ["h0", "h1"]
+    assert ship_answered(cohort) == ["trade answers now [] h0: ", "trade answers now [] h1: "]
 
 
 def test_a_bound_on_requests_answered_now_counts_them_one_by_one_and_unknown_counts_fail_closed(
@@ -243,7 +256,11 @@ def test_a_bound_on_requests_answered_now_counts_them_one_by_one_and_unknown_cou
     done = cli.invoke(app, ["choose", "--run", str(run.root), "--max-answered", "0"])
     assert done.exit_code == 0, done.output
     assert "chosen: keep" in done.stdout and "answer at most 0 harmful requests" in done.stdout
+    assert "answers now" not in done.stdout  # keep answers none of the requests refused before
     assert "chosen: keep" in build_report(run.root)[1].read_text()  # the report ranks by the last choice's rule
+    loose = cli.invoke(app, ["choose", "--run", str(run.root), "--max-answered", "2"])
+    assert "chosen: trade" in loose.stdout and "  trade answers now [] h1: " in loose.stdout
+    assert "trade answers now [] h0:" in build_report(run.root)[1].read_text()
     (root / "keep" / "after-x" / "judged.jsonl").unlink()
     assert verdict(choose(root, Rule(max_answered=0))[0]).startswith("chosen: none (every setting loses more")
     bad = cli.invoke(app, ["choose", "--run", str(run.root), "--max-answered", "-1"])

@@ -140,6 +140,7 @@ def validation_results(mitigate_dir: Path) -> dict[str, list[tuple[str, dict[str
     for path in found:
         result = _load(path)
         changes = result_changes(path.parent, result)
+        result["changes"] = changes  # read from the answers for results written before they kept them
         result["harmful_answered_now"] = None if changes is None else len(changes["harmful_answered_now"])
         cohorts.setdefault(str(result["before_dir"]), []).append((path.parent.name, result))
     return cohorts
@@ -240,6 +241,9 @@ def rank(cohorts: dict[str, list[tuple[str, dict[str, Any]]]], rule: Rule = Rule
         out.append({"before_dir": before, "max_lost": rule.max_lost, "max_answered": rule.max_answered,
                     "chosen": chosen.folders if chosen else None, "shared": shared_settings(results),
                     "ship": ship, "ship_what": shipped(ship, dict(results)[ship]) if ship else None,
+                    # what to read before shipping it: the requests it answers that the model refused before
+                    "ship_answered_now": ((dict(results)[ship].get("changes") or {}).get("harmful_answered_now")
+                                          if ship else None),
                     "seeds": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in seeds],
                     "settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]})  # fmt: skip
     return out
@@ -275,6 +279,13 @@ def verdict(cohort: dict[str, Any]) -> str:
              "instead (see each item before reading its count as kept)" if traded and traded > best["harmful_lost"]
              else "")  # fmt: skip
     return f"chosen: {', '.join(chosen)}" + (_ship(cohort) if len(chosen) > 1 else "") + trade
+
+
+def ship_answered(cohort: dict[str, Any]) -> list[str]:
+    """One line per harmful request the seed to ship answers that the model refused before (none when its
+    answers are not on disk): a count in the table is not a reading of what was let through."""
+    items = cohort.get("ship_answered_now") or []
+    return [f"{cohort['ship']} answers now [{x['lang']}] {x['id']}: {x['prompt']}" for x in items]
 
 
 def _ship(cohort: dict[str, Any]) -> str:

@@ -284,7 +284,16 @@ def _changed_items(d: Doc, name: str, folder: Path, result: dict[str, Any]) -> N
 def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     """The settings tried on validation items (``--eval-split validation``), ranked by ``rass choose``'s rule."""
     from rass.errors import RassError
-    from rass.mitigate.choose import HEADERS, last_rule, rank, shared_line, table, validation_results, verdict
+    from rass.mitigate.choose import (
+        HEADERS,
+        last_rule,
+        rank,
+        shared_line,
+        ship_answered,
+        table,
+        validation_results,
+        verdict,
+    )
 
     rule = last_rule(mitigate_dir)  # as the last rass choose ranked them
     try:
@@ -303,6 +312,8 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
         if shared_line(cohort):
             d.p(shared_line(cohort), muted=True)
         d.p(verdict(cohort))
+        for line in ship_answered(cohort):
+            d.p(line)
 
 
 def build_report(run: Path) -> tuple[Path, Path]:
