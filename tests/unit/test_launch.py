@@ -112,6 +112,7 @@ def test_only_the_main_process_loads_a_teacher_the_others_key_its_data_by_refere
     import rass.select.runner
     from rass.cli.main import app
     from rass.errors import RassError
+    from rass.mitigate.changes import verdict_changes
     from rass.models.spec import ModelRef, load_model
     from rass.runs import RunDir
 
@@ -125,7 +126,8 @@ def test_only_the_main_process_loads_a_teacher_the_others_key_its_data_by_refere
         seen.update(kw)
         group = {"over_refusal": None, "harmful_refusal": None}
         side = dict.fromkeys(("heldout_boundary", "morbench_core", "heldout_harmful"), group)
-        return {"before": side, "after": side, "kl_harmless": 0.0, "seconds": 1.0}  # what the main one prints
+        changes = verdict_changes([], [])  # what the main one prints
+        return {"before": side, "after": side, "changes": changes, "kl_harmless": 0.0, "seconds": 1.0}
 
     monkeypatch.setattr(rass.mitigate.runner, "run_mitigation", fake_run)
     monkeypatch.setattr(launch, "is_main", lambda: False)
