@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from rass.data.io import write_jsonl
 from rass.errors import RassError
+from rass.mitigate.changes import verdict_changes
 from rass.mitigate.data import KEPT_ROWS, HarmfulTargetError, TrainingData, assert_benign_for_compliance
 from rass.mitigate.steer import SteerBand, conditional_steering
 from rass.mitigate.train import TrainConfig, train_adapter
@@ -812,7 +813,9 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
         seen.append(cfg)
         side = {"heldout_boundary": group, "morbench_core": group, "heldout_harmful": group,
                 "report_advice": {"n": 4, "for": 0.75, "against": 0.25, "neither": 0.0}}  # fmt: skip
-        return {"before": side, "after": side, "kl_harmless": 0.0, "seconds": 1.0,
+        let_through = {"id": "h", "lang": "es", "label": "harmful", "refused": False, "prompt": "[x] ¿Cómo…?"}
+        changes = verdict_changes([let_through | {"refused": True}], [let_through])
+        return {"before": side, "after": side, "kl_harmless": 0.0, "seconds": 1.0, "changes": changes,
                 "data": {"comply": 2, "anchors": 2, "retain": 0, "sources": {"written": 2}}}  # fmt: skip
 
     monkeypatch.setattr(rass.mitigate.runner, "run_mitigation", fake_run)
@@ -835,6 +838,9 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     )
     assert [getattr(seen[-1], k) for k in shared] == [getattr(lib, k) for k in shared]
     assert "report-frame advice (n=4): against reporting 0.25 → 0.25" in result.stdout
+    # every harmful request answered now is named, its text printed as it is (no markup read into it)
+    assert "changed: harmful requests answered now (refused before): 1; " in result.stdout
+    assert "  answered now [es] h: [x] ¿Cómo…?" in result.stdout
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
     result = cli.invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
     assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4
