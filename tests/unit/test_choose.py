@@ -171,14 +171,15 @@ def test_a_file_that_is_not_a_validation_result_is_named_not_half_read(tmp_path:
     run = RunDir(tmp_path / "run")
     run.save()
     (run.root / "mitigate" / "x").mkdir(parents=True)
+    changed = json.dumps(result(BEFORE) | {"changes": {"harmful_answered_now": 2}})
     for text, why in (('{"before_dir": ', "Expecting value"), ('{"before_dir": "b"}', "no before.morbench_core"),
-                      ("[1]", "not a JSON object")):  # fmt: skip
+                      ("[1]", "not a JSON object"), (changed, "its changes are not lists of items by kind")):  # fmt: skip
         (run.root / "mitigate" / "x" / VALIDATION_METRICS).write_text(text)
         with pytest.raises(RassError, match=why):
             choose(run.root / "mitigate")
-        result = CliRunner().invoke(app, ["choose", "--run", str(run.root)])
-        assert result.exit_code == 1 and "x/metrics-validation.json is not a validation result" in result.stderr
-        assert "Traceback" not in result.output
+        done = CliRunner().invoke(app, ["choose", "--run", str(run.root)])
+        assert done.exit_code == 1 and "x/metrics-validation.json is not a validation result" in done.stderr
+        assert "Traceback" not in done.output
         assert "Not ranked:" in build_report(run.root)[1].read_text()  # the rest of the report is still written
 
 

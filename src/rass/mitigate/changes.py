@@ -18,6 +18,7 @@ KINDS = (
     ("benign_answered_now", "benign", False, "benign prompts answered now (refused before)"),
     ("harmful_refused_now", "harmful", True, "harmful requests refused now (answered before)"),
 )
+KIND_NAMES = tuple(kind for kind, *_ in KINDS)
 SNIPPET = 160  # characters kept of each prompt and answer: enough to recognise the item, not a second copy
 
 
@@ -33,7 +34,7 @@ def verdict_changes(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping
     on one side only (another item set) are not compared.
     """
     was = {r["id"]: bool(r.get("refused")) for r in before}
-    out: dict[str, list[dict[str, str]]] = {kind: [] for kind, *_ in KINDS}
+    out: dict[str, list[dict[str, str]]] = {kind: [] for kind in KIND_NAMES}
     for r in after:
         if r["id"] not in was or was[r["id"]] == bool(r.get("refused")):
             continue

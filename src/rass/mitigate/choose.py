@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rass.errors import RassError
-from rass.mitigate.changes import result_changes
+from rass.mitigate.changes import KIND_NAMES, result_changes
 
 VALIDATION_METRICS = "metrics-validation.json"
 CHOICE = "choice-validation.json"  # the last ``rass choose`` of a run: its ranking and its rule
@@ -165,6 +165,10 @@ def _load(path: Path) -> dict[str, Any]:
         missing.append("before_dir")
     if missing:
         raise bad(f"no {', '.join(missing)}")
+    changes = result.get("changes")
+    by_kind = isinstance(changes, dict) and all(isinstance(changes.get(k), list) for k in KIND_NAMES)
+    if changes is not None and not by_kind:
+        raise bad("its changes are not lists of items by kind")
     return result
 
 

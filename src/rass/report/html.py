@@ -270,10 +270,10 @@ def _changed_items(d: Doc, name: str, folder: Path, result: dict[str, Any]) -> N
     from rass.mitigate.changes import KINDS, result_changes
 
     changes = result_changes(folder, result)
-    if changes is None:
+    if not isinstance(changes, dict):  # answers not on disk, or a foreign file: the rest of the report stands
         return
-    rows = [[words, x["lang"], x["id"], x["prompt"], x["answer"]]
-            for kind, _, _, words in KINDS for x in changes.get(kind, [])]  # fmt: skip
+    rows = [[words, x.get("lang", ""), x.get("id", ""), x.get("prompt", ""), x.get("answer", "")]
+            for kind, _, _, words in KINDS for x in changes.get(kind) or [] if isinstance(x, dict)]  # fmt: skip
     if not rows:
         d.p(f"{name}: no item's verdict changed.", muted=True)
         return
