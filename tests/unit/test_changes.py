@@ -54,6 +54,7 @@ def test_a_result_written_before_changes_were_kept_reads_them_from_its_judged_an
     kept = {"harmful_answered_now": [], "kept": True}
     assert result_changes(folder, old | {"changes": kept}) == kept  # as written, not read again
     assert result_changes(folder, {"before_dir": "before-a", "after_dir": "after-missing"}) is None
+    assert result_changes(folder, old | {"changes": [1, 2]}) is None  # a foreign value is not read as changes
 
 
 def test_the_report_lists_the_changed_items_harmful_requests_answered_first(tmp_path: Path) -> None:
@@ -74,3 +75,5 @@ def test_the_report_lists_the_changed_items_harmful_requests_answered_first(tmp_
     assert answered in text
     assert text.index(answered) < text.index("| benign prompts refused now (answered before) | es | b2 |")
     assert "steer: no item's verdict changed." in text
+    write_json(run.root / "mitigate" / "dpo" / "metrics.json", result | {"changes": [1, 2]})
+    assert "Mitigation" in build_report(run.root)[1].read_text()  # a foreign value costs only its own table

@@ -55,11 +55,12 @@ def change_counts(changes: Mapping[str, Any]) -> str:
 def result_changes(folder: Path, result: Mapping[str, Any]) -> dict[str, Any] | None:
     """A result's changed items: as it was written, or read again from the judged answers of a result
     written before they were kept (``folder``: the setting's folder in ``RUN/mitigate``); None when those
-    answers are not on disk, e.g. a result file copied alone."""
+    answers are not on disk (e.g. a result file copied alone) or what is written is not a mapping."""
     from rass.runs import read_rows
 
-    if result.get("changes") is not None:
-        return dict(result["changes"])
+    written = result.get("changes")
+    if written is not None:  # as written; a foreign value is not read as changes
+        return dict(written) if isinstance(written, dict) else None
     before = folder.parent / str(result.get("before_dir") or "-") / "judged.jsonl"
     after = folder / str(result.get("after_dir") or "-") / "judged.jsonl"
     if not (before.is_file() and after.is_file()):
