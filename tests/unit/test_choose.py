@@ -96,6 +96,10 @@ def test_seeds_of_one_setting_are_judged_on_their_mean_not_on_the_luckiest() -> 
     ])  # fmt: skip
     assert [s.folders for s in ranked] == [["other"], ["sft", "sft-seed1"]]
     assert ranked[1].benign_refused == 3 and ranked[1].differs == {"anchor_ratio": 1.5}
+    # the table shows the spread behind a mean, the lowest and highest seed; one seed has none
+    rows = table({"settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]})
+    assert [row[2] for row in rows] == ["6 → 2 of 48", "6 → 3 of 48 (1–5)"]
+    assert rows[1][3] == "38 → 38 of 44 (38–38)"
 
 
 def test_the_seed_to_ship_is_the_chosen_settings_best_that_keeps_the_refusals_not_the_luckiest_overall() -> None:
