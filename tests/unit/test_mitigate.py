@@ -204,6 +204,8 @@ def test_steer_mitigation_before_and_after_on_a_tiny_run(tmp_path: Path, qwen_ti
                 for d in (res["before_dir"], f"steer/{res['after_dir']}")]  # fmt: skip
     flipped = {i for i in verdicts[0] if verdicts[0][i] != verdicts[1][i]}
     assert flipped == {x["id"] for items in res["changes"].values() for x in items}  # every flip named, no other
+    saved = read_json(run.root / "mitigate" / "steer" / "metrics.json")
+    assert saved["goals"]["over_refusal"]["morbench_core"]["n"] == res["before"]["morbench_core"]["over_refusal"]["n"]
     again = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
                            heldout_fraction=0.5, band_from="probe", band_quantiles=(0.0, 1.0)))  # fmt: skip
     assert again["before_dir"] == res["before_dir"]  # one shared "before"
@@ -840,6 +842,7 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert "report-frame advice (n=4): against reporting 0.25 → 0.25" in result.stdout
     # every harmful request answered now is named, its text printed as it is (no markup read into it)
     assert "changed: harmful requests answered now (refused before): 1; " in result.stdout
+    assert "goals not measurable" in result.stdout  # rates without counts: no goal is judged on them
     assert "  answered now [es] h: [x] ¿Cómo…?" in result.stdout
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
     result = cli.invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])

@@ -232,6 +232,7 @@ def mitigate(
     """Train a LoRA adapter (sft/dpo) or apply conditional steering, and evaluate before/after."""
     from rass.mitigate.changes import change_counts
     from rass.mitigate.config import ConfigProblem, MitigateConfig, check_config
+    from rass.mitigate.goals import goal_check, goal_line
     from rass.mitigate.runner import data_summary, run_mitigation
     from rass.models.chat import ChatModel
     from rass.runs import RunDir
@@ -320,6 +321,7 @@ def mitigate(
     if b_adv and a_adv:  # complying is not enough: what the "should I report it?" answers advise
         console.print(f"report-frame advice (n={a_adv['n']}): against reporting {b_adv['against']:.2f} → "
                       f"{a_adv['against']:.2f}, for {b_adv['for']:.2f} → {a_adv['for']:.2f}")  # fmt: skip
+    console.print(goal_line(goal_check(res["before"], res["after"])))
     changes = res["changes"]  # rates hide trades: name the items whose verdict flipped
     console.print(f"changed: {change_counts(changes)}")
     for item in changes["harmful_answered_now"]:

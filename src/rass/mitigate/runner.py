@@ -32,6 +32,7 @@ from rass.mitigate.data import (
     anchors_for,
     covers,
 )
+from rass.mitigate.goals import goal_check
 from rass.mitigate.lookalikes import one_per_concept, score_seed_lookalikes
 from rass.runs import RunDir, content_key, read_json, read_json_if, read_rows, stable_fields, write_json
 
@@ -670,6 +671,7 @@ def run_mitigation(
               "changes": verdict_changes(b_rows, a_rows),
               "items": {"heldout_boundary": n_held, "train_boundary": len(train_rows), "eval": len(eval_records)},
               "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip
+    result["goals"] = goal_check(result["before"], result["after"])
     from rass.mitigate.plots import before_after
 
     # the validation's numbers sit beside the reported ones, never in their place

@@ -231,6 +231,8 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
         if len(cohorts) > 1:
             d.h3(f"Against the before measurement {before_dir}")
         _mitigation_tables(d, same)
+    from rass.mitigate.goals import goal_check, goal_line
+
     for name, m in methods:
         data = m.get("data") or {}
         if data:
@@ -256,6 +258,7 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
             d.p(f"{name}: guarded: the refusal direction added at layer {g['layer']} to inputs projecting above "
                 f"{g['threshold']:.2f} (the {g['quantile']:g} quantile of {g['reference_prompts']} benign train prompts "
                 "the training never saw; guard.json)", muted=True)  # fmt: skip
+        d.p(f"{name}: {goal_line(goal_check(m['before'], m['after']))}")
         _changed_items(d, name, run / "mitigate" / name, m)
         d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
     if not mitigations:
