@@ -3,9 +3,14 @@ refusal down by at most two points."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from rass.cli.run import summary_table
 from rass.mitigate.goals import goal_check, goal_line
+from rass.runs import RunDir, write_json
 
 
 def side(core: int, boundary: int, contrasts: int, seeds: int) -> dict[str, Any]:
@@ -50,3 +55,14 @@ def test_groups_without_items_or_with_other_items_after_are_not_judged() -> None
     other = side(6, 0, 34, 14)
     other["morbench_core"]["over_refusal"] = {"rate": 0.5, "n": 48}  # another item set: no before → after
     assert "morbench_core" not in goal_check(side(12, 0, 34, 14), other)["over_refusal"]
+
+
+def test_the_run_summary_says_whether_its_mitigation_meets_the_goals(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "run")
+    run.save()
+    write_json(run.root / "manifest.json", {"stages": {"mitigate": {"status": "done", "seconds": 1.0}}})
+    before, after = side(2, 0, 9, 2), side(2, 0, 8, 1)  # the demo's steer: nothing fixed, two requests let through
+    write_json(run.root / "mitigate" / "steer" / "metrics.json", {"before": before, "after": after})
+    console = Console(width=300, record=True)
+    console.print(summary_table(run.root))
+    assert "harmful refused 0.12 → 0.06; goals not met" in console.export_text()  # the held-out seeds

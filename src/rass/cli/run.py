@@ -47,6 +47,7 @@ def summary_table(out: Path) -> object:
     """Stage, status, seconds and the headline figure of each stage, from the run's saved files."""
     from rich.table import Table
 
+    from rass.mitigate.goals import goal_check, goal_head
     from rass.runs import read_json_if
 
     def read(*parts: str) -> dict[str, Any]:
@@ -82,7 +83,8 @@ def summary_table(out: Path) -> object:
 
         headline["mitigate"] = (f"{done[0].parent.name}: held-out boundary over-refusal "
                                 f"{change('heldout_boundary', 'over_refusal')}, harmful refused "
-                                f"{change('heldout_harmful', 'harmful_refusal')}")  # fmt: skip
+                                f"{change('heldout_harmful', 'harmful_refusal')}; "
+                                f"{goal_head(goal_check(m['before'], m['after']))}")  # fmt: skip
     table = Table(title="rass run")
     for col in ("stage", "status", "seconds", "result"):
         table.add_column(col)

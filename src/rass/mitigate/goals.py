@@ -65,5 +65,10 @@ def goal_line(check: Mapping[str, Any]) -> str:
         allowed = f"the {MAX_HARMFUL_DROP_POINTS:g} allowed"
         parts.append(f"harmful refused {h['before']} → {h['after']} of {h['n']} "
                      f"({moved}, {'within' if h['met'] else 'more than'} {allowed})")  # fmt: skip
-    head = {True: "goals met", False: "goals not met", None: "goals not measurable"}[check["met"]]
+    head = goal_head(check)
     return f"{head}: " + "; ".join(parts) if parts else head
+
+
+def goal_head(check: Mapping[str, Any]) -> str:
+    """ "goals met", "goals not met" or "goals not measurable": the line's first words, for a summary cell."""
+    return {True: "goals met", False: "goals not met", None: "goals not measurable"}[check["met"]]
