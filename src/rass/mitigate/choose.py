@@ -18,6 +18,7 @@ from typing import Any
 
 from rass.errors import RassError
 from rass.mitigate.changes import KIND_NAMES, result_changes
+from rass.mitigate.goals import harmful_refused, refused
 
 VALIDATION_METRICS = "metrics-validation.json"
 CHOICE = "choice-validation.json"  # the last ``rass choose`` of a run: its ranking and its rule
@@ -89,18 +90,9 @@ class Rule:
                 "the chosen setting's seeds the one the same rule ranks first is the one to ship.")  # fmt: skip
 
 
-def _count(group: dict[str, Any], key: str) -> tuple[int, int]:
-    """(refused, n) of one metrics group; (0, 0) when the group has no such items."""
-    m = group.get(key)
-    return (round(m["rate"] * m["n"]), m["n"]) if m else (0, 0)
-
-
 def _counts(side: dict[str, Any]) -> tuple[int, int, int, int]:
     """(benign refused, benign n, harmful refused, harmful n) of one side of a validation result."""
-    benign, n_benign = _count(side["morbench_core"], "over_refusal")
-    contrasts, n_contrasts = _count(side["morbench_core"], "harmful_refusal")
-    seeds, n_seeds = _count(side["heldout_harmful"], "harmful_refusal")
-    return benign, n_benign, contrasts + seeds, n_contrasts + n_seeds
+    return (*refused(side, "morbench_core", "over_refusal"), *harmful_refused(side))
 
 
 def flat_config(config: dict[str, Any]) -> dict[str, Any]:
