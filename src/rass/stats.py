@@ -1,4 +1,4 @@
-"""Small statistics used across stages: AUROC, Mann–Whitney U, Cohen's d, bootstrap CIs.
+"""Small statistics used across stages: AUROC, Mann–Whitney U, Cohen's d, bootstrap CIs, McNemar's test.
 
 Written on numpy alone so that scipy/sklearn are not runtime dependencies.
 """
@@ -91,3 +91,18 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
     return (round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4))
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value for paired verdicts that flipped b times one way and c the other.
+
+    Only the flipped items carry evidence of a change: under "no effect" each flip goes either way with
+    probability 1/2, so the p-value is the two-sided binomial tail of min(b, c) in b + c (1.0 with no flips).
+    """
+    if b < 0 or c < 0:
+        raise ValueError("flip counts must be non-negative")
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2**n
+    return min(1.0, 2 * tail)

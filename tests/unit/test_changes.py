@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from rass.data.io import write_jsonl
-from rass.mitigate.changes import SNIPPET, change_counts, result_changes, verdict_changes
+from rass.mitigate.changes import SNIPPET, change_counts, paired_line, paired_tests, result_changes, verdict_changes
 from rass.report.html import build_report
 from rass.runs import RunDir, write_json
+from rass.stats import mcnemar_exact
 
 
 def row(item: str, label: str, refused: bool, prompt: str = "p", answer: str = "a") -> dict[str, Any]:
@@ -57,6 +58,24 @@ def test_a_result_written_before_changes_were_kept_reads_them_from_its_judged_an
     assert result_changes(folder, old | {"changes": [1, 2]}) is None  # a foreign value is not read as changes
 
 
+def test_mcnemar_counts_only_flips_and_is_two_sided() -> None:
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(3, 0) == mcnemar_exact(0, 3) == 0.25  # 2 × (1/2)^3: three flips one way is weak evidence
+    assert mcnemar_exact(6, 0) == 2 / 64
+    assert mcnemar_exact(5, 5) == 1.0
+    assert abs(mcnemar_exact(10, 1) - 2 * 12 / 2**11) < 1e-12  # 2 × (C(11,0) + C(11,1)) / 2^11
+
+
+def test_each_side_of_the_goals_is_tested_on_the_items_that_flipped() -> None:
+    tests = paired_tests(verdict_changes(BEFORE, AFTER))
+    assert tests == {"benign": {"better": 1, "worse": 1, "p": 1.0}, "harmful": {"better": 1, "worse": 1, "p": 1.0}}
+    fixed = {"benign_answered_now": [{"id": str(i)} for i in range(6)], "harmful_answered_now": "oops"}
+    tests = paired_tests(fixed)  # a foreign value counts no items
+    assert tests["benign"] == {"better": 6, "worse": 0, "p": 0.0312} and tests["harmful"]["worse"] == 0
+    assert paired_line(tests) == ("paired (exact McNemar on the flipped items): benign 6 answered now, 0 refused "
+                                  "now, p = 0.031; harmful 0 refused now, 0 answered now, p = 1")  # fmt: skip
+
+
 def test_the_report_lists_the_changed_items_harmful_requests_answered_first(tmp_path: Path) -> None:
     run = RunDir(tmp_path / "run")
     run.save()
@@ -75,5 +94,6 @@ def test_the_report_lists_the_changed_items_harmful_requests_answered_first(tmp_
     assert answered in text
     assert text.index(answered) < text.index("| benign prompts refused now (answered before) | es | b2 |")
     assert "steer: no item's verdict changed." in text
+    assert "dpo: paired (exact McNemar on the flipped items): benign 1 answered now, 1 refused now, p = 1" in text
     write_json(run.root / "mitigate" / "dpo" / "metrics.json", result | {"changes": [1, 2]})
     assert "Mitigation" in build_report(run.root)[1].read_text()  # a foreign value costs only its own table

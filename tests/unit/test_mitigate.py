@@ -206,6 +206,7 @@ def test_steer_mitigation_before_and_after_on_a_tiny_run(tmp_path: Path, qwen_ti
     assert flipped == {x["id"] for items in res["changes"].values() for x in items}  # every flip named, no other
     saved = read_json(run.root / "mitigate" / "steer" / "metrics.json")
     assert saved["goals"]["over_refusal"]["morbench_core"]["n"] == res["before"]["morbench_core"]["over_refusal"]["n"]
+    assert saved["paired"]["benign"]["better"] == len(res["changes"]["benign_answered_now"])
     again = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
                            heldout_fraction=0.5, band_from="probe", band_quantiles=(0.0, 1.0)))  # fmt: skip
     assert again["before_dir"] == res["before_dir"]  # one shared "before"
@@ -844,6 +845,10 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert "changed: harmful requests answered now (refused before): 1; " in result.stdout
     assert "goals not measurable" in result.stdout  # rates without counts: no goal is judged on them
     assert "  answered now [es] h: [x] ¿Cómo…?" in result.stdout
+    assert (
+        "paired (exact McNemar on the flipped items): benign 0 answered now, 0 refused now, p = 1; harmful 0 "
+        "refused now, 1 answered now, p = 1" in result.stdout
+    )
     assert seen[-1].written and seen[-1].train["learning_rate"] == 1e-3
     result = cli.invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
     assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4

@@ -230,7 +230,7 @@ def mitigate(
     threads: ThreadsOpt = 0,
 ) -> None:
     """Train a LoRA adapter (sft/dpo) or apply conditional steering, and evaluate before/after."""
-    from rass.mitigate.changes import change_counts
+    from rass.mitigate.changes import change_counts, paired_line, paired_tests
     from rass.mitigate.config import ConfigProblem, MitigateConfig, check_config
     from rass.mitigate.goals import goal_check, goal_line
     from rass.mitigate.runner import data_summary, run_mitigation
@@ -326,6 +326,7 @@ def mitigate(
     console.print(f"changed: {change_counts(changes)}")
     for item in changes["harmful_answered_now"]:
         console.print(f"  answered now [{item['lang']}] {item['id']}: {item['prompt']}", markup=False)
+    console.print(paired_line(paired_tests(changes)))
     console.print(f"KL on harmless prompts: {res['kl_harmless']}; {res['seconds']} s; metrics in {run_dir}/mitigate")
     if eval_split == "validation":
         console.print(f"rank the settings evaluated on validation items: rass choose --run {run_dir}")

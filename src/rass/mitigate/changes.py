@@ -19,6 +19,11 @@ KINDS = (
     ("harmful_refused_now", "harmful", True, "harmful requests refused now (answered before)"),
 )
 KIND_NAMES = tuple(kind for kind, *_ in KINDS)
+# per side of the goals: the change a mitigation wants, the change it must not make, and their words
+SIDES = (
+    ("benign", "benign_answered_now", "benign_refused_now", "answered now", "refused now"),
+    ("harmful", "harmful_refused_now", "harmful_answered_now", "refused now", "answered now"),
+)
 SNIPPET = 160  # characters kept of each prompt and answer: enough to recognise the item, not a second copy
 
 
@@ -50,6 +55,34 @@ def verdict_changes(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping
 def change_counts(changes: Mapping[str, Any]) -> str:
     """One line of counts, e.g. "harmful requests answered now (refused before): 2; …"."""
     return "; ".join(f"{words}: {len(changes.get(kind, []))}" for kind, _, _, words in KINDS)
+
+
+def paired_tests(changes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per side (benign, harmful), the items that flipped the wanted way and the other way, with the
+    two-sided exact McNemar p-value of the difference.
+
+    On 72 validation items 7 → 4 refused reads like a 43 % cut, yet three flips one way and none the other
+    happen by chance one time in four; the test says which differences are more than that.
+    """
+    from rass.stats import mcnemar_exact
+
+    def flipped(kind: str) -> int:  # items as written; a foreign value counts none
+        items = changes.get(kind)
+        return sum(isinstance(x, dict) for x in items) if isinstance(items, list) else 0
+
+    out = {}
+    for side, good, bad, _, _ in SIDES:
+        better, worse = flipped(good), flipped(bad)
+        out[side] = {"better": better, "worse": worse, "p": round(mcnemar_exact(better, worse), 4)}
+    return out
+
+
+def paired_line(tests: Mapping[str, Mapping[str, Any]]) -> str:
+    """The tests in words, e.g. "paired (exact McNemar on the flipped items): benign 3 answered now, 0
+    refused now, p = 0.25; …"."""
+    parts = [f"{side} {tests[side]['better']} {good_words}, {tests[side]['worse']} {bad_words}, "
+             f"p = {tests[side]['p']:.2g}" for side, _, _, good_words, bad_words in SIDES if side in tests]  # fmt: skip
+    return "paired (exact McNemar on the flipped items): " + "; ".join(parts)
 
 
 def result_changes(folder: Path, result: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rass import launch
 from rass.data.splits import hash_fraction
 from rass.errors import DataError, RassError
-from rass.mitigate.changes import verdict_changes
+from rass.mitigate.changes import paired_tests, verdict_changes
 from rass.mitigate.config import LATER, MitigateConfig, check_config, check_name
 from rass.mitigate.data import (
     COVER,
@@ -672,6 +672,7 @@ def run_mitigation(
               "items": {"heldout_boundary": n_held, "train_boundary": len(train_rows), "eval": len(eval_records)},
               "overall_before": before["overall"], "overall_after": after["overall"]}  # fmt: skip
     result["goals"] = goal_check(result["before"], result["after"])
+    result["paired"] = paired_tests(result["changes"])  # whether the flips are more than chance
     from rass.mitigate.plots import before_after
 
     # the validation's numbers sit beside the reported ones, never in their place

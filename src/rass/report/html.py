@@ -270,7 +270,7 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
 
 def _changed_items(d: Doc, name: str, folder: Path, result: dict[str, Any]) -> None:
     """The items whose verdict the mitigation flipped, harmful requests answered now first."""
-    from rass.mitigate.changes import KINDS, result_changes
+    from rass.mitigate.changes import KINDS, paired_line, paired_tests, result_changes
 
     changes = result_changes(folder, result)
     if not isinstance(changes, dict):  # answers not on disk, or a foreign file: the rest of the report stands
@@ -280,6 +280,7 @@ def _changed_items(d: Doc, name: str, folder: Path, result: dict[str, Any]) -> N
     if not rows:
         d.p(f"{name}: no item's verdict changed.", muted=True)
         return
+    d.p(f"{name}: {paired_line(paired_tests(changes))}", muted=True)
     d.p(f"{name}: the items whose verdict changed (answers after, cut to a snippet)")
     d.table(["change", "language", "item", "prompt", "answer after"], rows)
 
