@@ -20,6 +20,7 @@ from rass.mitigate.choose import (
     rank,
     shared_line,
     ship_answered,
+    ship_chance,
     table,
     verdict,
 )
@@ -238,6 +239,10 @@ def test_a_setting_that_trades_refusals_shows_how_many_it_answers_now_and_the_ch
     # the seed to ship names each request it lets through, to be read before it ships
     assert [x["id"] for x in cohort["ship_answered_now"]] == ["h0", "h1"]
     assert ship_answered(cohort) == ["trade answers now [] h0: ", "trade answers now [] h1: "]
+    # and says whether its flips are more than chance: two answered now against two refused now is not
+    assert cohort["ship_paired"]["harmful"] == {"better": 2, "worse": 2, "p": 1.0}
+    assert ship_chance(cohort) == ("trade against before, paired (exact McNemar on the flipped items): benign 0 "
+                                   "answered now, 0 refused now, p = 1; harmful 2 refused now, 2 answered now, p = 1")  # fmt: skip
 
 
 def test_a_bound_on_requests_answered_now_counts_them_one_by_one_and_unknown_counts_fail_closed(

@@ -358,7 +358,7 @@ def choose(
     chosen setting's seed to ship, ranked by the same rule."""
     from rich.table import Table
 
-    from rass.mitigate.choose import CHOICE, HEADERS, Rule, shared_line, ship_answered, table, verdict
+    from rass.mitigate.choose import CHOICE, HEADERS, Rule, shared_line, ship_answered, ship_chance, table, verdict
     from rass.mitigate.choose import choose as rank
     from rass.runs import RunDir, write_json
 
@@ -375,6 +375,8 @@ def choose(
         if shared_line(cohort):
             console.print(shared_line(cohort), markup=False)
         console.print(verdict(cohort))
+        if chance := ship_chance(cohort):
+            console.print(chance, markup=False)
         for line in ship_answered(cohort):
             console.print(f"  {line}", markup=False)
     console.print(f"rule: {rule.words()}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rass.errors import RassError
-from rass.mitigate.changes import KIND_NAMES, result_changes
+from rass.mitigate.changes import KIND_NAMES, paired_line, paired_tests, result_changes
 from rass.mitigate.goals import harmful_refused, refused
 
 VALIDATION_METRICS = "metrics-validation.json"
@@ -245,6 +245,9 @@ def rank(cohorts: dict[str, list[tuple[str, dict[str, Any]]]], rule: Rule = Rule
                     # what to read before shipping it: the requests it answers that the model refused before
                     "ship_answered_now": ((dict(results)[ship].get("changes") or {}).get("harmful_answered_now")
                                           if ship else None),
+                    # whether the shipped seed's flips are more than chance, on the same items
+                    "ship_paired": (paired_tests(dict(results)[ship]["changes"])
+                                    if ship and dict(results)[ship].get("changes") is not None else None),
                     "seeds": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in seeds],
                     "settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]})  # fmt: skip
     return out
@@ -287,6 +290,13 @@ def ship_answered(cohort: dict[str, Any]) -> list[str]:
     answers are not on disk): a count in the table is not a reading of what was let through."""
     items = cohort.get("ship_answered_now") or []
     return [f"{cohort['ship']} answers now [{x['lang']}] {x['id']}: {x['prompt']}" for x in items]
+
+
+def ship_chance(cohort: dict[str, Any]) -> str | None:
+    """The seed to ship against the model before, tested on the items it flipped (None when its answers are
+    not on disk): 7 → 4 of 72 can be chance, and a ranking alone does not say so."""
+    tests = cohort.get("ship_paired")
+    return f"{cohort['ship']} against before, {paired_line(tests)}" if tests else None
 
 
 def _ship(cohort: dict[str, Any]) -> str:

@@ -294,6 +294,7 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
         rank,
         shared_line,
         ship_answered,
+        ship_chance,
         table,
         validation_results,
         verdict,
@@ -316,6 +317,8 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
         if shared_line(cohort):
             d.p(shared_line(cohort), muted=True)
         d.p(verdict(cohort))
+        if chance := ship_chance(cohort):
+            d.p(chance)
         for line in ship_answered(cohort):
             d.p(line)
 
