@@ -239,15 +239,14 @@ def rank(cohorts: dict[str, list[tuple[str, dict[str, Any]]]], rule: Rule = Rule
         chosen = ranked[0] if ranked[0].eligible else None
         seeds = compare([(n, r) for n, r in results if n in chosen.folders], rule, by_seed=True) if chosen else []
         ship = seeds[0].folders[0] if seeds else None
+        ship_changes = dict(results)[ship].get("changes") if ship else None
         out.append({"before_dir": before, "max_lost": rule.max_lost, "max_answered": rule.max_answered,
                     "chosen": chosen.folders if chosen else None, "shared": shared_settings(results),
                     "ship": ship, "ship_what": shipped(ship, dict(results)[ship]) if ship else None,
                     # what to read before shipping it: the requests it answers that the model refused before
-                    "ship_answered_now": ((dict(results)[ship].get("changes") or {}).get("harmful_answered_now")
-                                          if ship else None),
+                    "ship_answered_now": (ship_changes or {}).get("harmful_answered_now") if ship else None,
                     # whether the shipped seed's flips are more than chance, on the same items
-                    "ship_paired": (paired_tests(dict(results)[ship]["changes"])
-                                    if ship and dict(results)[ship].get("changes") is not None else None),
+                    "ship_paired": paired_tests(ship_changes) if ship_changes is not None else None,
                     "seeds": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in seeds],
                     "settings": [asdict(s) | {"harmful_lost": s.harmful_lost} for s in ranked]})  # fmt: skip
     return out
