@@ -292,6 +292,7 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
         HEADERS,
         last_rule,
         rank,
+        resolution,
         shared_line,
         ship_answered,
         ship_chance,
@@ -321,6 +322,8 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
             d.p(chance)
         for line in ship_answered(cohort):
             d.p(line)
+        if coarse := resolution(cohort):
+            d.p(coarse, muted=True)
 
 
 def build_report(run: Path) -> tuple[Path, Path]:
