@@ -358,17 +358,7 @@ def choose(
     chosen setting's seed to ship, ranked by the same rule."""
     from rich.table import Table
 
-    from rass.mitigate.choose import (
-        CHOICE,
-        HEADERS,
-        Rule,
-        resolution,
-        shared_line,
-        ship_answered,
-        ship_chance,
-        table,
-        verdict,
-    )
+    from rass.mitigate.choose import CHOICE, HEADERS, Rule, shared_line, ship_answered, ship_chance, table, verdict
     from rass.mitigate.choose import choose as rank
     from rass.runs import RunDir, write_json
 
@@ -389,7 +379,7 @@ def choose(
             console.print(chance, markup=False)
         for line in ship_answered(cohort):
             console.print(f"  {line}", markup=False)
-        if coarse := resolution(cohort):
+        if coarse := cohort["resolution"]:
             console.print(f"[yellow]{coarse}[/yellow]")
     console.print(f"rule: {rule.words()}")
     out = write_json(run.root / "mitigate" / CHOICE, cohorts)

@@ -292,7 +292,6 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
         HEADERS,
         last_rule,
         rank,
-        resolution,
         shared_line,
         ship_answered,
         ship_chance,
@@ -322,7 +321,7 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
             d.p(chance)
         for line in ship_answered(cohort):
             d.p(line)
-        if coarse := resolution(cohort):
+        if coarse := cohort["resolution"]:
             d.p(coarse, muted=True)
 
 
