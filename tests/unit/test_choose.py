@@ -16,6 +16,7 @@ from rass.mitigate.choose import (
     VALIDATION_METRICS,
     Rule,
     choose,
+    cohort_lines,
     compare,
     rank,
     resolution,
@@ -275,6 +276,12 @@ def test_a_bound_on_requests_answered_now_counts_them_one_by_one_and_unknown_cou
     loose = cli.invoke(app, ["choose", "--run", str(run.root), "--max-answered", "2"])
     assert "chosen: trade" in loose.stdout and "  trade answers now [] h1: " in loose.stdout
     assert "trade answers now [] h0:" in build_report(run.root)[1].read_text()
+    # the CLI and the report give the same reading under the table, in the same order
+    lines = [line for _, line in cohort_lines(choose(root, Rule(max_answered=2))[0])]
+    assert [style for style, _ in cohort_lines(choose(root, Rule(max_answered=2))[0])][-1] == "warn"
+    for shown in (" ".join(loose.stdout.split()), " ".join(build_report(run.root)[1].read_text().split())):
+        at = [shown.find(" ".join(line.split())) for line in lines]
+        assert -1 not in at and at == sorted(at)
     (root / "keep" / "after-x" / "judged.jsonl").unlink()
     assert verdict(choose(root, Rule(max_answered=0))[0]).startswith("chosen: none (every setting loses more")
     bad = cli.invoke(app, ["choose", "--run", str(run.root), "--max-answered", "-1"])

@@ -358,7 +358,7 @@ def choose(
     chosen setting's seed to ship, ranked by the same rule."""
     from rich.table import Table
 
-    from rass.mitigate.choose import CHOICE, HEADERS, Rule, shared_line, ship_answered, ship_chance, table, verdict
+    from rass.mitigate.choose import CHOICE, HEADERS, Rule, cohort_lines, table
     from rass.mitigate.choose import choose as rank
     from rass.runs import RunDir, write_json
 
@@ -372,15 +372,10 @@ def choose(
         for row in table(cohort):
             shown.add_row(*row)
         console.print(shown)
-        if shared_line(cohort):
-            console.print(shared_line(cohort), markup=False)
-        console.print(verdict(cohort))
-        if chance := ship_chance(cohort):
-            console.print(chance, markup=False)
-        for line in ship_answered(cohort):
-            console.print(f"  {line}", markup=False)
-        if coarse := cohort["resolution"]:
-            console.print(f"[yellow]{coarse}[/yellow]")
+        for style, line in cohort_lines(cohort):
+            console.print(
+                f"  {line}" if style == "item" else line, markup=False, style="yellow" if style == "warn" else None
+            )
     console.print(f"rule: {rule.words()}")
     out = write_json(run.root / "mitigate" / CHOICE, cohorts)
     console.print(f"ranking in {out}")

@@ -308,6 +308,21 @@ def resolution(cohort: dict[str, Any]) -> str | None:
             "a larger --eval-limit gives the rule differences it can tell from chance")  # fmt: skip
 
 
+def cohort_lines(cohort: dict[str, Any]) -> list[tuple[str, str]]:
+    """The lines under one cohort's table, in order, each with how it is shown ("muted", "plain", "item" or
+    "warn"): the CLI and the report print the same reading, so both take it from here."""
+    lines: list[tuple[str, str]] = []
+    if shared := shared_line(cohort):
+        lines.append(("muted", shared))
+    lines.append(("plain", verdict(cohort)))
+    if chance := ship_chance(cohort):
+        lines.append(("plain", chance))
+    lines += [("item", line) for line in ship_answered(cohort)]
+    if coarse := cohort.get("resolution"):  # rankings saved before resolution existed have none
+        lines.append(("warn", coarse))
+    return lines
+
+
 def ship_answered(cohort: dict[str, Any]) -> list[str]:
     """One line per harmful request the seed to ship answers that the model refused before (none when its
     answers are not on disk): a count in the table is not a reading of what was let through."""

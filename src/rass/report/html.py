@@ -290,14 +290,11 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     from rass.errors import RassError
     from rass.mitigate.choose import (
         HEADERS,
+        cohort_lines,
         last_rule,
         rank,
-        shared_line,
-        ship_answered,
-        ship_chance,
         table,
         validation_results,
-        verdict,
     )
 
     rule = last_rule(mitigate_dir)  # as the last rass choose ranked them
@@ -314,15 +311,8 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
         d.p(f"Not ranked: {problem}", muted=True)
     for cohort in cohorts:
         d.table(list(HEADERS), table(cohort))
-        if shared_line(cohort):
-            d.p(shared_line(cohort), muted=True)
-        d.p(verdict(cohort))
-        if chance := ship_chance(cohort):
-            d.p(chance)
-        for line in ship_answered(cohort):
-            d.p(line)
-        if coarse := cohort["resolution"]:
-            d.p(coarse, muted=True)
+        for style, line in cohort_lines(cohort):
+            d.p(line, muted=style in ("muted", "warn"))
 
 
 def build_report(run: Path) -> tuple[Path, Path]:
