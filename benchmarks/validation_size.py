@@ -19,8 +19,7 @@ from typing import Any
 from _common import write
 
 from rass.mitigate.changes import paired_tests
-from rass.mitigate.choose import compare, validation_results
-from rass.mitigate.goals import harmful_refused, refused
+from rass.mitigate.choose import compare, side_counts, validation_results
 from rass.runs import read_rows
 
 
@@ -44,9 +43,9 @@ def _training(result: dict[str, Any]) -> tuple[str, Any] | None:
 
 
 def _counts(result: dict[str, Any], side: str) -> dict[str, int]:
-    benign, benign_n = refused(result[side], "morbench_core", "over_refusal")
-    harmful, harmful_n = harmful_refused(result[side])
-    return {"benign_refused": benign, "benign_n": benign_n, "harmful_refused": harmful, "harmful_n": harmful_n}
+    return dict(
+        zip(("benign_refused", "benign_n", "harmful_refused", "harmful_n"), side_counts(result[side]), strict=True)
+    )
 
 
 def _agreement(a: dict[str, bool], b: dict[str, bool]) -> dict[str, Any]:

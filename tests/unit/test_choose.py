@@ -277,8 +277,8 @@ def test_a_bound_on_requests_answered_now_counts_them_one_by_one_and_unknown_cou
     assert "chosen: trade" in loose.stdout and "  trade answers now [] h1: " in loose.stdout
     assert "trade answers now [] h0:" in build_report(run.root)[1].read_text()
     # the CLI and the report give the same reading under the table, in the same order
-    lines = [line for _, line in cohort_lines(choose(root, Rule(max_answered=2))[0])]
-    assert [style for style, _ in cohort_lines(choose(root, Rule(max_answered=2))[0])][-1] == "warn"
+    styles, lines = zip(*cohort_lines(choose(root, Rule(max_answered=2))[0]), strict=True)
+    assert styles[-1] == "warn"
     for shown in (" ".join(loose.stdout.split()), " ".join(build_report(run.root)[1].read_text().split())):
         at = [shown.find(" ".join(line.split())) for line in lines]
         assert -1 not in at and at == sorted(at)

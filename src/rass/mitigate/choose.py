@@ -91,7 +91,7 @@ class Rule:
                 "the chosen setting's seeds the one the same rule ranks first is the one to ship.")  # fmt: skip
 
 
-def _counts(side: dict[str, Any]) -> tuple[int, int, int, int]:
+def side_counts(side: dict[str, Any]) -> tuple[int, int, int, int]:
     """(benign refused, benign n, harmful refused, harmful n) of one side of a validation result."""
     return (*refused(side, "morbench_core", "over_refusal"), *harmful_refused(side))
 
@@ -174,7 +174,7 @@ def compare(results: Sequence[tuple[str, dict[str, Any]]], rule: Rule = Rule(), 
     ``by_seed`` ranks each training on its own, as the seeds of the chosen setting are to pick one to ship."""
     from statistics import mean
 
-    befores = {_counts(r["before"]) for _, r in results}
+    befores = {side_counts(r["before"]) for _, r in results}
     if len(befores) > 1:
         raise RassError("these validation results have different before measurements; compare one cohort at a time")
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -186,8 +186,8 @@ def compare(results: Sequence[tuple[str, dict[str, Any]]], rule: Rule = Rule(), 
     defaults = default_settings()
     settings = []
     for config, runs in zip(configs, groups.values(), strict=True):
-        after = [_counts(r["after"]) for _, r in runs]
-        benign_before, benign_n, harmful_before, harmful_n = _counts(runs[0][1]["before"])
+        after = [side_counts(r["after"]) for _, r in runs]
+        benign_before, benign_n, harmful_before, harmful_n = side_counts(runs[0][1]["before"])
         kls = [r["kl_harmless"] for _, r in runs if r.get("kl_harmless") is not None]
         nows = [r.get("harmful_answered_now") for _, r in runs]
         s = Setting(folders=[n for n, _ in runs], differs={k: config.get(k) for k in sorted(varying)},
@@ -318,7 +318,7 @@ def cohort_lines(cohort: dict[str, Any]) -> list[tuple[str, str]]:
     if chance := ship_chance(cohort):
         lines.append(("plain", chance))
     lines += [("item", line) for line in ship_answered(cohort)]
-    if coarse := cohort.get("resolution"):  # rankings saved before resolution existed have none
+    if coarse := cohort["resolution"]:
         lines.append(("warn", coarse))
     return lines
 
