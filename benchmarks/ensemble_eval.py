@@ -132,6 +132,13 @@ def _member(run: Path, name: str, split: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    try:
+        _main()
+    except RassError as exc:  # a wrong run, member or model: one line, no traceback
+        raise SystemExit(f"error: {exc}") from None
+
+
+def _main() -> None:
     from rass.data.seeds import load_seeds
     from rass.directions.vector import SteeringVector
     from rass.evaluate.backends import TransformersBackend
@@ -154,10 +161,7 @@ def main() -> None:
     args = ap.parse_args()
     if len(set(args.members)) < 2:
         raise SystemExit("error: an ensemble needs two or more different members")
-    try:
-        members = [_member(args.run, n, args.eval_split) for n in args.members]
-    except RassError as exc:
-        raise SystemExit(f"error: {exc}") from None
+    members = [_member(args.run, n, args.eval_split) for n in args.members]
     layers = {m["guard"]["layer"] for m in members if m["guard"]}
     run = RunDir(args.run)
     direction = SteeringVector.load(args.run / "directions" / "directions.safetensors")
