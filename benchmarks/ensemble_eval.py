@@ -75,6 +75,8 @@ class EnsembleBackend:
         import torch
         from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
+        from rass.models.batching import plan_batches
+
         k = len(self.names)
 
         class MeanOfMembers(LogitsProcessor):  # type: ignore[misc]
@@ -93,7 +95,7 @@ class EnsembleBackend:
                                   pad_token_id=chat.tokenizer.pad_token_id)  # fmt: skip
         replies = [""] * len(prompts)
         with torch.inference_mode():
-            for idx in chat._batches(lengths, batch_size):
+            for idx in plan_batches(lengths, batch_size):
                 enc = chat.encode([prompts[i] for i in idx])
                 ids = enc.input_ids.repeat_interleave(k, 0)
                 with self._hooks(ids.shape[0]):
@@ -114,6 +116,7 @@ class EnsembleBackend:
         ids = enc.input_ids.repeat_interleave(k, 0)
         with torch.inference_mode(), self._hooks(ids.shape[0]):
             logits = self.chat.model(input_ids=ids, attention_mask=enc.attention_mask.repeat_interleave(k, 0),
+                                     position_ids=enc.position_ids.repeat_interleave(k, 0),
                                      adapter_names=self.names * len(prompts)).logits[:, -1, :]  # fmt: skip
         lp = torch.log_softmax(logits.float(), -1).view(-1, k, logits.shape[-1])
         return torch.logsumexp(lp, 1) - math.log(k)
