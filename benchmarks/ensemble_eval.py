@@ -21,7 +21,6 @@ guard hook that compares each row's projection with its own member's threshold. 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import time
@@ -73,7 +72,7 @@ class EnsembleBackend:
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int) -> list[str]:
         import torch
-        from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
+        from transformers import LogitsProcessor, LogitsProcessorList
 
         from rass.models.batching import plan_batches
 
@@ -87,12 +86,7 @@ class EnsembleBackend:
 
         chat = self.chat
         lengths = chat.check_prompts(prompts, reserve=max_new_tokens)
-        eos = chat.model.generation_config.eos_token_id
-        eos_ids = sorted({*(eos if isinstance(eos, list) else [eos] if eos is not None else []),
-                          chat.tokenizer.eos_token_id} - {None})  # fmt: skip
-        config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, top_k=None, top_p=None,
-                                  temperature=None, repetition_penalty=None, eos_token_id=eos_ids,
-                                  pad_token_id=chat.tokenizer.pad_token_id)  # fmt: skip
+        config = chat.generation_config(max_new_tokens)
         replies = [""] * len(prompts)
         with torch.inference_mode():
             for idx in plan_batches(lengths, batch_size):
@@ -142,14 +136,21 @@ def main() -> None:
 
 
 def _main() -> None:
-    from rass.data.seeds import load_seeds
     from rass.directions.vector import SteeringVector
     from rass.evaluate.backends import TransformersBackend
     from rass.evaluate.harness import run_eval
     from rass.mitigate.changes import paired_tests, verdict_changes
     from rass.mitigate.config import MitigateConfig
     from rass.mitigate.goals import harmful_refused, refused
-    from rass.mitigate.runner import _eval_sets, _group_metrics, report_frame_ids, split_boundary
+    from rass.mitigate.runner import (
+        _eval_sets,
+        _group_metrics,
+        before_folder,
+        harmless_probe,
+        mean_kl,
+        report_frame_ids,
+        split_boundary,
+    )
     from rass.models.chat import ChatModel
     from rass.models.hooks import find_layers
     from rass.runs import RunDir, read_rows, write_json
@@ -174,12 +175,10 @@ def _main() -> None:
     train_rows, held, _ = split_boundary(run, cfg)
     langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
     records = _eval_sets(run, held, cfg, langs)
-    key = hashlib.sha256("\n".join([chat.fingerprint, str(cfg.eval_max_new_tokens), *(r.id for r in records)])
-                         .encode()).hexdigest()[:12]  # fmt: skip
-    before_dir = args.run / "mitigate" / f"before-{key}"
+    before_dir = before_folder(run, chat, cfg, records)
     if not (before_dir / "judged.jsonl").is_file():
         raise SystemExit(f"error: {before_dir} is missing: run rass mitigate on this split and limit first")
-    harmless = [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
+    harmless = harmless_probe()
     base_lp = chat.next_token_logprobs(harmless)
     before = run_eval(TransformersBackend(chat), records, before_dir, max_new_tokens=cfg.eval_max_new_tokens,
                       plots=False)  # fmt: skip
@@ -203,7 +202,7 @@ def _main() -> None:
     start = time.perf_counter()
     after = run_eval(backend, records, out_dir, max_new_tokens=cfg.eval_max_new_tokens, plots=False)
     after_lp = backend.first_token_logprobs(harmless)
-    kl = float((base_lp.exp() * (base_lp - after_lp)).sum(-1).clamp_min(0).mean())
+    kl = mean_kl(base_lp, after_lp)
     b_rows, a_rows = read_rows(before_dir / "judged.jsonl"), read_rows(out_dir / "judged.jsonl")
     report_ids = report_frame_ids(held)
     result: dict[str, Any] = {

@@ -260,9 +260,25 @@ def _count_langs(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     return _count(r["lang"] for r in rows)
 
 
-def _kl(chat: ChatModel, prompts: Sequence[str], base: Any) -> float:
-    after = chat.next_token_logprobs(list(prompts))
+def harmless_probe() -> list[str]:
+    """The harmless prompts whose first-token distribution before and after gives a mitigation's KL."""
+    from rass.data.seeds import load_seeds
+
+    return [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
+
+
+def mean_kl(base: Any, after: Any) -> float:
+    """Mean KL(before ‖ after) over rows of first-token log-probabilities ``[N, vocab]``."""
     return float((base.exp() * (base - after)).sum(-1).clamp_min(0).mean())
+
+
+def before_folder(run: RunDir, chat: ChatModel, cfg: MitigateConfig, records: Sequence[Any]) -> Path:
+    """The unmitigated model's evaluation folder, keyed by the model, the reply length and the items
+    only: every method, the ablation and any other comparison on the same items share one "before"."""
+    key = hashlib.sha256(
+        "\n".join([chat.fingerprint, str(cfg.eval_max_new_tokens), *(r.id for r in records)]).encode()
+    ).hexdigest()[:12]
+    return run.path("mitigate", f"before-{key}")
 
 
 def report_frame_ids(held: Sequence[dict[str, Any]]) -> set[str]:
@@ -535,7 +551,6 @@ def run_mitigation(
     rubric: Helper = None,
     teacher: Helper = None,
 ) -> dict[str, Any]:
-    from rass.data.seeds import load_seeds
     from rass.directions.vector import SteeringVector
     from rass.evaluate.backends import TransformersBackend
     from rass.evaluate.harness import run_eval
@@ -555,7 +570,7 @@ def run_mitigation(
     train_rows, held, ablation_rows = split_boundary(run, cfg)
     langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
     eval_records = _eval_sets(run, held, cfg, langs)
-    harmless_probe = [h.text for h in load_seeds(langs=["en"], sets=["harmless"], splits=["test"])[:16]]
+    probe = harmless_probe()
     trains = cfg.method in ("sft", "dpo") and not cfg.soup
     if cfg.train_from and trains:
         with launch.main_first():  # the copy is made once, before any process resumes from it
@@ -571,7 +586,7 @@ def run_mitigation(
             else None
         )
         return {"method": cfg.method, "rank": launch.local_rank(), "training": training}
-    base_lp = chat.next_token_logprobs(harmless_probe)
+    base_lp = chat.next_token_logprobs(probe)
 
     def measure(where: Path) -> dict[str, Any]:
         """The same items, judge and settings before and after: only the model differs."""
@@ -581,10 +596,7 @@ def run_mitigation(
 
     # the unmitigated model's answers depend only on the items and settings: every method and the
     # ablation share one "before" measurement (resumable like any evaluation)
-    key = hashlib.sha256(
-        "\n".join([chat.fingerprint, str(cfg.eval_max_new_tokens), *(r.id for r in eval_records)]).encode()
-    ).hexdigest()[:12]
-    before_dir = run.path("mitigate", f"before-{key}")
+    before_dir = before_folder(run, chat, cfg, eval_records)
     before = measure(before_dir)
     start = time.perf_counter()
     info: dict[str, Any] = {"method": cfg.method, "ablation": cfg.ablation, "layer": layer}
@@ -658,7 +670,7 @@ def run_mitigation(
                 "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
         after_dir = folder / ("after-" + content_key(what, 12))
         after = measure(after_dir)
-        info["kl_harmless"] = round(_kl(chat, harmless_probe, base_lp), 5)
+        info["kl_harmless"] = round(mean_kl(base_lp, chat.next_token_logprobs(probe)), 5)
     report_ids = report_frame_ids(held)
     b_rows = read_rows(before_dir / "judged.jsonl")
     a_rows = read_rows(after_dir / "judged.jsonl")

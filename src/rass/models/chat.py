@@ -324,6 +324,39 @@ class ChatModel:
         return lp
 
     # ----------------------------------------------------------------- generation
+    def generation_config(
+        self,
+        max_new_tokens: int,
+        *,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        min_new_tokens: int = 0,
+    ) -> Any:
+        """The ``GenerationConfig`` every reply is made with: stops at any of the model's end tokens, no
+        sampling knobs from the checkpoint's own config unless ``do_sample``."""
+        from transformers import GenerationConfig
+
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = sorted(
+            {
+                *(eos if isinstance(eos, list) else [eos] if eos is not None else []),
+                self.tokenizer.eos_token_id,
+            }
+            - {None}
+        )
+        return GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens or None,
+            do_sample=do_sample,
+            temperature=temperature if do_sample else None,
+            top_p=top_p if do_sample else None,
+            top_k=None,
+            repetition_penalty=None,
+            eos_token_id=eos_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+
     def generate(
         self,
         prompts: Sequence[str],
@@ -339,27 +372,10 @@ class ChatModel:
     ) -> list[str]:
         """Replies in prompt order; greedy unless ``do_sample``. Batches are length-bucketed."""
         import torch
-        from transformers import GenerationConfig
 
         lengths = self.check_prompts(prompts, reserve=max_new_tokens)
-        eos = self.model.generation_config.eos_token_id
-        eos_ids = sorted(
-            {
-                *(eos if isinstance(eos, list) else [eos] if eos is not None else []),
-                self.tokenizer.eos_token_id,
-            }
-            - {None}
-        )
-        config = GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            min_new_tokens=min_new_tokens or None,
-            do_sample=do_sample,
-            temperature=temperature if do_sample else None,
-            top_p=top_p if do_sample else None,
-            top_k=None,
-            repetition_penalty=None,
-            eos_token_id=eos_ids,
-            pad_token_id=self.tokenizer.pad_token_id,
+        config = self.generation_config(
+            max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p, min_new_tokens=min_new_tokens
         )
         if seed is not None:
             torch.manual_seed(seed)
