@@ -853,6 +853,7 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = cli.invoke(app, [*base, "--no-written-answers", "--learning-rate", "2e-4"])
     assert result.exit_code == 0 and not seen[-1].written and seen[-1].train["learning_rate"] == 2e-4
     assert "sft_weight" not in seen[-1].train  # plain DPO unless asked: same training key as before
+    assert "beta" not in seen[-1].train  # TrainConfig's beta unless asked: same training key as before
     assert "seed" not in seen[-1].train  # seed 0 unless asked: same training key and folder as before
     result = cli.invoke(app, [*base, "--train-seed", "2"])
     assert result.exit_code == 0 and seen[-1].train["seed"] == 2
@@ -869,55 +870,57 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0 and seen[-1].train["sft_weight"] == 1.0 and seen[-1].lookalikes == 12
     assert (seen[-1].retain, seen[-1].anchors, seen[-1].gen_batch, seen[-1].own_anchors) == (20, 24, 4, True)
     assert seen[-1].anchor_match == "order"
+    result = cli.invoke(app, [*base, "--method", "dpo", "--dpo-beta", "0.5"])
+    assert result.exit_code == 0 and seen[-1].train["beta"] == 0.5
     result = cli.invoke(app, [*base, "--eval-split", "validation"])
     assert result.exit_code == 0 and seen[-1].eval_split == "validation" and "split: validation" in result.stdout
     assert "rass choose --run" in result.stdout
     result = cli.invoke(app, [*base, "--anchor-match", "closest"])
-    assert result.exit_code == 2 and "nearest or order" in result.stderr and len(seen) == 6
+    assert result.exit_code == 2 and "nearest or order" in result.stderr and len(seen) == 7
     result = cli.invoke(app, [*base, "--eval-split", "dev"])
-    assert result.exit_code == 2 and "test or validation" in result.stderr and len(seen) == 6
+    assert result.exit_code == 2 and "test or validation" in result.stderr and len(seen) == 7
     result = cli.invoke(app, [*base, "--anchor-ratio", "0"])
-    assert result.exit_code == 2 and "above 0" in result.stderr and len(seen) == 6
+    assert result.exit_code == 2 and "above 0" in result.stderr and len(seen) == 7
     result = cli.invoke(app, [*base, "--anchor-ratio", "1.5"])
     assert result.exit_code == 0 and seen[-1].anchor_ratio == 1.5
     result = cli.invoke(app, [*base, "--name", "sft-ratio2", "--anchor-ratio", "2"])
     assert result.exit_code == 0 and seen[-1].name == "sft-ratio2"
     for bad in ("before-x", "a/b", ".."):  # a shared folder's name, a path, not a plain name
         result = cli.invoke(app, [*base, "--name", bad])
-        assert result.exit_code == 2 and "mitigation folder name" in result.stderr and len(seen) == 8
+        assert result.exit_code == 2 and "mitigation folder name" in result.stderr and len(seen) == 9
     result = cli.invoke(app, [*base, "--learning-rate", "0"])  # refused before any model loads
-    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 8
+    assert result.exit_code == 2 and "learning-rate" in result.stderr and len(seen) == 9
     result = cli.invoke(app, [*base, "--method", "dpo", "--dpo-sft-weight", "-1"])
-    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 8
+    assert result.exit_code == 2 and "dpo-sft-weight" in result.stderr and len(seen) == 9
     assert "boundary_weight" not in seen[-1].train  # off unless asked: same training key as before
     result = cli.invoke(app, [*base, "--boundary-weight", "0.5"])
     assert result.exit_code == 0 and seen[-1].train["boundary_weight"] == 0.5
     result = cli.invoke(app, [*base, "--method", "dpo", "--boundary-weight", "0.5"])
-    assert result.exit_code == 2 and "boundary-weight" in result.stderr and len(seen) == 9
+    assert result.exit_code == 2 and "boundary-weight" in result.stderr and len(seen) == 10
     assert not seen[-1].explained_refusals  # off unless asked
     result = cli.invoke(app, [*base, "--explained-refusals"])
     assert result.exit_code == 0 and seen[-1].explained_refusals
     result = cli.invoke(app, [*base, "--method", "steer", "--explained-refusals"])
-    assert result.exit_code == 2 and "explained-refusals" in result.stderr and len(seen) == 10
+    assert result.exit_code == 2 and "explained-refusals" in result.stderr and len(seen) == 11
     assert seen[-1].anchor_spread == "targets"
     result = cli.invoke(app, [*base, "--anchor-spread", "even"])
     assert result.exit_code == 0 and seen[-1].anchor_spread == "even"
     result = cli.invoke(app, [*base, "--anchor-spread", "uneven"])
-    assert result.exit_code == 2 and "targets or even" in result.stderr and len(seen) == 11
+    assert result.exit_code == 2 and "targets or even" in result.stderr and len(seen) == 12
     assert seen[-1].lookalike_pool == "probe"
     result = cli.invoke(app, [*base, "--lookalike-pool", "seeds"])
     assert result.exit_code == 0 and seen[-1].lookalike_pool == "seeds"
     result = cli.invoke(app, [*base, "--lookalike-pool", "all"])
-    assert result.exit_code == 2 and "probe or seeds" in result.stderr and len(seen) == 12
+    assert result.exit_code == 2 and "probe or seeds" in result.stderr and len(seen) == 13
     result = cli.invoke(app, [*base, "--method", "steer", "--lookalike-pool", "seeds"])
-    assert result.exit_code == 2 and "lookalike-pool" in result.stderr and len(seen) == 12
+    assert result.exit_code == 2 and "lookalike-pool" in result.stderr and len(seen) == 13
     assert seen[-1].anchor_edge == "logodds"
     result = cli.invoke(app, [*base, "--anchor-edge", "projection"])
     assert result.exit_code == 0 and seen[-1].anchor_edge == "projection"
     result = cli.invoke(app, [*base, "--anchor-edge", "distance"])
-    assert result.exit_code == 2 and "logodds or projection" in result.stderr and len(seen) == 13
+    assert result.exit_code == 2 and "logodds or projection" in result.stderr and len(seen) == 14
     result = cli.invoke(app, [*base, "--anchor-match", "order", "--anchor-edge", "projection"])
-    assert result.exit_code == 2 and "anchor-edge" in result.stderr and len(seen) == 13
+    assert result.exit_code == 2 and "anchor-edge" in result.stderr and len(seen) == 14
     assert (seen[-1].adapter_scale, seen[-1].train_from) == (1.0, None)
     result = cli.invoke(app, [*base, "--train-from", "sft-seed4"])  # refused before a model loads
     assert result.exit_code == 1 and "mitigate/sft-seed4 holds no training to start from" in result.output
@@ -931,7 +934,7 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
                 ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"]):  # fmt: skip
         result = cli.invoke(app, [*base, *bad])
-        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 15
+        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 16
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -1657,6 +1660,8 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
         ({"method": "steer", "train_from": "sft"}, ["--method", "steer", "--train-from", "sft"], "--train-from"),
         ({"method": "dpo", "train": {"boundary_weight": 0.5}}, ["--method", "dpo", "--boundary-weight", "0.5"],
          "--boundary-weight"),
+        ({"train": {"sft_weight": 1.0}}, ["--dpo-sft-weight", "1"], "--dpo-sft-weight"),
+        ({"method": "steer", "train": {"beta": 0.5}}, ["--method", "steer", "--dpo-beta", "0.5"], "--dpo-beta"),
         ({"method": "steer", "explained_refusals": True}, ["--method", "steer", "--explained-refusals"],
          "--explained-refusals"),
         ({"method": "steer", "mine_anchors": 4}, ["--method", "steer", "--mine-anchors", "4"], "--mine-anchors"),

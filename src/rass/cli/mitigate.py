@@ -90,6 +90,14 @@ def mitigate(
             help="dpo: weight of an NLL term on the chosen answers added to the DPO loss (0: plain DPO).",
         ),
     ] = 0.0,
+    dpo_beta: Annotated[
+        float | None,
+        typer.Option(
+            min=1e-6,
+            help="dpo: the DPO beta, how strongly the loss holds the adapter to the model before it (default "
+            "0.1; higher stays nearer).",
+        ),
+    ] = None,
     eval_limit: Annotated[
         int,
         typer.Option(
@@ -238,7 +246,7 @@ def mitigate(
     from rass.runs import RunDir
 
     # training settings passed only when set, so a default run keeps the training key it had before they existed
-    optional = {"sft_weight": dpo_sft_weight, "seed": train_seed, "batch_size": train_batch_size,
+    optional = {"sft_weight": dpo_sft_weight, "beta": dpo_beta, "seed": train_seed, "batch_size": train_batch_size,
                 "grad_accum": grad_accum, "max_length": max_length, "boundary_weight": boundary_weight}  # fmt: skip
     cfg = MitigateConfig(method=method, ablation=ablation, eval_limit=eval_limit, anchors=anchors, retain=retain,
                          anchor_ratio=anchor_ratio, eval_split=eval_split, own_anchors=own_anchors,
