@@ -49,3 +49,13 @@ def write(name: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n")
     return path
+
+
+def one_line_errors(fn: Callable[[], None]) -> None:
+    """Run a script's body; a RassError (a wrong run, folder, member or model) ends it with one line, rc 1."""
+    from rass.errors import RassError
+
+    try:
+        fn()
+    except RassError as exc:
+        raise SystemExit(f"error: {exc}") from None

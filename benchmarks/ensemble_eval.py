@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import write
+from _common import one_line_errors, write
 
 from rass.errors import RassError
 
@@ -129,10 +129,7 @@ def _member(run: Path, name: str, split: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    try:
-        _main()
-    except RassError as exc:  # a wrong run, member or model: one line, no traceback
-        raise SystemExit(f"error: {exc}") from None
+    one_line_errors(_main)
 
 
 def _main() -> None:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from _common import write
+from _common import one_line_errors, write
 
 from rass.errors import RassError
 
@@ -65,10 +65,7 @@ def guarded_refusal(items: Sequence[dict[str, Any]], evaluated: float) -> dict[s
 
 
 def main() -> None:
-    try:
-        _main()
-    except RassError as exc:  # a wrong run, folder or quantile: one line, no traceback
-        raise SystemExit(f"error: {exc}") from None
+    one_line_errors(_main)
 
 
 def _main() -> None:
