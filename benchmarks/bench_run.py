@@ -1,6 +1,10 @@
 """Per-stage wall time of ``rass run`` for a profile, read from the run's manifest (P4).
 
 python benchmarks/bench_run.py --profile quick --out /tmp/rass-quick
+python benchmarks/bench_run.py --out /tmp/demo/runs/demo --existing   # e.g. after make demo
+
+With ``--existing`` the run is not started: a finished run's manifest is read, and the total is the sum of its
+stages (no model loading or install around them); the profile is the run's own.
 """
 
 from __future__ import annotations
@@ -12,23 +16,37 @@ import sys
 import time
 from pathlib import Path
 
-from _common import write
+from _common import one_line_errors, write
 
 
 def main() -> None:
+    from rass.errors import RassError
+
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--profile", default="quick")
     ap.add_argument("--model", default=None)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--existing", action="store_true", help="read a finished run in --out instead of running one")
     args = ap.parse_args()
-    cmd = [sys.executable, "-m", "rass.cli.main", "run", "--profile", args.profile, "--out", str(args.out)]
-    if args.model:
-        cmd += ["--model", args.model]
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    total = time.perf_counter() - start
-    manifest = json.loads((args.out / "manifest.json").read_text())
+    manifest_path = args.out / "manifest.json"
+    if args.existing:
+        if not manifest_path.is_file():
+            raise RassError(f"{args.out} holds no finished run: no manifest.json there")
+    else:
+        cmd = [sys.executable, "-m", "rass.cli.main", "run", "--profile", args.profile, "--out", str(args.out)]
+        if args.model:
+            cmd += ["--model", args.model]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        total = time.perf_counter() - start
+    manifest = json.loads(manifest_path.read_text())
     stages = {k: v.get("seconds") for k, v in manifest["stages"].items()}
+    if args.existing:
+        undone = [k for k, v in manifest["stages"].items() if v.get("status") != "done"]
+        if undone:
+            raise RassError(f"{args.out} is not finished: stage(s) {', '.join(undone)} not done")
+        total = sum(float(v or 0) for v in stages.values())
+        args.profile = manifest["config"].get("profile", args.profile)
     name = f"run-{args.profile}" + (f"-{args.model.replace(':', '-')}" if args.model else "")
     path = write(
         name,
@@ -36,9 +54,11 @@ def main() -> None:
             "profile": args.profile,
             "model": manifest["config"]["model"],
             "total_s": round(total, 1),
+            "total_is": "sum of the stages of an existing run" if args.existing else "wall time of rass run",
             "stages_s": stages,
             "config": manifest["config"],
-            "git": manifest.get("git"),
+            "git": manifest.get("git_sha"),
+            "created": manifest.get("created"),
         },
     )
     print(
@@ -49,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(main)
