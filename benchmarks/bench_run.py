@@ -29,16 +29,15 @@ def main() -> None:
     ap.add_argument("--existing", action="store_true", help="read a finished run in --out instead of running one")
     args = ap.parse_args()
     manifest_path = args.out / "manifest.json"
-    if args.existing:
-        if not manifest_path.is_file():
-            raise RassError(f"{args.out} holds no finished run: no manifest.json there")
-    else:
+    if not args.existing:
         cmd = [sys.executable, "-m", "rass.cli.main", "run", "--profile", args.profile, "--out", str(args.out)]
         if args.model:
             cmd += ["--model", args.model]
         start = time.perf_counter()
         subprocess.run(cmd, check=True)
         total = time.perf_counter() - start
+    elif not manifest_path.is_file():
+        raise RassError(f"{args.out} holds no finished run: no manifest.json there")
     manifest = json.loads(manifest_path.read_text())
     stages = {k: v.get("seconds") for k, v in manifest["stages"].items()}
     if args.existing:
