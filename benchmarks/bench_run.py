@@ -10,7 +10,6 @@ stages (no model loading or install around them); the profile is the run's own.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from _common import one_line_errors, write
 
 def main() -> None:
     from rass.errors import RassError
+    from rass.runs import RunDir
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--profile", default="quick")
@@ -28,24 +28,23 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--existing", action="store_true", help="read a finished run in --out instead of running one")
     args = ap.parse_args()
-    manifest_path = args.out / "manifest.json"
-    if not args.existing:
+    if args.existing:
+        run = RunDir.existing(args.out, first="rass run --profile PROFILE --out RUN")
+        undone = [k for k in run.manifest["stages"] if not run.is_done(k)]
+        if undone:
+            raise RassError(f"{args.out} is not finished: stage(s) {', '.join(undone)} not done")
+        total = sum(float(v.get("seconds") or 0) for v in run.manifest["stages"].values())
+        args.profile = run.manifest["config"].get("profile", args.profile)
+    else:
         cmd = [sys.executable, "-m", "rass.cli.main", "run", "--profile", args.profile, "--out", str(args.out)]
         if args.model:
             cmd += ["--model", args.model]
         start = time.perf_counter()
         subprocess.run(cmd, check=True)
         total = time.perf_counter() - start
-    elif not manifest_path.is_file():
-        raise RassError(f"{args.out} holds no finished run: no manifest.json there")
-    manifest = json.loads(manifest_path.read_text())
+        run = RunDir.existing(args.out)
+    manifest = run.manifest
     stages = {k: v.get("seconds") for k, v in manifest["stages"].items()}
-    if args.existing:
-        undone = [k for k, v in manifest["stages"].items() if v.get("status") != "done"]
-        if undone:
-            raise RassError(f"{args.out} is not finished: stage(s) {', '.join(undone)} not done")
-        total = sum(float(v or 0) for v in stages.values())
-        args.profile = manifest["config"].get("profile", args.profile)
     name = f"run-{args.profile}" + (f"-{args.model.replace(':', '-')}" if args.model else "")
     path = write(
         name,
