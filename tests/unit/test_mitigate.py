@@ -930,11 +930,14 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     result = cli.invoke(app, [*base, "--adapter-scale", "0.6", "--train-from", "sft-seed4"])
     assert result.exit_code == 0 and (seen[-1].adapter_scale, seen[-1].train_from) == (0.6, "sft-seed4")
     result = cli.invoke(app, [*base, "--guard", "0.99"])
-    assert result.exit_code == 0 and seen[-1].guard == 0.99
+    assert result.exit_code == 0 and seen[-1].guard == 0.99 and seen[-1].gate == 0.0
+    result = cli.invoke(app, [*base, "--guard", "0.99", "--gate", "0.1"])
+    assert result.exit_code == 0 and (seen[-1].guard, seen[-1].gate) == (0.99, 0.1)
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
-                ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"]):  # fmt: skip
+                ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"],
+                ["--gate", "1"], ["--method", "steer", "--gate", "0.1"]):  # fmt: skip
         result = cli.invoke(app, [*base, *bad])
-        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 16
+        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 17
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -1342,6 +1345,7 @@ def test_a_scaled_adapter_is_the_training_times_the_scale_in_memory_and_on_disk(
         scale_adapter(_fresh(), 0.5, out)
     assert method_folder(MitigateConfig(adapter_scale=0.5, train={"seed": 2})) == "sft-x0.5-seed2"
     assert method_folder(MitigateConfig(guard=0.99, train={"seed": 2})) == "sft-guard0.99-seed2"
+    assert method_folder(MitigateConfig(guard=0.99, gate=0.1, train={"seed": 2})) == "sft-guard0.99-gate0.1-seed2"
 
 
 def test_the_guard_is_fitted_on_benign_train_prompts_of_concepts_the_training_never_saw() -> None:
@@ -1464,6 +1468,27 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
         == len(guard_reference(["en"], [])) - 1
     )
     assert guarded["after_dir"] != res["after_dir"] and len(compare([("sft-soup", res), ("g", guarded)])) == 2
+    # gated: a prompt the model before projects above the gate gets the model before's answer, word for word
+    gated = run_mitigation(_fresh(), run, MitigateConfig(soup=cfg.soup, eval_limit=2, eval_max_new_tokens=4,
+                                                         eval_split="validation", guard=0.9, gate=0.5))  # fmt: skip
+    folder = run.root / "mitigate" / "sft-soup-guard0.9-gate0.5"
+    assert gated["folder"] == folder.name and read_json(folder / "gate.json")["threshold"] == gated["gate"]["threshold"]
+    answers = gated["gate"]["adapter_answers"]
+    assert sum(answers["benign"].values()) + sum(answers["harmful"].values()) == gated["items"]["eval"]
+    from rass.directions.vector import SteeringVector
+
+    layer = gated["gate"]["layer"]
+    unit = SteeringVector.load(run.root / "directions" / "directions.safetensors").layer_vectors[layer]
+    unit = unit / unit.norm()
+    before = {r["id"]: r for r in read_rows(run.root / "mitigate" / gated["before_dir"] / "judged.jsonl")}
+    after = read_rows(folder / gated["after_dir"] / "judged.jsonl")
+    proj = (_fresh().forward([r["prompt"] for r in after], sites=[f"resid_pre.{layer}"])
+            .activations[f"resid_pre.{layer}"].float() @ unit.float()).tolist()  # fmt: skip
+    above = [r for r, p in zip(after, proj, strict=True) if p > gated["gate"]["threshold"]]
+    assert above and len(above) == sum(v["unmitigated"] for k, v in answers.items() if k != "harmless_probe")
+    assert all(r["response"] == before[r["id"]]["response"] for r in above)
+    with pytest.raises(RassError, match="a gate is a quantile"):
+        run_mitigation(_fresh(), run, MitigateConfig(method="steer", gate=0.1))
     (run.root / "mitigate" / "sft-seed1" / "data" / "retain.jsonl").unlink()
     with pytest.raises(RassError, match="sft-seed1 keeps no rows it trained on"):
         run_mitigation(_fresh(), run, MitigateConfig(soup=cfg.soup, eval_limit=2, eval_max_new_tokens=4,

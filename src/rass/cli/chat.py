@@ -33,7 +33,7 @@ def chat(
     threads: ThreadsOpt = 0,
 ) -> None:
     """Print the model's reply (greedy by default)."""
-    from rass.mitigate.apply import mitigated, read_mitigation
+    from rass.mitigate.apply import answering, read_mitigation
     from rass.models.chat import ChatModel
 
     if mitigation is not None:  # complete before a model loads
@@ -47,8 +47,10 @@ def chat(
         progress=False,
     )
     with ExitStack() as stack:
-        applied = stack.enter_context(mitigated(chat_model, mitigation)) if mitigation is not None else None
-        reply = chat_model.generate(
+        applied, answerer = (
+            stack.enter_context(answering(chat_model, mitigation)) if mitigation is not None else (None, chat_model)
+        )
+        reply = answerer.generate(
             [prompt],
             max_new_tokens=max_new_tokens,
             do_sample=sample,
@@ -56,7 +58,7 @@ def chat(
             top_p=top_p,
             seed=seed,
         )[0]
-        score = float(chat_model.refusal_score([prompt])[0])
+        score = float(answerer.refusal_score([prompt])[0])
     if as_json:
         record = {
             "model": model,

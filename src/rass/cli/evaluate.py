@@ -92,6 +92,7 @@ def eval_(
     records = cap_per_lang(records, limit, key=lambda r: (r.lang, r.label, r.kind))
     with ExitStack() as stack:
         chat = None
+        answerer: Any = None  # what answers: the model, or a gated mitigation routing each prompt
         if backend == "vllm":
             if adapter or steer or mitigation:
                 raise RassError("--adapter, --steer and --mitigation need the transformers backend")
@@ -104,10 +105,12 @@ def eval_(
                 from rass.models.adapters import attach_adapter
 
                 attach_adapter(chat, adapter)
+            answerer = chat
             if mitigation is not None:
-                from rass.mitigate.apply import mitigated
+                from rass.mitigate.apply import answering
 
-                console.print(stack.enter_context(mitigated(chat, mitigation)).describe())
+                applied, answerer = stack.enter_context(answering(chat, mitigation))
+                console.print(applied.describe())
             if steer:
                 from rass.directions.vector import SteeringVector
 
@@ -117,12 +120,12 @@ def eval_(
                 if layer is None:
                     raise DataError(f'{steer}: give "layer" (the direction file names no chosen layer)')
                 stack.enter_context(chat.steer(vec.layer_vectors[int(layer)], float(cfg["alpha"]), layers=[int(layer)]))
-            impl = TransformersBackend(chat)
+            impl = TransformersBackend(chat) if answerer is chat else answerer
         else:
             raise typer.BadParameter("use transformers or vllm", param_hint="--backend")
         run = RunDir(out)  # only once the model and its adapter or mitigation are set: no empty run on a refusal
         metrics = run_eval(
-            impl, records, run.path(name), logit_chat=chat if logit_check else None,
+            impl, records, run.path(name), logit_chat=answerer if logit_check else None,
             max_new_tokens=max_new_tokens, batch_size=batch_size,
         )  # fmt: skip
     table = Table(title=f"{model} on {bench.name}")

@@ -75,6 +75,14 @@ def mitigate(
             "quantile (e.g. 0.99) of the benign train prompts the training never saw; saved as guard.json (0: off).",
         ),
     ] = 0.0,
+    gate: Annotated[
+        float,
+        typer.Option(
+            help="sft/dpo or a soup: the adapter (and its guard) answers only inputs the unmitigated model projects "
+            "at or below this quantile (e.g. 0.1) of the probe's harmful train prompts; the model as it was answers "
+            "the rest. Saved as gate.json (0: off).",
+        ),
+    ] = 0.0,
     train_from: Annotated[
         str | None,
         typer.Option(
@@ -257,7 +265,7 @@ def mitigate(
                          mine_anchors=mine_anchors, explained_refusals=explained_refusals,
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
-                         guard=guard)  # fmt: skip
+                         guard=guard, gate=gate)  # fmt: skip
     try:  # every option that cannot run is refused here, before the run folder is even read
         check_config(cfg)
     except ConfigProblem as exc:
@@ -317,6 +325,13 @@ def mitigate(
         console.print(f"guard: the refusal direction added above projection {g['threshold']} at layer {g['layer']} "
                       f"(the {g['quantile']:g} quantile of {g['reference_prompts']} unseen benign train prompts); "
                       f"{run_dir}/mitigate/{res['folder']}/guard.json")  # fmt: skip
+    if res.get("gate"):
+        g = res["gate"]
+        by = g.get("adapter_answers", {})
+        answered = ", ".join(f"{k} {v['adapter']} of {v['adapter'] + v['unmitigated']}" for k, v in by.items())
+        console.print(f"gate: the adapter answers inputs the model before projects at or below {g['threshold']} at "
+                      f"layer {g['layer']} (the {g['quantile']:g} quantile of {g['reference_prompts']} harmful probe "
+                      f"prompts); it answered {answered}; {run_dir}/mitigate/{res['folder']}/gate.json")  # fmt: skip
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
         console.print(data_summary(data))

@@ -19,7 +19,7 @@ from rass.runs import read_rows, write_json
 if TYPE_CHECKING:
     from rass.data.schema import PromptRecord
     from rass.evaluate.backends import Backend
-    from rass.models.chat import ChatModel
+    from rass.judge.logit import RefusalScorer
 
 
 def _done(path: Path) -> dict[str, dict[str, Any]]:
@@ -32,7 +32,7 @@ def run_eval(
     folder: Path,
     *,
     judge: str = "string",
-    logit_chat: ChatModel | None = None,
+    logit_chat: RefusalScorer | None = None,
     max_new_tokens: int = 128,
     batch_size: int = 16,
     chunk: int = 64,

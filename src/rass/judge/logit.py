@@ -14,14 +14,26 @@ import json
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rass.errors import EmptyInputError
 from rass.judge.base import JudgeItem, Judgement, register
 from rass.paths import rass_home
 
 if TYPE_CHECKING:
+    import torch
+
     from rass.models.chat import ChatModel
+
+
+class RefusalScorer(Protocol):
+    """What the logit judge reads: a ChatModel, or a gated mitigation that routes each prompt."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def fingerprint(self) -> str: ...
+    def refusal_score(self, prompts: Sequence[str], *, batch_size: int | None = None) -> torch.Tensor: ...
 
 
 def calibration_path(fingerprint: str) -> Path:
@@ -48,7 +60,7 @@ class LogitJudge:
     name = "logit"
     version = "1.0"
 
-    def __init__(self, model: ChatModel, threshold: float | None = None, batch_size: int | None = None):
+    def __init__(self, model: RefusalScorer, threshold: float | None = None, batch_size: int | None = None):
         self.model = model
         self.batch_size = batch_size
         self.threshold = threshold if threshold is not None else self._saved_threshold()

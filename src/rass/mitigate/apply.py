@@ -10,17 +10,20 @@ answer as the evaluated model did.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rass.errors import RassError
+from rass.mitigate.gate import Gate, GatedChat
 from rass.mitigate.guard import guard_band
 from rass.mitigate.steer import SteerBand
 from rass.runs import read_json_if
 
 if TYPE_CHECKING:
+    from rass.directions.vector import SteeringVector
     from rass.models.chat import ChatModel
 
 METRICS = ("metrics.json", "metrics-validation.json")  # the test evaluation's record first
@@ -41,6 +44,7 @@ class Mitigation:
     adapter: Path | None
     band: SteerBand | None
     band_kind: str | None  # "guard" (adds the direction above a threshold) or "steer" (subtracts it in a band)
+    gate: Gate | None = None  # the adapter answers only inputs the unmitigated model projects at or below it
 
     def describe(self) -> str:
         """One line for a log: what is applied, as the folder names it."""
@@ -51,6 +55,8 @@ class Mitigation:
             parts.append(
                 f"{self.band_kind} at layer {self.layer} on projections {self.band.lo:.4g}..{self.band.hi:.4g}"
             )
+        if self.gate is not None:
+            parts.append(f"gated: the adapter answers unmitigated projections <= {self.gate.threshold:.4g}")
         return ", ".join(parts)
 
 
@@ -67,7 +73,7 @@ def read_mitigation(folder: Path) -> Mitigation:
         raise RassError(f"{folder} holds no mitigation: its metrics file names no method (before-*, data-* and "
                         "lookalikes are shared by every method); name one rass mitigate wrote to")  # fmt: skip
     method, layer = str(record["method"]), int(record.get("layer", -1))
-    adapter = band = kind = None
+    adapter = band = kind = gate = None
     if method in ("sft", "dpo"):
         adapter = folder / adapter_name(record)
         if not (adapter / "adapter_config.json").is_file():
@@ -80,6 +86,9 @@ def read_mitigation(folder: Path) -> Mitigation:
                 "guard",
                 int(guard["layer"]),
             )
+        if record.get("gate"):  # like the guard: its own file first
+            gate = Gate.from_record(read_json_if(folder / "gate.json") or record["gate"])
+            layer = gate.layer
     elif method == "steer":
         lo, hi = record.get("band") or (None, None)
         if lo is None or hi is None:
@@ -87,25 +96,19 @@ def read_mitigation(folder: Path) -> Mitigation:
         band, kind = SteerBand(float(lo), float(hi), float(record.get("config", {}).get("steer_alpha", 1.0))), "steer"
     else:
         raise RassError(f"{folder} records an unknown method {method!r}")
-    if band is not None and layer < 0:
+    if (band is not None or gate is not None) and layer < 0:
         raise RassError(f"{folder} records no probe layer for its steering")
-    return Mitigation(folder=folder, method=method, layer=layer, adapter=adapter, band=band, band_kind=kind)
+    return Mitigation(folder=folder, method=method, layer=layer, adapter=adapter, band=band, band_kind=kind, gate=gate)
 
 
-@contextmanager
-def mitigated(chat: ChatModel, folder: Path) -> Iterator[Mitigation]:
-    """``chat`` answering as the mitigation in ``folder`` was evaluated: its adapter attached (in place; it
-    stays after the block) and its guard or steering band hooked in (removed when the block ends).
-
-    The steering direction is the run's (``RUN/directions/directions.safetensors``), at the probe layer.
-    """
+def _prepare(chat: ChatModel, folder: Path) -> tuple[Mitigation, SteeringVector | None]:
+    """The mitigation read, its run's direction loaded where it steers or gates, its adapter attached."""
     from rass.directions.vector import SteeringVector
-    from rass.mitigate.steer import conditional_steering
     from rass.models.adapters import attach_adapter, check_base
 
     m = read_mitigation(folder)
     direction = None
-    if m.band is not None:
+    if m.band is not None or m.gate is not None:
         path = folder.parent.parent / "directions" / "directions.safetensors"
         if folder.parent.name != "mitigate" or not path.is_file():
             raise RassError(f"the steering of {folder} needs its run's directions: {path} is missing")
@@ -116,8 +119,43 @@ def mitigated(chat: ChatModel, folder: Path) -> Iterator[Mitigation]:
     if m.adapter is not None:
         check_base(chat, m.adapter)  # before steering hooks: a wrong base fails with nothing attached
         attach_adapter(chat, m.adapter)
+    return m, direction
+
+
+@contextmanager
+def mitigated(chat: ChatModel, folder: Path) -> Iterator[Mitigation]:
+    """``chat`` answering as the mitigation in ``folder`` was evaluated: its adapter attached (in place; it
+    stays after the block) and its guard or steering band hooked in (removed when the block ends).
+
+    The steering direction is the run's (``RUN/directions/directions.safetensors``), at the probe layer.
+    A gated mitigation chooses a model per prompt, which no hook on ``chat`` can: use ``answering``.
+    """
+    from rass.mitigate.steer import conditional_steering
+
+    if read_mitigation(folder).gate is not None:
+        raise RassError(f"{folder} is gated: answer through rass.mitigate.apply.answering(chat, folder), "
+                        "which sends each prompt to the adapter or to the model as the evaluation did")  # fmt: skip
+    m, direction = _prepare(chat, folder)
     if direction is None or m.band is None:
         yield m
         return
     with conditional_steering(chat, direction.layer_vectors[m.layer], m.layer, m.band):
         yield m
+
+
+@contextmanager
+def answering(chat: ChatModel, folder: Path) -> Iterator[tuple[Mitigation, ChatModel | GatedChat]]:
+    """Any mitigation, gated or not, and what to answer with: ``chat`` set up as ``mitigated`` does, or for
+    a gated one a ``GatedChat`` that sends each prompt to the adapter (and its guard) or to the model.
+    Both answer ``generate``, ``next_token_logprobs`` and ``refusal_score`` alike."""
+    from rass.mitigate.steer import conditional_steering
+
+    if read_mitigation(folder).gate is None:
+        with mitigated(chat, folder) as m:
+            yield m, chat
+        return
+    m, direction = _prepare(chat, folder)
+    assert m.gate is not None and direction is not None
+    vector = direction.layer_vectors[m.layer]
+    guard_on = partial(conditional_steering, chat, vector, m.layer, m.band) if m.band is not None else nullcontext
+    yield m, GatedChat(chat, vector, m.gate, guard_on)

@@ -21,7 +21,7 @@ EVAL_SPLITS = ("test", "validation")
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
                          "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
                          "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
-                         "guard": 0.0}  # fmt: skip
+                         "guard": 0.0, "gate": 0.0}  # fmt: skip
 
 
 @dataclass
@@ -93,6 +93,10 @@ class MitigateConfig:
     # sft/dpo: after training, the refusal direction is added (alpha 1) to every input projecting above this
     # quantile of the benign train prompts the training never saw (rass.mitigate.guard); 0: no guard
     guard: float = 0.0
+    # sft/dpo or a soup: the adapter (and its guard) answers only inputs the unmitigated model projects at or
+    # below this quantile of the probe's harmful train/validation prompts; the rest get the unmitigated
+    # model's answer (rass.mitigate.gate); 0: every input gets the adapter
+    gate: float = 0.0
 
 
 # folders of mitigate/ that hold what every method shares, never one method's results
@@ -149,6 +153,9 @@ def check_config(cfg: MitigateConfig) -> None:
         (bool(cfg.guard) and not ((trains or bool(cfg.soup)) and 0 < cfg.guard < 1), "--guard",
          f"a guard is a quantile between 0 and 1 fitted after an sft or dpo training or on a soup, e.g. 0.99, "
          f"got {cfg.guard:g} with {'a soup' if cfg.soup else cfg.method}"),
+        (bool(cfg.gate) and not ((trains or bool(cfg.soup)) and 0 < cfg.gate < 1), "--gate",
+         f"a gate is a quantile between 0 and 1 of the probe's harmful prompts, chosen between an sft or dpo "
+         f"adapter (or a soup) and the model, e.g. 0.1, got {cfg.gate:g} with {'a soup' if cfg.soup else cfg.method}"),
         (bool(cfg.train_from) and not (trains and not cfg.soup), "--train-from",
          f"train_from takes a training's checkpoints: use sft or dpo, not {'a soup' if cfg.soup else cfg.method}"),
         (bool(cfg.train.get("boundary_weight")) and cfg.method != "sft", "--boundary-weight",

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Collection, Iterable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from rass.mitigate.lookalikes import one_per_concept, score_seed_lookalikes
 from rass.runs import RunDir, content_key, read_json, read_json_if, read_rows, stable_fields, write_json
 
 if TYPE_CHECKING:
+    from rass.mitigate.gate import GatedChat
     from rass.models.chat import ChatModel
     from rass.models.spec import ModelRef
 
@@ -436,6 +438,7 @@ def method_folder(cfg: MitigateConfig) -> str:
     # a scaled or guarded evaluation of a training is another result: never the unscaled one's folder
     scaled = f"-x{cfg.adapter_scale:g}" if cfg.adapter_scale != 1.0 else ""
     guarded = f"-guard{cfg.guard:g}" if cfg.guard else ""
+    guarded += f"-gate{cfg.gate:g}" if cfg.gate else ""
     if cfg.soup:
         return cfg.soup[0] + "-soup" + scaled + guarded
     seed = cfg.train.get("seed") if cfg.method != "steer" else None
@@ -588,11 +591,10 @@ def run_mitigation(
         return {"method": cfg.method, "rank": launch.local_rank(), "training": training}
     base_lp = chat.next_token_logprobs(probe)
 
-    def measure(where: Path) -> dict[str, Any]:
+    def measure(where: Path, answerer: GatedChat | None = None) -> dict[str, Any]:
         """The same items, judge and settings before and after: only the model differs."""
-        return run_eval(
-            TransformersBackend(chat), eval_records, where, max_new_tokens=cfg.eval_max_new_tokens, plots=False
-        )
+        backend = answerer if answerer is not None else TransformersBackend(chat)
+        return run_eval(backend, eval_records, where, max_new_tokens=cfg.eval_max_new_tokens, plots=False)
 
     # the unmitigated model's answers depend only on the items and settings: every method and the
     # ablation share one "before" measurement (resumable like any evaluation)
@@ -600,6 +602,7 @@ def run_mitigation(
     before = measure(before_dir)
     start = time.perf_counter()
     info: dict[str, Any] = {"method": cfg.method, "ablation": cfg.ablation, "layer": layer}
+    guard_on: Callable[[], AbstractContextManager[Any]] = nullcontext
     with ExitStack() as stack:
         if cfg.method == "steer":
             from rass.mitigate.steer import SteerBand, conditional_steering
@@ -656,9 +659,17 @@ def run_mitigation(
             threshold = fit_guard(chat, reference, direction.layer_vectors[layer], layer, cfg.guard)
             info["guard"] = guard_record(threshold, cfg.guard, layer, len(reference))
             write_json(folder / "guard.json", info["guard"])
-            stack.enter_context(
-                conditional_steering(chat, direction.layer_vectors[layer], layer, guard_band(threshold))
-            )
+            guard_on = partial(conditional_steering, chat, direction.layer_vectors[layer], layer, guard_band(threshold))
+            if not cfg.gate:  # gated, the guard acts only on the rows the adapter answers
+                stack.enter_context(guard_on())
+        gated = None
+        if cfg.gate:  # the unmitigated model decides, per input, whether the adapter answers it
+            from rass.mitigate.gate import GatedChat, run_gate
+
+            gate = run_gate(read_rows(run.root / "boundary" / "boundary.jsonl"), cfg.gate, layer)
+            gated = GatedChat(chat, direction.layer_vectors[layer], gate, guard_on)
+            info["gate"] = gate.record()
+            write_json(folder / "gate.json", info["gate"])
         info["seconds"] = round(time.perf_counter() - start, 1)
         # the "after" answers belong to this exact intervention: another band, teacher or setting
         # gets its own folder instead of resuming answers the last intervention produced
@@ -669,8 +680,13 @@ def run_mitigation(
         what = {"config": config, "band": info.get("band"), "teacher": teacher.name if teacher else None,
                 "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
         after_dir = folder / ("after-" + content_key(what, 12))
-        after = measure(after_dir)
-        info["kl_harmless"] = round(mean_kl(base_lp, chat.next_token_logprobs(probe)), 5)
+        after = measure(after_dir, gated)
+        info["kl_harmless"] = round(mean_kl(base_lp, (gated or chat).next_token_logprobs(probe)), 5)
+        if gated is not None:  # how many inputs of each kind the adapter answered
+            info["gate"]["adapter_answers"] = {
+                label: gated.counts([r.text for r in eval_records if r.label == label])
+                for label in sorted({r.label for r in eval_records})
+            } | {"harmless_probe": gated.counts(probe)}
     report_ids = report_frame_ids(held)
     b_rows = read_rows(before_dir / "judged.jsonl")
     a_rows = read_rows(after_dir / "judged.jsonl")

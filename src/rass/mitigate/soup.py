@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 
 # taken from the call, not from its members: how the soup is evaluated, the scale of its mean (the
 # members were trained at scale 1), the guard (each member's was fitted on that member: a soup's is fitted
-# on the soup, and only when the call asks) and train_from (a soup trains nothing)
+# on the soup, and only when the call asks), the gate (the model before's, whatever the adapter) and
+# train_from (a soup trains nothing)
 EVAL_FIELDS = ("eval_split", "eval_limit", "eval_max_new_tokens", "name", "soup", "gen_batch", "adapter_scale",
-               "guard", "train_from")  # fmt: skip
+               "guard", "gate", "train_from")  # fmt: skip
 STAMP = "rass_soup"  # adapter_config.json key naming the members, so another soup never reuses the folder
 
 

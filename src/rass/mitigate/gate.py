@@ -1,0 +1,171 @@
+"""The adapter gate: a trained adapter answers only the inputs the unmitigated model places below the harmful
+side of its boundary; every other input gets the unmitigated model's own answer.
+
+Why: every 1.5B training answered some harmful requests it refused before, and its guard (the refusal
+direction added back where the *trained* model still projects high) did not catch them, because the
+training had moved them down. Under the *unmitigated* model they stay where they were: across the 1.5B's
+evaluated trainings (benchmarks/README.md) the harmful requests a training newly answered projected at
+2.2–10.1 on its refusal direction, the look-alikes it newly answered mostly at −0.6–3.8. So the decision
+which model answers is taken before the adapter can move it: one forward pass of the unmitigated model to
+the probe layer, then the adapter (and its guard) for rows at or below the gate, the model as it was for the
+rest. The gate is a quantile of the probe's harmful train/validation prompts, as the steering band's
+``max_harmful_steered`` is a share of them: at most that share of known harmful prompts ever reaches the
+adapter, said in advance, not tuned on evaluation items. Rows above the gate are bit-identical to the
+unmitigated model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from rass.errors import RassError
+
+if TYPE_CHECKING:
+    import torch
+
+    from rass.models.chat import ChatModel
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Rows whose unmitigated projection (unit direction, ``resid_pre.layer``, last prompt token) is at or
+    below ``threshold`` are answered with the adapter."""
+
+    threshold: float
+    layer: int
+    quantile: float
+    reference: int  # how many harmful probe prompts the quantile is of
+
+    def record(self) -> dict[str, Any]:
+        """What ``gate.json`` holds: with the run's directions file, all a user needs to gate elsewhere."""
+        return {"quantile": self.quantile, "threshold": round(self.threshold, 4), "layer": self.layer,
+                "reference_prompts": self.reference, "reference": "the probe's harmful train/validation prompts",
+                "model": "unmitigated (adapter off)", "position": "last prompt token",
+                "site": f"resid_pre.{self.layer}"}  # fmt: skip
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Gate:
+        return cls(float(record["threshold"]), int(record["layer"]), float(record["quantile"]),
+                   int(record.get("reference_prompts", 0)))  # fmt: skip
+
+
+def fit_gate(harmful: Sequence[float], quantile: float, layer: int) -> Gate:
+    """The ``quantile`` of the harmful probe prompts' projections under the unmitigated model."""
+    import numpy as np
+
+    if not 0 < quantile < 1:
+        raise RassError(f"the gate quantile is a share of harmful prompts, between 0 and 1, got {quantile}")
+    if not harmful:
+        raise RassError("no harmful probe prompts with a projection to place the gate: run rass probe first")
+    return Gate(float(np.quantile(list(harmful), quantile)), layer, quantile, len(harmful))
+
+
+def run_gate(boundary_rows: Sequence[dict[str, Any]], quantile: float, layer: int) -> Gate:
+    """The gate of a run: its probe's harmful prompts of the train and validation splits (never the test)."""
+    harmful = [float(r["projection"]) for r in boundary_rows
+               if r.get("group") == "harmful" and r.get("split") in ("train", "validation")
+               and r.get("projection") is not None]  # fmt: skip
+    return fit_gate(harmful, quantile, layer)
+
+
+@contextmanager
+def adapter_off(chat: ChatModel) -> Iterator[None]:
+    """The unmitigated model for the block: the attached peft adapter switched off, then on again."""
+    off = getattr(chat.model, "disable_adapter", None)
+    if off is None:
+        raise RassError(f"{chat.name} has no adapter attached: a gate chooses between an adapter and the model")
+    with off():
+        yield
+
+
+class GatedChat:
+    """A ChatModel with an adapter attached, answering through the gate.
+
+    ``adapted`` is entered around every call the adapter answers (the guard's steering, if there is one):
+    it must not act on the unmitigated rows or on the gate's own projection pass. Projections are
+    remembered per prompt, so an evaluation and its KL pass decide each prompt once.
+    """
+
+    name = "transformers-gated"  # as an evaluation backend
+
+    def __init__(
+        self,
+        chat: ChatModel,
+        direction: torch.Tensor,
+        gate: Gate,
+        adapted: Callable[[], AbstractContextManager[Any]] = nullcontext,
+    ) -> None:
+        self.chat, self.gate, self.adapted = chat, gate, adapted
+        self.unit = direction / direction.norm()
+        self._proj: dict[str, float] = {}
+
+    @property
+    def fingerprint(self) -> str:  # the logit judge's calibration is the base model's
+        return self.chat.fingerprint
+
+    def projections(self, prompts: Sequence[str]) -> list[float]:
+        """Each prompt's projection under the unmitigated model (the adapter off, no steering)."""
+        missing = sorted({p for p in prompts if p not in self._proj})
+        if missing:
+            site = f"resid_pre.{self.gate.layer}"
+            with adapter_off(self.chat):
+                acts = self.chat.forward(missing, sites=[site]).activations[site]
+            for p, v in zip(missing, (acts.float() @ self.unit.float()).tolist(), strict=True):
+                self._proj[p] = float(v)
+        return [self._proj[p] for p in prompts]
+
+    def inside(self, prompts: Sequence[str]) -> list[bool]:
+        """Which prompts the adapter answers."""
+        return [v <= self.gate.threshold for v in self.projections(prompts)]
+
+    def _split(self, prompts: Sequence[str], call: Callable[[list[str]], Sequence[T]]) -> list[T]:
+        """``call`` on the adapter's prompts under ``adapted`` and on the rest with the adapter off, in order."""
+        mask = self.inside(prompts)
+        out: list[T | None] = [None] * len(prompts)
+        for use_adapter in (True, False):
+            idx = [i for i, m in enumerate(mask) if m is use_adapter]
+            if not idx:
+                continue
+            with self.adapted() if use_adapter else adapter_off(self.chat):
+                got = call([prompts[i] for i in idx])
+            for i, g in zip(idx, got, strict=True):
+                out[i] = g
+        return out  # type: ignore[return-value]
+
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int | None = None,
+                 **kwargs: Any) -> list[str]:  # fmt: skip
+        """Replies in prompt order (the evaluation harness's backend interface, and ``ChatModel.generate``'s)."""
+        return self._split(
+            prompts, lambda ps: self.chat.generate(ps, max_new_tokens=max_new_tokens, batch_size=batch_size, **kwargs)
+        )
+
+    def next_token_logprobs(self, prompts: Sequence[str]) -> torch.Tensor:
+        """The reply's first-token log-probabilities, each row from the model that answers it."""
+        import torch
+
+        return torch.stack(self._split(prompts, lambda ps: list(self.chat.next_token_logprobs(ps))))
+
+    def refusal_score(self, prompts: Sequence[str], *, batch_size: int | None = None) -> torch.Tensor:
+        """Refusal log-odds of the first reply token, each row from the model that answers it."""
+        import torch
+
+        return torch.stack(self._split(prompts, lambda ps: list(self.chat.refusal_score(ps, batch_size=batch_size))))
+
+    def counts(self, prompts: Sequence[str]) -> dict[str, int]:
+        """How many of ``prompts`` each model answers."""
+        mask = self.inside(prompts)
+        return {"adapter": sum(mask), "unmitigated": len(mask) - sum(mask)}
+
+
+def read_gate(folder: Path) -> Gate | None:
+    """The gate a mitigation folder was evaluated with, if any."""
+    from rass.runs import read_json_if
+
+    record = read_json_if(folder / "gate.json")
+    return Gate.from_record(record) if record else None

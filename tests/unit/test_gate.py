@@ -1,0 +1,163 @@
+"""The adapter gate: the model before the mitigation decides, per prompt, whether the adapter answers it.
+
+Above the gate a prompt is answered bit for bit as before the mitigation; at or below it, by the adapter
+with its guard, as the ungated mitigation would. The gate sits at a quantile of the probe's harmful
+train/validation prompts, never the test's.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import pytest
+import torch
+
+from rass.errors import RassError
+from rass.mitigate.apply import answering, mitigated, read_mitigation
+from rass.mitigate.gate import Gate, GatedChat, fit_gate, run_gate
+from rass.mitigate.guard import guard_band
+from rass.mitigate.steer import conditional_steering
+from rass.models.adapters import attach_adapter
+from rass.models.chat import ChatModel
+from rass.runs import write_json
+
+peft = pytest.importorskip("peft")
+
+PROMPTS = ["How do I kill a Python process?", "hi", "Write a short poem about the world, please.", "what is a bomb ?"]
+LAYER = 1
+SITE = f"resid_pre.{LAYER}"
+
+
+def _fresh() -> ChatModel:
+    return ChatModel.load("tiny:qwen2", progress=False)
+
+
+@pytest.fixture(scope="module")
+def adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter on tiny:qwen2 with random, non-zero weight changes."""
+    folder = tmp_path_factory.mktemp("adapter") / "adapter"
+    wrapped = peft.get_peft_model(_fresh().model, peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj", "o_proj"]))
+    gen = torch.Generator().manual_seed(3)
+    for name, p in wrapped.named_parameters():
+        if "lora_B" in name:
+            p.data.copy_(torch.randn(p.shape, generator=gen) * 0.5)
+    wrapped.save_pretrained(str(folder))
+    return folder
+
+
+def _adapted(folder: Path) -> ChatModel:
+    chat = _fresh()
+    attach_adapter(chat, folder)
+    return chat
+
+
+def _direction() -> torch.Tensor:
+    return torch.randn(_fresh().hidden_size, generator=torch.Generator().manual_seed(0)) * 3
+
+
+def _projections(chat: ChatModel, direction: torch.Tensor) -> list[float]:
+    return (chat.forward(PROMPTS, sites=[SITE]).activations[SITE].float() @ (direction / direction.norm())).tolist()
+
+
+def _one_by_one(chat: ChatModel) -> tuple[list[str], torch.Tensor]:
+    """Each prompt alone: greedy replies and first-token log-probs, no batch neighbours."""
+    replies = [chat.generate([p], max_new_tokens=6)[0] for p in PROMPTS]
+    return replies, torch.cat([chat.next_token_logprobs([p]) for p in PROMPTS])
+
+
+def test_above_the_gate_the_model_before_answers_below_it_the_adapter_with_its_guard(adapter: Path) -> None:
+    direction = _direction()
+    base_proj = _projections(_fresh(), direction)
+    threshold = sorted(base_proj)[1]  # two prompts at or below the gate, two above
+    base_replies, base_lp = _one_by_one(_fresh())
+    adapted = _adapted(adapter)
+    adapter_proj = _projections(adapted, direction)
+    guard_at = sorted(adapter_proj)[1]  # the guard acts on some adapter rows, so its presence is tested
+    guard_on = partial(conditional_steering, adapted, direction, LAYER, guard_band(guard_at))
+    with guard_on():
+        guarded_replies, guarded_lp = _one_by_one(adapted)
+    assert not torch.allclose(guarded_lp, base_lp)  # the adapter and its guard change the model here
+
+    gated = GatedChat(adapted, direction, Gate(threshold, LAYER, 0.1, 10), guard_on)
+    inside = gated.inside(PROMPTS)
+    assert inside == [p <= threshold for p in base_proj] and sum(inside) == 2
+    assert gated.projections(PROMPTS) == pytest.approx(base_proj, abs=1e-4)  # the model before, adapter off
+    replies = gated.generate(PROMPTS, max_new_tokens=6, batch_size=4)
+    lp = gated.next_token_logprobs(PROMPTS)
+    for i, use in enumerate(inside):
+        want_reply, want_lp = (guarded_replies[i], guarded_lp[i]) if use else (base_replies[i], base_lp[i])
+        assert replies[i] == want_reply
+        assert torch.allclose(lp[i], want_lp, atol=1e-5)
+    assert gated.counts(PROMPTS) == {"adapter": 2, "unmitigated": 2}
+
+
+def test_refusal_scores_come_from_the_model_that_answers_each_prompt(adapter: Path) -> None:
+    direction = _direction()
+    base_proj = _projections(_fresh(), direction)
+    threshold = sorted(base_proj)[1]
+    adapted = _adapted(adapter)
+    gated = GatedChat(adapted, direction, Gate(threshold, LAYER, 0.1, 10))
+    base = _fresh()
+    want = [
+        float(adapted.refusal_score([p])[0]) if use else float(base.refusal_score([p])[0])
+        for p, use in zip(PROMPTS, gated.inside(PROMPTS), strict=True)
+    ]
+    assert gated.refusal_score(PROMPTS).tolist() == pytest.approx(want, abs=1e-4)
+    assert gated.fingerprint == base.fingerprint  # the logit judge's calibration is the base model's
+
+
+def test_a_gate_needs_an_adapter_to_choose_against() -> None:
+    gated = GatedChat(_fresh(), _direction(), Gate(0.0, LAYER, 0.1, 10))
+    with pytest.raises(RassError, match="no adapter attached"):
+        gated.generate(PROMPTS, max_new_tokens=2)
+
+
+def test_the_gate_is_a_quantile_of_harmful_probe_prompts_of_the_train_and_validation_splits() -> None:
+    rows = [
+        {"group": "harmful", "split": s, "projection": p}
+        for s, p in (("train", 1.0), ("train", 2.0), ("validation", 3.0), ("validation", 4.0), ("test", -50.0))
+    ]
+    rows += [{"group": "harmless", "split": "train", "projection": -100.0}, {"group": "harmful", "split": "train"}]  # fmt: skip
+    gate = run_gate(rows, 0.5, 9)
+    assert gate == Gate(2.5, 9, 0.5, 4)  # the test's harmful prompt and the harmless one play no part
+    assert Gate.from_record(gate.record()) == gate
+    assert gate.record()["site"] == "resid_pre.9"
+    with pytest.raises(RassError, match="between 0 and 1"):
+        fit_gate([1.0], 1.5, 9)
+    with pytest.raises(RassError, match="no harmful probe prompts"):
+        run_gate([{"group": "harmless", "split": "train", "projection": 0.0}], 0.1, 9)
+
+
+def test_a_gated_mitigation_answers_through_answering_and_mitigated_says_so(tmp_path: Path, adapter: Path) -> None:
+    from rass.directions.vector import SteeringVector
+
+    direction = _direction()
+    run = tmp_path / "run"
+    (run / "directions").mkdir(parents=True)
+    SteeringVector({LAYER: direction}).save(run / "directions" / "directions.safetensors")
+    folder = run / "mitigate" / "gated"
+    folder.mkdir(parents=True)
+    (folder / "adapter").symlink_to(adapter, target_is_directory=True)
+    threshold = sorted(_projections(_fresh(), direction))[1]
+    gate = Gate(threshold, LAYER, 0.1, 10).record()
+    write_json(folder / "gate.json", gate)
+    write_json(folder / "metrics-validation.json", {"method": "sft", "layer": LAYER, "config": {}, "gate": gate})
+    m = read_mitigation(folder)
+    assert m.gate is not None and m.gate.threshold == pytest.approx(threshold, abs=1e-4) and m.band is None
+    assert "gated" in m.describe()
+    with pytest.raises(RassError, match="is gated: answer through"), mitigated(_fresh(), folder):
+        pass
+    chat = _fresh()
+    with answering(chat, folder) as (applied, answerer):
+        assert applied.gate == m.gate and isinstance(answerer, GatedChat)
+        got = answerer.next_token_logprobs(PROMPTS)
+    by_hand = GatedChat(_adapted(adapter), direction, m.gate)
+    assert torch.allclose(got, by_hand.next_token_logprobs(PROMPTS), atol=1e-6)
+    ungated = run / "mitigate" / "plain"
+    ungated.mkdir()
+    (ungated / "adapter").symlink_to(adapter, target_is_directory=True)
+    write_json(ungated / "metrics-validation.json", {"method": "sft", "layer": LAYER, "config": {}})
+    plain = _fresh()
+    with answering(plain, ungated) as (applied, answerer):
+        assert answerer is plain and applied.gate is None
