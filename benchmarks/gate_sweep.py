@@ -109,21 +109,30 @@ def _main() -> None:
     print(f"run {args.run}: layer {layer}, probe threshold {fit['threshold']:.4f}")
     for path, r in results:
         c = counts(r)
-        row: dict[str, Any] = {"result": path.name, "split": r.get("config", {}).get("eval_split", "test"), **c,
-                               "gates": {f"{g.quantile:g}": {"threshold": round(g.threshold, 4), **gated(r, proj, g.threshold)}
-                                         for g in gates},
-                               "flip_projections": {k: sorted(round(proj[i["id"]], 2) for i in r["changes"].get(k, [])
-                                                              if i["id"].startswith("core:")) for k in FLIPS}}  # fmt: skip
+        at = {f"{g.quantile:g}": {"threshold": round(g.threshold, 4), **gated(r, proj, g.threshold)} for g in gates}
+        flips = {k: sorted(round(proj[i["id"]], 2) for i in r["changes"].get(k, []) if i["id"].startswith("core:"))
+                 for k in FLIPS}  # fmt: skip
+        split = r.get("config", {}).get("eval_split", "test")
+        row: dict[str, Any] = {"result": path.name, "split": split, **c, "gates": at, "flip_projections": flips}
         rows.append(row)
         cells = "  ".join(f"q{q}: {v['benign']}/{v['harmful']}" for q, v in row["gates"].items())
         print(f"{path.name}: before {c['benign_before']}/{c['harmful_before']}, after {c['benign_after']}/"
               f"{c['harmful_after']} of {c['benign_n']}/{c['harmful_n']}; gated {cells}")  # fmt: skip
+    command = [
+        "python benchmarks/gate_sweep.py",
+        str(args.run),
+        "--model",
+        args.model,
+        "--quantiles",
+        *map(str, args.quantiles),
+        "--results",
+        *(p.name for p in args.results),
+    ]
+    command += ["--name", args.name] if args.name else []
     out = write(f"gate-sweep-{args.name or run.root.name}",
                 {"run": str(args.run), "model": args.model, "layer": layer,
                  "gates": [g.record() for g in gates], "results": rows,
-                 "command": "python benchmarks/gate_sweep.py " + " ".join(
-                     [str(args.run), "--model", args.model, "--quantiles", *map(str, args.quantiles),
-                      "--results", *(p.name for p in args.results)] + (["--name", args.name] if args.name else []))})  # fmt: skip
+                 "command": " ".join(command)})  # fmt: skip
     print(f"wrote {out}")
 
 

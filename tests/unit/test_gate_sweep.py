@@ -54,7 +54,9 @@ def test_flips_above_the_gate_are_undone_and_those_at_or_below_it_stay() -> None
 
 
 def test_one_id_with_two_prompts_is_refused() -> None:
-    assert flip_prompts([RESULT])["core:b-low"] == "prompt of core:b-low" and "heldout:h-x" not in flip_prompts([RESULT])
+    assert flip_prompts([RESULT])["core:b-low"] == "prompt of core:b-low" and "heldout:h-x" not in flip_prompts(
+        [RESULT]
+    )
     other = {"changes": {"benign_answered_now": [{"id": "core:b-low", "prompt": "another"}]}}
     with pytest.raises(RassError, match="two prompts"):
         flip_prompts([RESULT, other])
