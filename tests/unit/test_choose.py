@@ -125,6 +125,10 @@ def test_the_seed_to_ship_is_the_chosen_settings_best_that_keeps_the_refusals_no
              ("g-seed1", result(side(2, 20, 18), guard=0.99, train={"seed": 1}) | guard)]  # fmt: skip
     cohort = rank({"before-a": seeds})[0]
     assert "ship g/adapter with the guard in g/guard.json (steering at inference)" in verdict(cohort)
+    gated = [(n, r | {"gate": {"threshold": 3.77}}) for n, r in seeds]  # and a gated one its gate
+    assert rank({"before-a": gated})[0]["ship_what"] == ("g/adapter with the guard in g/guard.json (steering at "
+                                                         "inference) and the gate in g/gate.json (the model before "
+                                                         "answers prompts above it)")  # fmt: skip
     scaled = result(side(1, 20, 18), adapter_scale=0.6) | {"adapter_scale": {"scale": 0.6}}
     assert rank({"before-a": [("s", scaled)]})[0]["ship_what"] == "s/adapter-scaled"
 

@@ -89,6 +89,11 @@ def test_a_guarded_or_scaled_adapter_says_so_beside_its_numbers(tmp_path: Path) 
     assert "sft-guard: guarded: the refusal direction added at layer 19 to inputs projecting above 3.63" in text
     assert "the 0.99 quantile of 286 benign train prompts" in text
     assert "sft-guard: the adapter's weight change times 0.6" in text
+    gate = {"quantile": 0.1, "threshold": 3.7689, "layer": 19, "reference_prompts": 48}
+    write_json(run.root / "mitigate" / "sft-gate" / "metrics.json", result | {"gate": gate})
+    text = build_report(run.root)[1].read_text()
+    assert "sft-gate: gated: the adapter answered only inputs the model before projects at or below 3.77" in text
+    assert "the 0.1 quantile of 48 harmful probe prompts" in text
 
 
 def test_each_reported_mitigation_says_whether_it_meets_the_goals(tmp_path: Path) -> None:

@@ -256,11 +256,13 @@ def rank(cohorts: dict[str, list[tuple[str, dict[str, Any]]]], rule: Rule = Rule
 
 def shipped(folder: str, result: dict[str, Any]) -> str:
     """What a user deploys for the training in ``folder``: its adapter, the scaled one if it was scaled, and
-    the guard beside it if it has one (the adapter alone is then not the setting that was chosen)."""
+    the guard and the gate beside it if it has them (the adapter alone is then not the setting that was chosen)."""
     from rass.mitigate.apply import adapter_name
 
     what = f"{folder}/{adapter_name(result)}"
-    return what + (f" with the guard in {folder}/guard.json (steering at inference)" if result.get("guard") else "")
+    what += f" with the guard in {folder}/guard.json (steering at inference)" if result.get("guard") else ""
+    gate = f"the gate in {folder}/gate.json (the model before answers prompts above it)"
+    return what + ((" and " if result.get("guard") else " with ") + gate if result.get("gate") else "")
 
 
 def verdict(cohort: dict[str, Any]) -> str:
