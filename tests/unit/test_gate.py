@@ -129,7 +129,8 @@ def test_the_gate_is_a_quantile_of_harmful_probe_prompts_of_the_train_and_valida
         run_gate([{"group": "harmless", "split": "train", "projection": 0.0}], 0.1, 9)
 
 
-def test_a_gated_mitigation_answers_through_answering_and_mitigated_says_so(tmp_path: Path, adapter: Path) -> None:
+def _gated_folder(tmp_path: Path, adapter: Path) -> tuple[Path, torch.Tensor]:
+    """RUN/mitigate/gated: the adapter, a gate between the prompts (two on each side), the run's direction."""
     from rass.directions.vector import SteeringVector
 
     direction = _direction()
@@ -139,12 +140,16 @@ def test_a_gated_mitigation_answers_through_answering_and_mitigated_says_so(tmp_
     folder = run / "mitigate" / "gated"
     folder.mkdir(parents=True)
     (folder / "adapter").symlink_to(adapter, target_is_directory=True)
-    threshold = sorted(_projections(_fresh(), direction))[1]
-    gate = Gate(threshold, LAYER, 0.1, 10).record()
+    gate = Gate(sorted(_projections(_fresh(), direction))[1], LAYER, 0.1, 10).record()
     write_json(folder / "gate.json", gate)
     write_json(folder / "metrics-validation.json", {"method": "sft", "layer": LAYER, "config": {}, "gate": gate})
+    return folder, direction
+
+
+def test_a_gated_mitigation_answers_through_answering_and_mitigated_says_so(tmp_path: Path, adapter: Path) -> None:
+    folder, direction = _gated_folder(tmp_path, adapter)
     m = read_mitigation(folder)
-    assert m.gate is not None and m.gate.threshold == pytest.approx(threshold, abs=1e-4) and m.band is None
+    assert m.gate is not None and m.gate.threshold == sorted(_projections(_fresh(), direction))[1] and m.band is None
     assert "gated" in m.describe()
     with pytest.raises(RassError, match="is gated: answer through"), mitigated(_fresh(), folder):
         pass
@@ -154,10 +159,38 @@ def test_a_gated_mitigation_answers_through_answering_and_mitigated_says_so(tmp_
         got = answerer.next_token_logprobs(PROMPTS)
     by_hand = GatedChat(_adapted(adapter), direction, m.gate)
     assert torch.allclose(got, by_hand.next_token_logprobs(PROMPTS), atol=1e-6)
-    ungated = run / "mitigate" / "plain"
+    ungated = folder.parent / "plain"
     ungated.mkdir()
     (ungated / "adapter").symlink_to(adapter, target_is_directory=True)
     write_json(ungated / "metrics-validation.json", {"method": "sft", "layer": LAYER, "config": {}})
     plain = _fresh()
     with answering(plain, ungated) as (applied, answerer):
         assert answerer is plain and applied.gate is None
+
+
+def test_rass_eval_and_rass_chat_answer_a_gated_mitigation_through_its_gate(tmp_path: Path, adapter: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from rass.cli.main import app
+    from rass.data.io import write_jsonl
+    from rass.data.schema import PromptRecord
+
+    folder, direction = _gated_folder(tmp_path, adapter)
+    bench = [PromptRecord(f"b{i}", t, "en", "benign", "weapons", "seed", "t") for i, t in enumerate(PROMPTS)]
+    write_jsonl(tmp_path / "bench" / "en.jsonl", bench)
+    out = tmp_path / "e"
+    args = ["eval", "--model", "tiny:qwen2", "--bench", str(tmp_path / "bench"), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--max-new-tokens", "4", "--mitigation", str(folder)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(x) for x in (out / "eval" / "responses.jsonl").read_text().splitlines()]
+    want = GatedChat(_adapted(adapter), direction, Gate.from_record(json.loads((folder / "gate.json").read_text())))
+    assert [r["response"] for r in rows] == want.generate(PROMPTS, max_new_tokens=4)
+    judged = [json.loads(x) for x in (out / "eval" / "judged.jsonl").read_text().splitlines()]
+    assert [r["refusal_score"] for r in judged] == pytest.approx(want.refusal_score(PROMPTS).tolist(), abs=1e-3)
+    result = CliRunner().invoke(app, ["chat", PROMPTS[0], "--model", "tiny:qwen2", "--max-new-tokens", "3", "--json",
+                                      "--mitigation", str(folder)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert "gated" in record["mitigation"] and record["response"] == want.generate(PROMPTS[:1], max_new_tokens=3)[0]

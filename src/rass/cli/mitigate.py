@@ -329,7 +329,7 @@ def mitigate(
         g = res["gate"]
         by = g.get("adapter_answers", {})
         answered = ", ".join(f"{k} {v['adapter']} of {v['adapter'] + v['unmitigated']}" for k, v in by.items())
-        console.print(f"gate: the adapter answers inputs the model before projects at or below {g['threshold']} at "
+        console.print(f"gate: the adapter answers inputs the model before projects at or below {g['threshold']:.4f} at "
                       f"layer {g['layer']} (the {g['quantile']:g} quantile of {g['reference_prompts']} harmful probe "
                       f"prompts); it answered {answered}; {run_dir}/mitigate/{res['folder']}/gate.json")  # fmt: skip
     data = res.get("data")

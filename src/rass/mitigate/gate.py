@@ -43,8 +43,9 @@ class Gate:
     reference: int  # how many harmful probe prompts the quantile is of
 
     def record(self) -> dict[str, Any]:
-        """What ``gate.json`` holds: with the run's directions file, all a user needs to gate elsewhere."""
-        return {"quantile": self.quantile, "threshold": round(self.threshold, 4), "layer": self.layer,
+        """What ``gate.json`` holds: with the run's directions file, all a user needs to gate elsewhere. The
+        threshold unrounded: a prompt near it must go where it went in the evaluation."""
+        return {"quantile": self.quantile, "threshold": self.threshold, "layer": self.layer,
                 "reference_prompts": self.reference, "reference": "the probe's harmful train/validation prompts",
                 "model": "unmitigated (adapter off)", "position": "last prompt token",
                 "site": f"resid_pre.{self.layer}"}  # fmt: skip
