@@ -194,3 +194,19 @@ def test_rass_eval_and_rass_chat_answer_a_gated_mitigation_through_its_gate(tmp_
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert "gated" in record["mitigation"] and record["response"] == want.generate(PROMPTS[:1], max_new_tokens=3)[0]
+
+
+def test_a_gate_on_a_probe_without_harmful_projections_fails_before_anything_trains(tmp_path: Path) -> None:
+    from rass.data.io import write_jsonl
+    from rass.directions.vector import SteeringVector
+    from rass.mitigate.config import MitigateConfig
+    from rass.mitigate.runner import run_mitigation
+    from rass.runs import RunDir
+
+    run = RunDir(tmp_path / "run")
+    SteeringVector({LAYER: _direction()}).save(run.path("directions") / "directions.safetensors")
+    write_json(run.path("boundary") / "fit.json", {"layer": LAYER, "threshold": 0.0})
+    write_jsonl(run.root / "boundary" / "boundary.jsonl", [{"group": "harmless", "split": "train", "projection": 0.0}])
+    with pytest.raises(RassError, match="no harmful probe prompts"):
+        run_mitigation(None, run, MitigateConfig(method="dpo", gate=0.1))  # type: ignore[arg-type]
+    assert list((run.root / "mitigate").iterdir()) == []  # nothing written

@@ -570,6 +570,11 @@ def run_mitigation(
     direction = SteeringVector.load(run.root / "directions" / "directions.safetensors")
     fit = read_json(run.root / "boundary" / "fit.json")
     layer = int(fit["layer"])
+    gate = None
+    if cfg.gate:  # placed before anything trains: a probe without harmful projections fails now, not after
+        from rass.mitigate.gate import GatedChat, run_gate
+
+        gate = run_gate(read_rows(run.root / "boundary" / "boundary.jsonl"), cfg.gate, layer)
     train_rows, held, ablation_rows = split_boundary(run, cfg)
     langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
     eval_records = _eval_sets(run, held, cfg, langs)
@@ -663,10 +668,7 @@ def run_mitigation(
             if not cfg.gate:  # gated, the guard acts only on the rows the adapter answers
                 stack.enter_context(guard_on())
         gated = None
-        if cfg.gate:  # the unmitigated model decides, per input, whether the adapter answers it
-            from rass.mitigate.gate import GatedChat, run_gate
-
-            gate = run_gate(read_rows(run.root / "boundary" / "boundary.jsonl"), cfg.gate, layer)
+        if gate is not None:  # the unmitigated model decides, per input, whether the adapter answers it
             gated = GatedChat(chat, direction.layer_vectors[layer], gate, guard_on)
             info["gate"] = gate.record()
             write_json(folder / "gate.json", info["gate"])
