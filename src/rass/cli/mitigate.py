@@ -79,8 +79,8 @@ def mitigate(
         float,
         typer.Option(
             help="sft/dpo or a soup: the adapter (and its guard) answers only inputs the unmitigated model projects "
-            "at or below this quantile (e.g. 0.1) of the probe's harmful train prompts; the model as it was answers "
-            "the rest. Saved as gate.json (0: off).",
+            "at or below this quantile (e.g. 0.1) of the probe's harmful train/validation prompts; the model as it "
+            "was answers the rest. Saved as gate.json (0: off).",
         ),
     ] = 0.0,
     train_from: Annotated[
