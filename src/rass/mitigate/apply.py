@@ -101,12 +101,12 @@ def read_mitigation(folder: Path) -> Mitigation:
     return Mitigation(folder=folder, method=method, layer=layer, adapter=adapter, band=band, band_kind=kind, gate=gate)
 
 
-def _prepare(chat: ChatModel, folder: Path) -> tuple[Mitigation, SteeringVector | None]:
-    """The mitigation read, its run's direction loaded where it steers or gates, its adapter attached."""
+def _prepare(chat: ChatModel, m: Mitigation) -> SteeringVector | None:
+    """The run's direction of ``m`` loaded where it steers or gates, and its adapter attached."""
     from rass.directions.vector import SteeringVector
     from rass.models.adapters import attach_adapter, check_base
 
-    m = read_mitigation(folder)
+    folder = m.folder
     direction = None
     if m.band is not None or m.gate is not None:
         path = folder.parent.parent / "directions" / "directions.safetensors"
@@ -119,7 +119,7 @@ def _prepare(chat: ChatModel, folder: Path) -> tuple[Mitigation, SteeringVector 
     if m.adapter is not None:
         check_base(chat, m.adapter)  # before steering hooks: a wrong base fails with nothing attached
         attach_adapter(chat, m.adapter)
-    return m, direction
+    return direction
 
 
 @contextmanager
@@ -132,10 +132,11 @@ def mitigated(chat: ChatModel, folder: Path) -> Iterator[Mitigation]:
     """
     from rass.mitigate.steer import conditional_steering
 
-    if read_mitigation(folder).gate is not None:
+    m = read_mitigation(folder)
+    if m.gate is not None:
         raise RassError(f"{folder} is gated: answer through rass.mitigate.apply.answering(chat, folder), "
                         "which sends each prompt to the adapter or to the model as the evaluation did")  # fmt: skip
-    m, direction = _prepare(chat, folder)
+    direction = _prepare(chat, m)
     if direction is None or m.band is None:
         yield m
         return
@@ -150,12 +151,13 @@ def answering(chat: ChatModel, folder: Path) -> Iterator[tuple[Mitigation, ChatM
     Both answer ``generate``, ``next_token_logprobs`` and ``refusal_score`` alike."""
     from rass.mitigate.steer import conditional_steering
 
-    if read_mitigation(folder).gate is None:
-        with mitigated(chat, folder) as m:
-            yield m, chat
+    m = read_mitigation(folder)
+    if m.gate is None:
+        with mitigated(chat, folder) as same:
+            yield same, chat
         return
-    m, direction = _prepare(chat, folder)
-    assert m.gate is not None and direction is not None
+    direction = _prepare(chat, m)
+    assert direction is not None  # a gate always loads the run's direction
     vector = direction.layer_vectors[m.layer]
     guard_on = partial(conditional_steering, chat, vector, m.layer, m.band) if m.band is not None else nullcontext
     yield m, GatedChat(chat, vector, m.gate, guard_on)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rass.errors import RassError
@@ -162,11 +161,3 @@ class GatedChat:
         """How many of ``prompts`` each model answers."""
         mask = self.inside(prompts)
         return {"adapter": sum(mask), "unmitigated": len(mask) - sum(mask)}
-
-
-def read_gate(folder: Path) -> Gate | None:
-    """The gate a mitigation folder was evaluated with, if any."""
-    from rass.runs import read_json_if
-
-    record = read_json_if(folder / "gate.json")
-    return Gate.from_record(record) if record else None
