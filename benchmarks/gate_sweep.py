@@ -91,7 +91,10 @@ def _main() -> None:
     gates = [run_gate(boundary, q, layer) for q in sorted(args.quantiles)]
     results = []
     for path in args.results:
-        r = json.loads(path.read_text())
+        try:
+            r = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise RassError(f"{path} cannot be read as a result file: {exc}") from None
         if "changes" not in r or "morbench_core" not in r.get("before", {}):
             raise RassError(f"{path} is not a rass mitigate result (no changes or MORBench-core counts)")
         if int(r.get("layer", layer)) != layer:
