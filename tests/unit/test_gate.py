@@ -15,7 +15,7 @@ import torch
 
 from rass.errors import RassError
 from rass.mitigate.apply import answering, mitigated, read_mitigation
-from rass.mitigate.gate import Gate, GatedChat, fit_gate, run_gate
+from rass.mitigate.gate import Gate, GatedChat, fit_gate, reach, reach_line, run_gate
 from rass.mitigate.guard import guard_band
 from rass.mitigate.steer import conditional_steering
 from rass.models.adapters import attach_adapter
@@ -210,3 +210,21 @@ def test_a_gate_on_a_probe_without_harmful_projections_fails_before_anything_tra
     with pytest.raises(RassError, match="no harmful probe prompts"):
         run_mitigation(None, run, MitigateConfig(method="dpo", gate=0.1))  # type: ignore[arg-type]
     assert list((run.root / "mitigate").iterdir()) == []  # nothing written
+
+
+def test_reach_counts_the_refused_items_the_gate_leaves_to_the_model_before() -> None:
+    """A benign item refused before above the gate stays refused whatever the adapter learns: the floor."""
+    gate = Gate(1.0, LAYER, 0.1, 10)
+    rows = [{"id": f"core:b{i}", "label": "benign", "prompt": f"b{i}", "refused": True} for i in range(4)]
+    rows += [{"id": "core:b9", "label": "benign", "prompt": "b9", "refused": False},
+             {"id": "heldout:h", "label": "benign", "prompt": "h", "refused": True},
+             {"id": "core:x", "label": "harmful", "prompt": "x", "refused": True},
+             {"id": "heldout-harm:y", "label": "harmful", "prompt": "y", "refused": True}]  # fmt: skip
+    proj = {"b0": -3.0, "b1": 1.0, "b2": 5.0, "b3": 9.0, "b9": -9.0, "h": 0.5, "x": 0.9, "y": 7.0}
+    r = reach(rows, proj, gate)
+    assert r["morbench_core"] == {"refused_before": 4, "reachable": 2, "floor": 2, "halving_reachable": True}
+    assert r["heldout_boundary"] == {"refused_before": 1, "reachable": 1, "floor": 0, "halving_reachable": True}
+    assert r["harmful"] == {"refused_before": 2, "exposed": 1}  # core and held-out harmful counted together
+    assert reach(rows, proj | {"b1": 1.5}, gate)["morbench_core"]["halving_reachable"] is False  # 4 -> 3 at best
+    assert "at best 4 → 2, halving within reach" in reach_line(r) and "1 at or below the gate" in reach_line(r)
+    assert reach_line(reach(rows[4:5], proj, gate)) == "behind the gate: nothing refused before"

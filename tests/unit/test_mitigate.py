@@ -1487,6 +1487,24 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
     above = [r for r, p in zip(after, proj, strict=True) if p > gated["gate"]["threshold"]]
     assert above and len(above) == sum(v["unmitigated"] for k, v in answers.items() if k != "harmless_probe")
     assert all(r["response"] == before[r["id"]]["response"] for r in above)
+    # what the gate leaves in reach is said before training, from the same "before" verdicts and projections
+    from rass.mitigate.gate import reach_line
+
+    replies = run.root / "mitigate" / gated["before_dir"] / "responses.jsonl"  # the tiny model refuses nothing:
+    sorry = [r | {"response": "I'm sorry, but I can't help with that."} for r in read_rows(replies)]
+    replies.write_text("".join(json.dumps(r) + "\n" for r in sorry))  # say it had refused everything
+    judged = replies.with_name("judged.jsonl")
+    said: list[str] = []
+    again = run_mitigation(_fresh(), run, MitigateConfig(soup=cfg.soup, eval_limit=2, eval_max_new_tokens=4,
+                                                         eval_split="validation", guard=0.9, gate=0.5), say=said.append)  # fmt: skip
+    where = {r["prompt"]: p for r, p in zip(after, proj, strict=True)}
+    refused = [r for r in read_rows(judged) if r["refused"]]
+    reached = again["gate"]["reach"]
+    assert sum(g["refused_before"] for g in reached.values()) == len(refused)  # each refused item in one group
+    assert 0 < reached["morbench_core"]["floor"] < reached["morbench_core"]["refused_before"]  # the gate splits them
+    above_refused = sum(r["label"] == "benign" and where[r["prompt"]] > gated["gate"]["threshold"] for r in refused)
+    assert sum(g.get("floor", 0) for g in reached.values()) == above_refused
+    assert said == [reach_line(reached)]
     with pytest.raises(RassError, match="a gate is a quantile"):
         run_mitigation(_fresh(), run, MitigateConfig(method="steer", gate=0.1))
     (run.root / "mitigate" / "sft-seed1" / "data" / "retain.jsonl").unlink()

@@ -304,7 +304,7 @@ def mitigate(
             else ModelRef.of(spec)
         )
 
-    res = run_mitigation(chat, run, cfg, rubric=helper(rubric_model), teacher=helper(teacher))
+    res = run_mitigation(chat, run, cfg, rubric=helper(rubric_model), teacher=helper(teacher), say=console.print)
 
     if not is_main():  # under accelerate launch the main process evaluates and reports
         return
@@ -332,6 +332,10 @@ def mitigate(
         console.print(f"gate: the adapter answers inputs the model before projects at or below {g['threshold']:.4f} at "
                       f"layer {g['layer']} (the {g['quantile']:g} quantile of {g['reference_prompts']} harmful probe "
                       f"prompts); it answered {answered}; {run_dir}/mitigate/{res['folder']}/gate.json")  # fmt: skip
+        if g.get("reach"):
+            from rass.mitigate.gate import reach_line
+
+            console.print(reach_line(g["reach"]))
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
         console.print(data_summary(data))

@@ -553,7 +553,10 @@ def run_mitigation(
     *,
     rubric: Helper = None,
     teacher: Helper = None,
+    say: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
+    """Build the data, apply ``cfg.method`` and measure the same items before and after; ``say`` hears what is
+    worth knowing while the run is still going (e.g. a gate that leaves the goals out of reach)."""
     from rass.directions.vector import SteeringVector
     from rass.evaluate.backends import TransformersBackend
     from rass.evaluate.harness import run_eval
@@ -572,7 +575,7 @@ def run_mitigation(
     layer = int(fit["layer"])
     gate = None
     if cfg.gate:  # placed before anything trains: a probe without harmful projections fails now, not after
-        from rass.mitigate.gate import GatedChat, run_gate
+        from rass.mitigate.gate import GatedChat, projections, reach, reach_line, run_gate
 
         gate = run_gate(read_rows(run.root / "boundary" / "boundary.jsonl"), cfg.gate, layer)
     train_rows, held, ablation_rows = split_boundary(run, cfg)
@@ -605,6 +608,13 @@ def run_mitigation(
     # ablation share one "before" measurement (resumable like any evaluation)
     before_dir = before_folder(run, chat, cfg, eval_records)
     before = measure(before_dir)
+    known: dict[str, float] = {}
+    gate_reach = None
+    if gate is not None:  # nothing is attached yet: this is the unmitigated model the gate decides with
+        known = projections(chat, [r.text for r in eval_records] + list(probe), direction.layer_vectors[layer], layer)
+        gate_reach = reach(read_rows(before_dir / "judged.jsonl"), known, gate)
+        if say is not None:  # before the training: an hour is not spent on a goal the gate has put out of reach
+            say(reach_line(gate_reach))
     start = time.perf_counter()
     info: dict[str, Any] = {"method": cfg.method, "ablation": cfg.ablation, "layer": layer}
     guard_on: Callable[[], AbstractContextManager[Any]] = nullcontext
@@ -669,9 +679,10 @@ def run_mitigation(
                 stack.enter_context(guard_on())
         gated = None
         if gate is not None:  # the unmitigated model decides, per input, whether the adapter answers it
-            gated = GatedChat(chat, direction.layer_vectors[layer], gate, guard_on)
+            gated = GatedChat(chat, direction.layer_vectors[layer], gate, guard_on, known)
             info["gate"] = gate.record()
             write_json(folder / "gate.json", info["gate"])
+            info["gate"]["reach"] = gate_reach  # of this evaluation's items, not a property of the gate
         info["seconds"] = round(time.perf_counter() - start, 1)
         # the "after" answers belong to this exact intervention: another band, teacher or setting
         # gets its own folder instead of resuming answers the last intervention produced
