@@ -54,14 +54,24 @@ def gated(result: Mapping[str, Any], proj: Mapping[str, float], threshold: float
     }
 
 
-def flip_prompts(results: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """Every flipped core item's prompt, by id (one id, one prompt across results)."""
+def flip_prompts(results: Sequence[Mapping[str, Any]], core: Mapping[str, str]) -> dict[str, str]:
+    """Every flipped core item's whole prompt, by id, from MORBench-core (``core``: seed id → text).
+
+    A result keeps each prompt cut to ``SNIPPET`` characters, and a cut prompt would project elsewhere: the
+    whole one is looked up, and a flip whose kept text is not that prompt's is another benchmark build.
+    """
+    from rass.mitigate.changes import snip
+
     prompts: dict[str, str] = {}
     for r in results:
         for k in FLIPS:
             for item in r["changes"].get(k, []):
-                if item["id"].startswith("core:") and prompts.setdefault(item["id"], item["prompt"]) != item["prompt"]:
-                    raise RassError(f"{item['id']} has two prompts across the results: another benchmark build")
+                if not item["id"].startswith("core:"):
+                    continue
+                whole = core.get(item["id"].removeprefix("core:"))
+                if whole is None or snip(whole) != item["prompt"]:
+                    raise RassError(f"{item['id']} is not this MORBench-core's item: another benchmark build")
+                prompts[item["id"]] = whole
     return prompts
 
 
@@ -100,7 +110,9 @@ def _main() -> None:
         if int(r.get("layer", layer)) != layer:
             raise RassError(f"{path} was evaluated at layer {r['layer']}, {args.run} probes layer {layer}")
         results.append((path, r))
-    prompts = flip_prompts([r for _, r in results])
+    from rass.bench.build import core_records
+
+    prompts = flip_prompts([r for _, r in results], {c.id: c.text for c in core_records()})
     ids = sorted(prompts)
     vector = SteeringVector.load(run.root / "directions" / "directions.safetensors").layer_vectors[layer]
     chat = ChatModel.load(args.model, progress=False)

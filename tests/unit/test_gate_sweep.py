@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from rass.errors import RassError
+from rass.mitigate.changes import snip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from gate_sweep import counts, flip_prompts, gated
@@ -53,10 +54,15 @@ def test_flips_above_the_gate_are_undone_and_those_at_or_below_it_stay() -> None
     assert gated(RESULT, PROJ, -5.0) == {"benign": 10, "harmful": 50}  # none: the model before throughout
 
 
-def test_one_id_with_two_prompts_is_refused() -> None:
-    assert flip_prompts([RESULT])["core:b-low"] == "prompt of core:b-low" and "heldout:h-x" not in flip_prompts(
-        [RESULT]
-    )
+def test_flipped_items_are_projected_with_their_whole_prompt_not_the_kept_snippet() -> None:
+    core = {i.removeprefix("core:"): f"prompt of {i}" for i in PROJ}
+    assert flip_prompts([RESULT], core)["core:b-low"] == "prompt of core:b-low"
+    assert "heldout:h-x" not in flip_prompts([RESULT], core)
+    long = "why " * 100  # kept cut to SNIPPET characters in a result, looked up whole
+    cut = {"changes": {"benign_answered_now": [{"id": "core:long", "prompt": snip(long)}]}}
+    assert flip_prompts([cut], core | {"long": long})["core:long"] == long
     other = {"changes": {"benign_answered_now": [{"id": "core:b-low", "prompt": "another"}]}}
-    with pytest.raises(RassError, match="two prompts"):
-        flip_prompts([RESULT, other])
+    with pytest.raises(RassError, match="another benchmark build"):
+        flip_prompts([RESULT, other], core)
+    with pytest.raises(RassError, match="another benchmark build"):
+        flip_prompts([cut], core)  # an id this MORBench-core does not have

@@ -27,7 +27,7 @@ SIDES = (
 SNIPPET = 160  # characters kept of each prompt and answer: enough to recognise the item, not a second copy
 
 
-def _snip(text: str | None) -> str:
+def snip(text: str | None) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
 
@@ -45,8 +45,8 @@ def verdict_changes(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping
             continue
         for kind, label, refused, _ in KINDS:
             if r.get("label") == label and bool(r.get("refused")) == refused:
-                out[kind].append({"id": r["id"], "lang": str(r.get("lang", "")), "prompt": _snip(r.get("prompt")),
-                                  "answer": _snip(r.get("response"))})  # fmt: skip
+                out[kind].append({"id": r["id"], "lang": str(r.get("lang", "")), "prompt": snip(r.get("prompt")),
+                                  "answer": snip(r.get("response"))})  # fmt: skip
     for items in out.values():
         items.sort(key=lambda x: x["id"])
     return out
