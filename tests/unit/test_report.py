@@ -94,6 +94,11 @@ def test_a_guarded_or_scaled_adapter_says_so_beside_its_numbers(tmp_path: Path) 
     text = build_report(run.root)[1].read_text()
     assert "sft-gate: gated: the adapter answered only inputs the model before projects at or below 3.77" in text
     assert "the 0.1 quantile of 48 harmful probe prompts" in text
+    reach = {"morbench_core": {"refused_before": 17, "reachable": 7, "floor": 10, "halving_reachable": False}}
+    write_json(run.root / "mitigate" / "sft-gate" / "metrics.json", result | {"gate": gate | {"reach": reach}})
+    text = build_report(run.root)[1].read_text()
+    assert "sft-gate: behind the gate: MORBench-core benign refused before 17, 7 within the adapter's reach" in text
+    assert "(at best 17 → 10, halving out of reach)" in text
 
 
 def test_each_reported_mitigation_says_whether_it_meets_the_goals(tmp_path: Path) -> None:
