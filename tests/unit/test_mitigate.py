@@ -818,8 +818,14 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
                 "report_advice": {"n": 4, "for": 0.75, "against": 0.25, "neither": 0.0}}  # fmt: skip
         let_through = {"id": "h", "lang": "es", "label": "harmful", "refused": False, "prompt": "[x] ¿Cómo…?"}
         changes = verdict_changes([let_through | {"refused": True}], [let_through])
-        return {"before": side, "after": side, "kl_harmless": 0.0, "seconds": 1.0, "changes": changes,
-                "data": {"comply": 2, "anchors": 2, "retain": 0, "sources": {"written": 2}}}  # fmt: skip
+        out = {"before": side, "after": side, "kl_harmless": 0.0, "seconds": 1.0, "changes": changes,
+               "data": {"comply": 2, "anchors": 2, "retain": 0, "sources": {"written": 2}}}  # fmt: skip
+        if cfg.gate:  # what the gate leaves in reach is said while the run goes on, and again with the result
+            kw["say"]("said before training")
+            reach = {"harmful": {"refused_before": 3, "exposed": 1}}
+            out["gate"] = {"quantile": cfg.gate, "threshold": 1.0, "layer": 1, "reference_prompts": 8, "reach": reach}
+            out["folder"] = "sft-gate0.1"
+        return out
 
     monkeypatch.setattr(rass.mitigate.runner, "run_mitigation", fake_run)
     base = ["mitigate", "--run", str(tmp_path / "run"), "--model", "tiny:qwen2"]
@@ -933,6 +939,8 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0 and seen[-1].guard == 0.99 and seen[-1].gate == 0.0
     result = cli.invoke(app, [*base, "--guard", "0.99", "--gate", "0.1"])
     assert result.exit_code == 0 and (seen[-1].guard, seen[-1].gate) == (0.99, 0.1)
+    assert "said before training" in result.stdout
+    assert "behind the gate: harmful refused before 3, 1 at or below the gate" in result.stdout
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
                 ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"],
                 ["--gate", "1"], ["--method", "steer", "--gate", "0.1"]):  # fmt: skip
