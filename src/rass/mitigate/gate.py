@@ -127,7 +127,8 @@ def reach(before_rows: Sequence[Mapping[str, Any]], projection: Mapping[str, flo
 
 def reach_line(r: Mapping[str, Any]) -> str:
     """The reach in words, e.g. "behind the gate: MORBench-core benign refused before 17, 7 within the
-    adapter's reach (at best 17 → 10, halving out of reach); harmful refused before 59, 0 exposed"."""
+    adapter's reach (at best 17 → 10, halving out of reach); harmful refused before 59, 0 at or below the
+    gate"."""
     parts = []
     for group, words in (("morbench_core", "MORBench-core benign"), ("heldout_boundary", "held-out boundary")):
         g = r.get(group)
