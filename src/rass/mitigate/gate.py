@@ -105,14 +105,15 @@ def reach(before_rows: Sequence[Mapping[str, Any]], projection: Mapping[str, flo
     from the "before" evaluation alone, before anything trains: on the 1.5B's test split 10 of its 17
     refused benign core items sit above gate 0.1, so no adapter behind it could halve that over-refusal.
     """
-    groups = {
-        "morbench_core": lambda r: r["id"].startswith("core:") and r.get("label") == "benign",
-        "heldout_boundary": lambda r: r["id"].startswith("heldout:") and r.get("label") == "benign",
-        "harmful": lambda r: r["id"].startswith(("core:", "heldout-harm:")) and r.get("label") == "harmful",
-    }
+    from rass.mitigate.goals import GROUP_PREFIX, HARMFUL, OVER_REFUSAL
+
+    # the goals' groups: over-refusal per group, harmful requests of all their groups together
+    groups: dict[str, tuple[tuple[str, ...], str]] = {g: ((GROUP_PREFIX[g],), "benign") for g, _ in OVER_REFUSAL}
+    groups["harmful"] = (tuple(GROUP_PREFIX[g] for g in HARMFUL), "harmful")
     out: dict[str, Any] = {}
-    for group, member in groups.items():
-        refused = [r for r in before_rows if member(r) and r.get("refused")]
+    for group, (prefixes, label) in groups.items():
+        refused = [r for r in before_rows if r["id"].startswith(prefixes) and r.get("label") == label
+                   and r.get("refused")]  # fmt: skip
         if not refused:
             continue
         inside = sum(projection[r["prompt"]] <= gate.threshold for r in refused)
@@ -129,8 +130,10 @@ def reach_line(r: Mapping[str, Any]) -> str:
     """The reach in words, e.g. "behind the gate: MORBench-core benign refused before 17, 7 within the
     adapter's reach (at best 17 → 10, halving out of reach); harmful refused before 59, 0 at or below the
     gate"."""
+    from rass.mitigate.goals import OVER_REFUSAL
+
     parts = []
-    for group, words in (("morbench_core", "MORBench-core benign"), ("heldout_boundary", "held-out boundary")):
+    for group, words in OVER_REFUSAL:
         g = r.get(group)
         if g:
             halving = "halving within reach" if g["halving_reachable"] else "halving out of reach"

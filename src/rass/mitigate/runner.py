@@ -33,7 +33,7 @@ from rass.mitigate.data import (
     anchors_for,
     covers,
 )
-from rass.mitigate.goals import goal_check
+from rass.mitigate.goals import GROUP_PREFIX, goal_check
 from rass.mitigate.lookalikes import one_per_concept, score_seed_lookalikes
 from rass.runs import RunDir, content_key, read_json, read_json_if, read_rows, stable_fields, write_json
 
@@ -294,11 +294,7 @@ def _group_metrics(rows: list[dict[str, Any]], report_ids: Collection[str] = ())
     from rass.evaluate.metrics import summarise
     from rass.judge.advice import advice_rates
 
-    groups = {
-        "heldout_boundary": [r for r in rows if r["id"].startswith("heldout:")],
-        "heldout_harmful": [r for r in rows if r["id"].startswith("heldout-harm:")],
-        "morbench_core": [r for r in rows if r["id"].startswith("core:")],
-    }
+    groups = {group: [r for r in rows if r["id"].startswith(prefix)] for group, prefix in GROUP_PREFIX.items()}
     out: dict[str, Any] = {k: summarise(v) for k, v in groups.items()}
     out["core_by_lang"] = {lang: summarise([r for r in groups["morbench_core"] if r["lang"] == lang])
                            for lang in sorted({r["lang"] for r in groups["morbench_core"]})}  # fmt: skip
