@@ -1495,6 +1495,30 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
     above = [r for r, p in zip(after, proj, strict=True) if p > gated["gate"]["threshold"]]
     assert above and len(above) == sum(v["unmitigated"] for k, v in answers.items() if k != "harmless_probe")
     assert all(r["response"] == before[r["id"]]["response"] for r in above)
+    # gated by a harm classifier instead: the same routing on the classifier's direction, kept in the folder
+    from safetensors.torch import load_file
+
+    from rass.mitigate.apply import answering, read_mitigation
+    from rass.mitigate.gate import GatedChat
+
+    by_cls = run_mitigation(_fresh(), run, MitigateConfig(soup=cfg.soup, eval_limit=2, eval_max_new_tokens=4,
+                                                          eval_split="validation", guard=0.9, gate=0.5,
+                                                          gate_by="classifier"))  # fmt: skip
+    cls_folder = run.root / "mitigate" / "sft-soup-guard0.9-gate0.5-classifier"
+    assert by_cls["folder"] == cls_folder.name and by_cls["gate"]["by"] == "classifier"
+    assert by_cls["gate"]["classifier"]["train"]["harmful"] > 0 and by_cls["gate"]["reference_prompts"] > 100
+    vector = load_file(str(cls_folder / "gate_direction.safetensors"))["vector"]
+    cls_after = read_rows(cls_folder / by_cls["after_dir"] / "judged.jsonl")
+    cls_proj = (_fresh().forward([r["prompt"] for r in cls_after], sites=[f"resid_pre.{layer}"])
+                .activations[f"resid_pre.{layer}"].float() @ (vector / vector.norm())).tolist()  # fmt: skip
+    cls_above = [r for r, p in zip(cls_after, cls_proj, strict=True) if p > by_cls["gate"]["threshold"]]
+    assert cls_above and all(r["response"] == before[r["id"]]["response"] for r in cls_above)
+    with answering(_fresh(), cls_folder) as (applied, answerer):
+        assert isinstance(answerer, GatedChat) and applied.gate is not None and applied.gate.by == "classifier"
+        assert answerer.unit.tolist() == pytest.approx((vector / vector.norm()).tolist())
+    (cls_folder / "gate_direction.safetensors").unlink()
+    with pytest.raises(RassError, match="gate_direction.safetensors is missing"):
+        read_mitigation(cls_folder)
     # what the gate leaves in reach is said before training, from the same "before" verdicts and projections
     from rass.mitigate.gate import reach_line
 
@@ -1717,6 +1741,9 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
          "--explained-refusals"),
         ({"method": "steer", "mine_anchors": 4}, ["--method", "steer", "--mine-anchors", "4"], "--mine-anchors"),
         ({"name": "before-x"}, ["--name", "before-x"], "--name"),
+        ({"name": "harm-probe-x"}, ["--name", "harm-probe-x"], "--name"),
+        ({"gate": 0.1, "gate_by": "llm"}, ["--gate", "0.1", "--gate-by", "llm"], "--gate-by"),
+        ({"gate_by": "classifier"}, ["--gate-by", "classifier"], "--gate-by"),
     ],
 )  # fmt: skip
 def test_a_setting_that_cannot_run_is_refused_alike_by_the_cli_and_the_library(

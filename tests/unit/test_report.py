@@ -92,8 +92,18 @@ def test_a_guarded_or_scaled_adapter_says_so_beside_its_numbers(tmp_path: Path) 
     gate = {"quantile": 0.1, "threshold": 3.7689, "layer": 19, "reference_prompts": 48}
     write_json(run.root / "mitigate" / "sft-gate" / "metrics.json", result | {"gate": gate})
     text = build_report(run.root)[1].read_text()
-    assert "sft-gate: gated: the adapter answered only inputs the model before projects at or below 3.77" in text
-    assert "the 0.1 quantile of 48 harmful probe prompts" in text
+    assert (
+        "sft-gate: gated: the adapter answered only inputs the model before projects at or below 3.7689 on its "
+        "refusal direction at layer 19 (the 0.1 quantile of 48 harmful probe prompts)" in text
+    )
+    by_cls = gate | {"by": "classifier", "reference_prompts": 165,
+                     "classifier": {"validation": {"auroc_harmful_vs_lookalike": 0.9871}}}  # fmt: skip
+    write_json(run.root / "mitigate" / "sft-gate" / "metrics.json", result | {"gate": by_cls})
+    text = build_report(run.root)[1].read_text()
+    assert (
+        "on a harm classifier's direction at layer 19 (the 0.1 quantile of 165 validation-split harmful seeds; "
+        "validation AUROC harmful vs look-alike 0.987)" in text
+    )
     reach = {"morbench_core": {"refused_before": 17, "reachable": 7, "floor": 10, "halving_reachable": False}}
     write_json(run.root / "mitigate" / "sft-gate" / "metrics.json", result | {"gate": gate | {"reach": reach}})
     text = build_report(run.root)[1].read_text()

@@ -83,6 +83,15 @@ def mitigate(
             "was answers the rest. Saved as gate.json (0: off).",
         ),
     ] = 0.0,
+    gate_by: Annotated[
+        str,
+        typer.Option(
+            help="What --gate projects on: 'direction' (the run's refusal direction) or 'classifier' (a logistic "
+            "harm classifier fitted here on the shipped train-split seeds at the probe layer, its quantile taken "
+            "of validation-split harmful seeds; rass.mitigate.harm_probe).",
+            metavar="direction|classifier",
+        ),
+    ] = "direction",
     train_from: Annotated[
         str | None,
         typer.Option(
@@ -265,7 +274,7 @@ def mitigate(
                          mine_anchors=mine_anchors, explained_refusals=explained_refusals,
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
-                         guard=guard, gate=gate)  # fmt: skip
+                         guard=guard, gate=gate, gate_by=gate_by)  # fmt: skip
     try:  # every option that cannot run is refused here, before the run folder is even read
         check_config(cfg)
     except ConfigProblem as exc:
@@ -329,12 +338,11 @@ def mitigate(
         g = res["gate"]
         by = g.get("adapter_answers", {})
         answered = ", ".join(f"{k} {v['adapter']} of {v['adapter'] + v['unmitigated']}" for k, v in by.items())
-        console.print(f"gate: the adapter answers inputs the model before projects at or below {g['threshold']:.4f} at "
-                      f"layer {g['layer']} (the {g['quantile']:g} quantile of {g['reference_prompts']} harmful probe "
-                      f"prompts); it answered {answered}; {run_dir}/mitigate/{res['folder']}/gate.json")  # fmt: skip
-        if g.get("reach"):
-            from rass.mitigate.gate import reach_line
+        from rass.mitigate.gate import gate_words, reach_line
 
+        console.print(f"gate: the adapter answers {gate_words(g)}; it answered {answered}; "
+                      f"{run_dir}/mitigate/{res['folder']}/gate.json")  # fmt: skip
+        if g.get("reach"):
             console.print(reach_line(g["reach"]))
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rass.errors import RassError
-from rass.mitigate.gate import Gate, GatedChat
+from rass.mitigate.gate import GATE_VECTOR, Gate, GatedChat
 from rass.mitigate.guard import guard_band
 from rass.mitigate.steer import SteerBand
 from rass.runs import read_json_if
 
 if TYPE_CHECKING:
+    import torch
+
     from rass.directions.vector import SteeringVector
     from rass.models.chat import ChatModel
 
@@ -89,6 +91,8 @@ def read_mitigation(folder: Path) -> Mitigation:
         if record.get("gate"):  # like the guard: its own file first
             gate = Gate.from_record(read_json_if(folder / "gate.json") or record["gate"])
             layer = gate.layer
+            if gate.by == "classifier" and not (folder / GATE_VECTOR).is_file():
+                raise RassError(f"{folder} was gated by a harm classifier whose direction {GATE_VECTOR} is missing")
     elif method == "steer":
         lo, hi = record.get("band") or (None, None)
         if lo is None or hi is None:
@@ -160,4 +164,15 @@ def answering(chat: ChatModel, folder: Path) -> Iterator[tuple[Mitigation, ChatM
     assert direction is not None  # a gate always loads the run's direction
     vector = direction.layer_vectors[m.layer]
     guard_on = partial(conditional_steering, chat, vector, m.layer, m.band) if m.band is not None else nullcontext
-    yield m, GatedChat(chat, vector, m.gate, guard_on)
+    yield m, GatedChat(chat, gate_vector(chat, m) if m.gate.by == "classifier" else vector, m.gate, guard_on)
+
+
+def gate_vector(chat: ChatModel, m: Mitigation) -> torch.Tensor:
+    """A classifier gate's direction, kept in the mitigation folder (the run's directions hold no such one)."""
+    from safetensors.torch import load_file
+
+    path = m.folder / GATE_VECTOR
+    vector = load_file(str(path)).get("vector")
+    if vector is None or vector.shape != (chat.hidden_size,):
+        raise RassError(f"{path} holds no gate direction of {chat.name}'s hidden size {chat.hidden_size}")
+    return vector

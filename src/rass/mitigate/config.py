@@ -12,6 +12,7 @@ from typing import Any
 
 from rass.errors import RassError
 from rass.mitigate.data import ANCHOR_EDGES, ANCHOR_SPREADS
+from rass.mitigate.gate import GATE_SIGNALS
 from rass.mitigate.lookalikes import LOOKALIKE_POOLS
 
 ANCHOR_MATCH = ("nearest", "order")
@@ -21,7 +22,7 @@ EVAL_SPLITS = ("test", "validation")
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
                          "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
                          "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
-                         "guard": 0.0, "gate": 0.0}  # fmt: skip
+                         "guard": 0.0, "gate": 0.0, "gate_by": "direction"}  # fmt: skip
 
 
 @dataclass
@@ -97,10 +98,13 @@ class MitigateConfig:
     # below this quantile of the probe's harmful train/validation prompts; the rest get the unmitigated
     # model's answer (rass.mitigate.gate); 0: every input gets the adapter
     gate: float = 0.0
+    # what the gate projects on: the run's refusal direction, or a harm classifier fitted on the shipped
+    # seeds at the probe layer, its quantile taken of validation-split harmful seeds (rass.mitigate.harm_probe)
+    gate_by: str = "direction"
 
 
 # folders of mitigate/ that hold what every method shares, never one method's results
-SHARED_FOLDERS = ("before-", "data-", "targets-", "lookalikes")
+SHARED_FOLDERS = ("before-", "data-", "targets-", "lookalikes", "harm-probe-")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -156,6 +160,10 @@ def check_config(cfg: MitigateConfig) -> None:
         (bool(cfg.gate) and not ((trains or bool(cfg.soup)) and 0 < cfg.gate < 1), "--gate",
          f"a gate is a quantile between 0 and 1 of the probe's harmful prompts, chosen between an sft or dpo "
          f"adapter (or a soup) and the model, e.g. 0.1, got {cfg.gate:g} with {'a soup' if cfg.soup else cfg.method}"),
+        (cfg.gate_by not in GATE_SIGNALS, "--gate-by",
+         f"unknown gate signal {cfg.gate_by!r}; use {' or '.join(GATE_SIGNALS)}"),
+        (cfg.gate_by != "direction" and not cfg.gate, "--gate-by",
+         "the gate signal says what a gate projects on: give the gate too, e.g. --gate 0.1 --gate-by classifier"),
         (bool(cfg.train_from) and not (trains and not cfg.soup), "--train-from",
          f"train_from takes a training's checkpoints: use sft or dpo, not {'a soup' if cfg.soup else cfg.method}"),
         (bool(cfg.train.get("boundary_weight")) and cfg.method != "sft", "--boundary-weight",

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from rass.models.chat import ChatModel
 
 T = TypeVar("T")
+GATE_SIGNALS = ("direction", "classifier")
+GATE_VECTOR = "gate_direction.safetensors"  # a classifier gate's direction, in the mitigation folder
 
 
 @dataclass(frozen=True)
@@ -39,20 +41,31 @@ class Gate:
     threshold: float
     layer: int
     quantile: float
-    reference: int  # how many harmful probe prompts the quantile is of
+    reference: int  # how many harmful prompts the quantile is of
+    # what it projects on: the run's refusal direction, or a harm classifier's weights (rass.mitigate.harm_probe),
+    # kept beside gate.json as gate_direction.safetensors
+    by: str = "direction"
 
     def record(self) -> dict[str, Any]:
-        """What ``gate.json`` holds: with the run's directions file, all a user needs to gate elsewhere. The
-        threshold unrounded: a prompt near it must go where it went in the evaluation."""
-        return {"quantile": self.quantile, "threshold": self.threshold, "layer": self.layer,
-                "reference_prompts": self.reference, "reference": "the probe's harmful train/validation prompts",
+        """What ``gate.json`` holds: with the run's directions file (or the classifier's, beside it), all a
+        user needs to gate elsewhere. The threshold unrounded: a prompt near it must go where it went in the
+        evaluation."""
+        reference = {
+            "direction": "the probe's harmful train/validation prompts",
+            "classifier": "the shipped validation-split harmful seeds (the classifier fits on train)",
+        }
+        return {"by": self.by, "quantile": self.quantile, "threshold": self.threshold, "layer": self.layer,
+                "reference_prompts": self.reference, "reference": reference[self.by],
                 "model": "unmitigated (adapter off)", "position": "last prompt token",
                 "site": f"resid_pre.{self.layer}"}  # fmt: skip
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Gate:
+        by = str(record.get("by", "direction"))
+        if by not in GATE_SIGNALS:
+            raise RassError(f"gate.json names an unknown gate signal {by!r}; this rass knows {', '.join(GATE_SIGNALS)}")
         return cls(float(record["threshold"]), int(record["layer"]), float(record["quantile"]),
-                   int(record.get("reference_prompts", 0)))  # fmt: skip
+                   int(record.get("reference_prompts", 0)), by)  # fmt: skip
 
 
 def fit_gate(harmful: Sequence[float], quantile: float, layer: int) -> Gate:
@@ -124,6 +137,21 @@ def reach(before_rows: Sequence[Mapping[str, Any]], projection: Mapping[str, flo
             out[group] = {"refused_before": len(refused), "reachable": inside, "floor": floor,
                           "halving_reachable": 2 * floor <= len(refused)}  # fmt: skip
     return out
+
+
+def gate_words(g: Mapping[str, Any]) -> str:
+    """What a gate record sends to the adapter, in words (the CLI and the report), e.g. "inputs the model
+    before projects at or below 3.7712 on its refusal direction at layer 19 (the 0.1 quantile of 48 harmful
+    probe prompts)"."""
+    if g.get("by", "direction") == "classifier":
+        auc = (g.get("classifier") or {}).get("validation", {}).get("auroc_harmful_vs_lookalike")
+        fit = f"; validation AUROC harmful vs look-alike {auc:.3f}" if auc is not None else ""
+        return (f"inputs the model before places at or below {g['threshold']:.4f} on a harm classifier's direction at "
+                f"layer {g['layer']} (the {g['quantile']:g} quantile of {g['reference_prompts']} validation-split "
+                f"harmful seeds{fit})")  # fmt: skip
+    return (f"inputs the model before projects at or below {g['threshold']:.4f} on its refusal direction at "
+            f"layer {g['layer']} (the {g['quantile']:g} quantile of {g['reference_prompts']} harmful probe "
+            "prompts)")  # fmt: skip
 
 
 def reach_line(r: Mapping[str, Any]) -> str:

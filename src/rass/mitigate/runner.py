@@ -435,6 +435,7 @@ def method_folder(cfg: MitigateConfig) -> str:
     scaled = f"-x{cfg.adapter_scale:g}" if cfg.adapter_scale != 1.0 else ""
     guarded = f"-guard{cfg.guard:g}" if cfg.guard else ""
     guarded += f"-gate{cfg.gate:g}" if cfg.gate else ""
+    guarded += "-classifier" if cfg.gate and cfg.gate_by == "classifier" else ""
     if cfg.soup:
         return cfg.soup[0] + "-soup" + scaled + guarded
     seed = cfg.train.get("seed") if cfg.method != "steer" else None
@@ -569,11 +570,19 @@ def run_mitigation(
     direction = SteeringVector.load(run.root / "directions" / "directions.safetensors")
     fit = read_json(run.root / "boundary" / "fit.json")
     layer = int(fit["layer"])
-    gate = None
+    gate = harm_probe = None
+    gate_vector = direction.layer_vectors[layer]  # what a gate projects on: the refusal direction or a classifier's
     if cfg.gate:  # placed before anything trains: a probe without harmful projections fails now, not after
-        from rass.mitigate.gate import GatedChat, projections, reach, reach_line, run_gate
+        from rass.mitigate.gate import GATE_VECTOR, GatedChat, projections, reach, reach_line, run_gate
 
-        gate = run_gate(read_rows(run.root / "boundary" / "boundary.jsonl"), cfg.gate, layer)
+        if cfg.gate_by == "classifier":  # fitted on the unmitigated model: nothing is attached yet
+            from rass.mitigate.harm_probe import classifier_gate, fit_harm_probe
+
+            with launch.main_first():  # under accelerate the main process fits it once, the others read it
+                harm_probe = fit_harm_probe(chat, layer, run.path("mitigate"))
+            gate, gate_vector = classifier_gate(harm_probe, cfg.gate), harm_probe.vector
+        else:
+            gate = run_gate(read_rows(run.root / "boundary" / "boundary.jsonl"), cfg.gate, layer)
     train_rows, held, ablation_rows = split_boundary(run, cfg)
     langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
     eval_records = _eval_sets(run, held, cfg, langs)
@@ -607,7 +616,7 @@ def run_mitigation(
     known: dict[str, float] = {}
     gate_reach = None
     if gate is not None:  # nothing is attached yet: this is the unmitigated model the gate decides with
-        known = projections(chat, [r.text for r in eval_records] + list(probe), direction.layer_vectors[layer], layer)
+        known = projections(chat, [r.text for r in eval_records] + list(probe), gate_vector, layer)
         gate_reach = reach(read_rows(before_dir / "judged.jsonl"), known, gate)
         if say is not None:  # before the training: an hour is not spent on a goal the gate has put out of reach
             say(reach_line(gate_reach))
@@ -675,8 +684,15 @@ def run_mitigation(
                 stack.enter_context(guard_on())
         gated = None
         if gate is not None:  # the unmitigated model decides, per input, whether the adapter answers it
-            gated = GatedChat(chat, direction.layer_vectors[layer], gate, guard_on, known)
+            gated = GatedChat(chat, gate_vector, gate, guard_on, known)
             info["gate"] = gate.record()
+            if harm_probe is not None:  # its direction is the folder's own, not the run's
+                from safetensors.torch import save_file
+
+                save_file({"vector": gate_vector.contiguous()}, str(folder / GATE_VECTOR))
+                info["gate"]["classifier"] = {
+                    k: v for k, v in harm_probe.stats.items() if k != "held_harmful_projections"
+                }
             write_json(folder / "gate.json", info["gate"])
             info["gate"]["reach"] = gate_reach  # of this evaluation's items, not a property of the gate
         info["seconds"] = round(time.perf_counter() - start, 1)

@@ -260,12 +260,11 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
                 "the training never saw; guard.json)", muted=True)  # fmt: skip
         if m.get("gate"):
             g = m["gate"]
-            d.p(f"{name}: gated: the adapter answered only inputs the model before projects at or below "
-                f"{g['threshold']:.2f} at layer {g['layer']} (the {g['quantile']:g} quantile of {g['reference_prompts']} "
-                "harmful probe prompts; gate.json), the model before the rest", muted=True)  # fmt: skip
-            if g.get("reach"):
-                from rass.mitigate.gate import reach_line
+            from rass.mitigate.gate import gate_words, reach_line
 
+            d.p(f"{name}: gated: the adapter answered only {gate_words(g)} (gate.json), the model before the rest",
+                muted=True)  # fmt: skip
+            if g.get("reach"):
                 d.p(f"{name}: {reach_line(g['reach'])}", muted=True)
         d.p(f"{name}: {goal_line(goal_check(m['before'], m['after']))}")
         _changed_items(d, name, run / "mitigate" / name, m)
