@@ -86,11 +86,14 @@ def _main() -> None:
     ap.add_argument("--quantiles", type=float, nargs="+", default=[0.05, 0.1, 0.2])
     ap.add_argument("--results", type=Path, nargs="+", required=True, help="mitigate-*.json result files")
     ap.add_argument("--name", default="", help="the output's name: gate-sweep-NAME.json")
+    ap.add_argument("--gate-by", choices=["direction", "classifier"], default="direction",
+                    help="what the gate projects on, as rass mitigate --gate-by (the classifier is fitted, or read "
+                    "back, in RUN/mitigate/harm-probe-*)")  # fmt: skip
     args = ap.parse_args()
     if any(not 0 < q < 1 for q in args.quantiles):
         raise SystemExit("error: a gate quantile is a share of harmful prompts, between 0 and 1")
     from rass.directions.vector import SteeringVector
-    from rass.mitigate.gate import run_gate
+    from rass.mitigate.gate import reach, reach_line, run_gate
     from rass.models.chat import ChatModel
     from rass.runs import RunDir, read_json, read_rows
 
@@ -98,7 +101,6 @@ def _main() -> None:
     fit = read_json(run.root / "boundary" / "fit.json")
     layer = int(fit["layer"])
     boundary = read_rows(run.root / "boundary" / "boundary.jsonl")
-    gates = [run_gate(boundary, q, layer) for q in sorted(args.quantiles)]
     results = []
     for path in args.results:
         try:
@@ -113,13 +115,27 @@ def _main() -> None:
     from rass.bench.build import core_records
 
     prompts = flip_prompts([r for _, r in results], {c.id: c.text for c in core_records()})
+    # the "before" verdicts, where the run still holds them: what each gate leaves in the adapter's reach
+    mitigate = run.root / "mitigate"
+    judged = {str(r.get("before_dir")): mitigate / str(r.get("before_dir")) / "judged.jsonl" for _, r in results}
+    befores = {d: read_rows(path) for d, path in judged.items() if path.is_file()}
     ids = sorted(prompts)
-    vector = SteeringVector.load(run.root / "directions" / "directions.safetensors").layer_vectors[layer]
     chat = ChatModel.load(args.model, progress=False)
+    if args.gate_by == "classifier":
+        from rass.mitigate.harm_probe import classifier_gate, fit_harm_probe
+
+        probe = fit_harm_probe(chat, layer, run.path("mitigate"))
+        gates, vector = [classifier_gate(probe, q) for q in sorted(args.quantiles)], probe.vector
+    else:
+        gates = [run_gate(boundary, q, layer) for q in sorted(args.quantiles)]
+        vector = SteeringVector.load(run.root / "directions" / "directions.safetensors").layer_vectors[layer]
     site = f"resid_pre.{layer}"
-    values = (chat.forward([prompts[i] for i in ids], sites=[site]).activations[site].float()
-              @ (vector / vector.norm()).float()).tolist() if ids else []  # fmt: skip
-    proj = dict(zip(ids, values, strict=True))
+    refused = {b["prompt"] for rows in befores.values() for b in rows if b.get("refused")}
+    texts = sorted({prompts[i] for i in ids} | refused)
+    values = (chat.forward(texts, sites=[site]).activations[site].float()
+              @ (vector / vector.norm()).float()).tolist() if texts else []  # fmt: skip
+    by_text = dict(zip(texts, values, strict=True))
+    proj = {i: by_text[prompts[i]] for i in ids}
     rows = []
     print(f"run {args.run}: layer {layer}, probe threshold {fit['threshold']:.4f}")
     for path, r in results:
@@ -129,10 +145,15 @@ def _main() -> None:
                  for k in FLIPS}  # fmt: skip
         split = r.get("config", {}).get("eval_split", "test")
         row: dict[str, Any] = {"result": path.name, "split": split, **c, "gates": at, "flip_projections": flips}
+        if r.get("before_dir") in befores:
+            refused = [b for b in befores[r["before_dir"]] if b.get("refused")]
+            row["reach"] = {f"{g.quantile:g}": reach(refused, by_text, g) for g in gates}
         rows.append(row)
         cells = "  ".join(f"q{q}: {v['benign']}/{v['harmful']}" for q, v in row["gates"].items())
         print(f"{path.name}: before {c['benign_before']}/{c['harmful_before']}, after {c['benign_after']}/"
               f"{c['harmful_after']} of {c['benign_n']}/{c['harmful_n']}; gated {cells}")  # fmt: skip
+        for q, rch in row.get("reach", {}).items():
+            print(f"  q{q} {reach_line(rch)}")
     command = [
         "python benchmarks/gate_sweep.py",
         str(args.run),
@@ -144,8 +165,9 @@ def _main() -> None:
         *(p.name for p in args.results),
     ]
     command += ["--name", args.name] if args.name else []
+    command += ["--gate-by", args.gate_by] if args.gate_by != "direction" else []
     out = write(f"gate-sweep-{args.name or run.root.name}",
-                {"run": str(args.run), "model": args.model, "layer": layer,
+                {"run": str(args.run), "model": args.model, "layer": layer, "gate_by": args.gate_by,
                  "gates": [g.record() for g in gates], "results": rows,
                  "command": " ".join(command)})  # fmt: skip
     print(f"wrote {out}")
