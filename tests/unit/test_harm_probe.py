@@ -16,7 +16,7 @@ import torch
 from rass.data.seeds import load_seeds
 from rass.errors import RassError
 from rass.mitigate.gate import Gate
-from rass.mitigate.harm_probe import HarmProbe, _logistic, auroc, classifier_gate, fit_harm_probe
+from rass.mitigate.harm_probe import HarmProbe, _logistic, classifier_gate, fit_harm_probe
 from rass.models.chat import ChatModel
 
 LAYER = 1
@@ -38,13 +38,6 @@ def test_the_logistic_fit_returns_a_direction_and_offset_in_the_activations_own_
     assert ((score > 0).float() == y).float().mean() > 0.95
     assert abs(float(vector[0])) > 10 * abs(float(vector[1]))
     assert _logistic(x, y)[0].tolist() == vector.tolist()  # deterministic
-
-
-def test_auroc_counts_pairs_and_ties_half() -> None:
-    assert auroc([2.0, 3.0], [1.0]) == 1.0
-    assert auroc([1.0], [1.0]) == 0.5
-    assert auroc([0.0, 2.0], [1.0]) == 0.5
-    assert np.isnan(auroc([], [1.0]))
 
 
 def test_the_probe_fits_on_train_seeds_and_holds_validation_harmful_seeds_out_for_the_gate(

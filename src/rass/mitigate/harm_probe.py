@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from rass.errors import RassError
 from rass.mitigate.gate import Gate
 from rass.runs import read_json_if, write_json
+from rass.stats import auroc
 
 if TYPE_CHECKING:
     import torch
@@ -97,14 +98,6 @@ def _logistic(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, float]:
     return vector.float(), float((b - mu @ vector).detach())
 
 
-def auroc(pos: Sequence[float], neg: Sequence[float]) -> float:
-    """The chance a random ``pos`` scores above a random ``neg`` (ties count half)."""
-    if not pos or not neg:
-        return float("nan")
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return wins / (len(pos) * len(neg))
-
-
 def fit_harm_probe(chat: ChatModel, layer: int, cache: Path) -> HarmProbe:
     """Fit (or read back from ``cache``) the probe on the shipped seeds of every language: train split,
     harmful against benign and look-alike. The validation split is held out for the gate's threshold."""
@@ -129,19 +122,18 @@ def fit_harm_probe(chat: ChatModel, layer: int, cache: Path) -> HarmProbe:
     is_train = torch.tensor([r.split == "train" for r in records])
     y = torch.tensor([r.label == "harmful" for r in records], dtype=torch.float32)
     vector, offset = _logistic(acts[is_train], y[is_train])
-    score = (acts @ vector + offset).tolist()
-    val = [(r, s) for r, s in zip(records, score, strict=True) if r.split == "validation"]
-    harmful = [s for r, s in val if r.label == "harmful"]
-    look = [s for r, s in val if r.kind == "lookalike"]
-    unit = vector / vector.norm()
-    held = (acts[torch.tensor([r.split == "validation" and r.label == "harmful" for r in records])] @ unit).tolist()
+    # one projection on the unit direction serves both: the AUROC (a monotone view of the score) and the gate
+    proj = (acts @ (vector / vector.norm())).tolist()
+    harmful = [p for r, p in zip(records, proj, strict=True) if r.split == "validation" and r.label == "harmful"]
+    look = [p for r, p in zip(records, proj, strict=True) if r.split == "validation" and r.kind == "lookalike"]
+    separation = auroc(harmful + look, [True] * len(harmful) + [False] * len(look))
     stats = {
         "train": {"harmful": int(y[is_train].sum()), "benign": int((1 - y[is_train]).sum())},
         "validation": {"harmful": len(harmful), "lookalike": len(look),
-                       "auroc_harmful_vs_lookalike": round(auroc(harmful, look), 4)},
+                       "auroc_harmful_vs_lookalike": None if separation is None else round(separation, 4)},
         "l2": L2, "site": f"resid_pre.{layer}", "position": "last prompt token",
         "seeds": "shipped seeds, every language: train split fits, validation split places the gate",
-        "held_harmful_projections": held,  # on the unit vector: where the gate's quantile is taken
+        "held_harmful_projections": harmful,  # on the unit vector: where the gate's quantile is taken
     }  # fmt: skip
     save_file({"vector": vector.contiguous()}, str(folder / "probe.safetensors"))
     write_json(folder / "probe.json", {"offset": offset, "stats": stats})  # last: the probe is whole
