@@ -20,7 +20,7 @@ from rass.mitigate.data import KEPT_ROWS, HarmfulTargetError, TrainingData, asse
 from rass.mitigate.steer import SteerBand, conditional_steering
 from rass.mitigate.train import TrainConfig, train_adapter
 from rass.models.chat import ChatModel
-from rass.runs import read_json, read_rows
+from rass.runs import read_json, read_rows, write_json
 
 PROMPT = "how do i kill a python process ?"
 
@@ -218,6 +218,62 @@ def test_steer_mitigation_before_and_after_on_a_tiny_run(tmp_path: Path, qwen_ti
     assert val["items"]["heldout_boundary"] == 0 and val["before"]["heldout_boundary"]["over_refusal"] is None
     assert (run.root / "mitigate" / "steer" / "metrics-validation.json").is_file()
     assert (run.root / "mitigate" / "steer" / "metrics.json").read_text() == reported  # beside it, not over it
+
+
+def test_a_gated_steer_steers_only_inputs_at_or_below_the_gate_and_above_the_floor(
+    tmp_path: Path, qwen_tiny: ChatModel
+) -> None:
+    import numpy as np
+
+    from rass.directions.vector import SteeringVector
+    from rass.mitigate.apply import answering, read_mitigation
+    from rass.mitigate.config import MitigateConfig
+    from rass.mitigate.gate import GatedChat
+    from rass.mitigate.runner import run_mitigation
+
+    run = _tiny_run(tmp_path / "run", qwen_tiny)
+    res = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
+                                                        heldout_fraction=0.5, gate=0.5, steer_floor=0.0))  # fmt: skip
+    folder = run.root / "mitigate" / "steer-gate0.5"
+    assert res["folder"] == folder.name and read_json(folder / "gate.json")["threshold"] == res["gate"]["threshold"]
+    # no upper edge: the gate keeps harmful inputs out; the floor is the lowest harmless probe prompt
+    harmless = [
+        r["projection"] for r in read_rows(run.root / "boundary" / "boundary.jsonl") if r["group"] == "harmless"
+    ]
+    assert res["band"] == [pytest.approx(float(np.min(harmless))), None]
+    layer = res["gate"]["layer"]
+    vector = SteeringVector.load(run.root / "directions" / "directions.safetensors").layer_vectors[layer]
+    before = {r["id"]: r for r in read_rows(run.root / "mitigate" / res["before_dir"] / "judged.jsonl")}
+    after = read_rows(folder / res["after_dir"] / "judged.jsonl")
+    proj = (qwen_tiny.forward([r["prompt"] for r in after], sites=[f"resid_pre.{layer}"])
+            .activations[f"resid_pre.{layer}"].float() @ (vector / vector.norm()).float()).tolist()  # fmt: skip
+    above = [r for r, p in zip(after, proj, strict=True) if p > res["gate"]["threshold"]]
+    behind = [r for r, p in zip(after, proj, strict=True) if res["band"][0] <= p <= res["gate"]["threshold"]]
+    assert above and all(r["response"] == before[r["id"]]["response"] for r in above)  # as the model was, exactly
+    assert behind and any(r["response"] != before[r["id"]]["response"] for r in behind)  # steered
+    counted = res["gate"]["adapter_answers"]
+    assert sum(v["unmitigated"] for k, v in counted.items() if k != "harmless_probe") == len(above)
+    # deployed as evaluated: the gate routes, the steering acts behind it, and no adapter is asked for
+    applied = read_mitigation(folder)
+    assert applied.adapter is None and applied.band is not None and applied.band.hi == float("inf")
+    assert "steered are unmitigated projections" in applied.describe()
+    with answering(qwen_tiny, folder) as (_, answerer):
+        assert isinstance(answerer, GatedChat)
+        again = answerer.generate([behind[0]["prompt"], above[0]["prompt"]], max_new_tokens=4)
+    plain = qwen_tiny.generate([behind[0]["prompt"], above[0]["prompt"]], max_new_tokens=4)
+    assert again[1] == plain[1] and again[0] != plain[0]  # the hook left with the block: the model is as it was
+    # gated by a harm classifier: its direction is kept in the folder, which no training has made
+    by_cls = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
+                                                           heldout_fraction=0.5, gate=0.5, gate_by="classifier"))  # fmt: skip
+    cls_folder = run.root / "mitigate" / "steer-gate0.5-classifier"
+    assert by_cls["folder"] == cls_folder.name and (cls_folder / "gate_direction.safetensors").is_file()
+    assert by_cls["band"] == [pytest.approx(float(np.max(harmless))), None]  # the default floor: the highest
+    with answering(qwen_tiny, cls_folder) as (applied, answerer):
+        assert isinstance(answerer, GatedChat) and applied.gate is not None and applied.gate.by == "classifier"
+    record = read_json(folder / "metrics.json")
+    write_json(folder / "metrics.json", record | {"gate": None})  # without its gate, no band without an upper edge
+    with pytest.raises(RassError, match="records no steering band"):
+        read_mitigation(folder)
 
 
 def test_a_rules_frame_quoting_a_harmful_seed_may_be_a_comply_target_but_a_mention_launders_nothing() -> None:
@@ -943,7 +999,7 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert "behind the gate: harmful refused before 3, 1 at or below the gate" in result.stdout
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
                 ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"],
-                ["--gate", "1"], ["--method", "steer", "--gate", "0.1"]):  # fmt: skip
+                ["--gate", "1"], ["--method", "steer", "--gate", "1.5"], ["--steer-floor", "0.5"]):  # fmt: skip
         result = cli.invoke(app, [*base, *bad])
         assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 17
 
@@ -1538,7 +1594,7 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
     assert sum(g.get("floor", 0) for g in reached.values()) == above_refused
     assert said == [reach_line(reached)]
     with pytest.raises(RassError, match="a gate is a quantile"):
-        run_mitigation(_fresh(), run, MitigateConfig(method="steer", gate=0.1))
+        run_mitigation(_fresh(), run, MitigateConfig(soup=cfg.soup, gate=1.5))
     (run.root / "mitigate" / "sft-seed1" / "data" / "retain.jsonl").unlink()
     with pytest.raises(RassError, match="sft-seed1 keeps no rows it trained on"):
         run_mitigation(_fresh(), run, MitigateConfig(soup=cfg.soup, eval_limit=2, eval_max_new_tokens=4,
@@ -1744,6 +1800,10 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
         ({"name": "harm-probe-x"}, ["--name", "harm-probe-x"], "--name"),
         ({"gate": 0.1, "gate_by": "llm"}, ["--gate", "0.1", "--gate-by", "llm"], "--gate-by"),
         ({"gate_by": "classifier"}, ["--gate-by", "classifier"], "--gate-by"),
+        ({"method": "steer", "gate": 1.5}, ["--method", "steer", "--gate", "1.5"], "--gate"),
+        ({"gate": 0.1, "steer_floor": 0.5}, ["--gate", "0.1", "--steer-floor", "0.5"], "--steer-floor"),
+        ({"method": "steer", "gate": 0.1, "steer_floor": 1.5},
+         ["--method", "steer", "--gate", "0.1", "--steer-floor", "1.5"], "--steer-floor"),
     ],
 )  # fmt: skip
 def test_a_setting_that_cannot_run_is_refused_alike_by_the_cli_and_the_library(

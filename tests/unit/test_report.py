@@ -93,7 +93,7 @@ def test_a_guarded_or_scaled_adapter_says_so_beside_its_numbers(tmp_path: Path) 
     write_json(run.root / "mitigate" / "sft-gate" / "metrics.json", result | {"gate": gate})
     text = build_report(run.root)[1].read_text()
     assert (
-        "sft-gate: gated: the adapter answered only inputs the model before projects at or below 3.7689 on its "
+        "sft-gate: gated: the adapter acted only on inputs the model before projects at or below 3.7689 on its "
         "refusal direction at layer 19 (the 0.1 quantile of 48 harmful probe prompts)" in text
     )
     by_cls = gate | {"by": "classifier", "reference_prompts": 165,
@@ -108,6 +108,11 @@ def test_a_guarded_or_scaled_adapter_says_so_beside_its_numbers(tmp_path: Path) 
     write_json(run.root / "mitigate" / "sft-gate" / "metrics.json", result | {"gate": gate | {"reach": reach}})
     text = build_report(run.root)[1].read_text()
     assert "sft-gate: behind the gate: MORBench-core benign refused before 17, 7 within the adapter's reach" in text
+    steered = result | {"method": "steer", "gate": gate | {"reach": reach}}  # a gated steer has no adapter to name
+    write_json(run.root / "mitigate" / "sft-gate" / "metrics.json", steered)
+    text = build_report(run.root)[1].read_text()
+    assert "sft-gate: gated: steering acted only on inputs the model before projects" in text
+    assert "refused before 17, 7 within steering's reach" in text
     assert "(at best 17 → 10, halving out of reach)" in text
 
 

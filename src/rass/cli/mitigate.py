@@ -80,9 +80,17 @@ def mitigate(
         typer.Option(
             help="sft/dpo or a soup: the adapter (and its guard) answers only inputs the unmitigated model projects "
             "at or below this quantile (e.g. 0.1) of the probe's harmful train/validation prompts; the model as it "
-            "was answers the rest. Saved as gate.json (0: off).",
+            "was answers the rest. steer: only those inputs are steered, in a band with no upper edge. Saved as "
+            "gate.json (0: off).",
         ),
     ] = 0.0,
+    steer_floor: Annotated[
+        float,
+        typer.Option(
+            help="steer with --gate: the band's lower edge, this quantile of the probe's harmless prompts' "
+            "projections (1: the highest); inputs below it are left bit-identical.",
+        ),
+    ] = 1.0,
     gate_by: Annotated[
         str,
         typer.Option(
@@ -248,7 +256,13 @@ def mitigate(
         ),
     ] = 32,
     max_harmful_steered: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="steer: the most of the probe's harmful prompts the band may hold.")
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="steer: the most of the probe's harmful prompts the band may hold (not gated: a gated band has "
+            "no upper edge, the gate keeps harmful inputs out).",
+        ),
     ] = 0.1,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
@@ -274,7 +288,7 @@ def mitigate(
                          mine_anchors=mine_anchors, explained_refusals=explained_refusals,
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
-                         guard=guard, gate=gate, gate_by=gate_by)  # fmt: skip
+                         guard=guard, gate=gate, gate_by=gate_by, steer_floor=steer_floor)  # fmt: skip
     try:  # every option that cannot run is refused here, before the run folder is even read
         check_config(cfg)
     except ConfigProblem as exc:
@@ -338,12 +352,18 @@ def mitigate(
         g = res["gate"]
         by = g.get("adapter_answers", {})
         answered = ", ".join(f"{k} {v['adapter']} of {v['adapter'] + v['unmitigated']}" for k, v in by.items())
-        from rass.mitigate.gate import gate_words, reach_line
+        from rass.mitigate.gate import gate_words, mitigator, reach_line
 
-        console.print(f"gate: the adapter answers {gate_words(g)}; it answered {answered}; "
+        who = mitigator(str(res.get("method")))
+        console.print(f"gate: {who} acts only on {gate_words(g)}; behind the gate: {answered}; "
                       f"{run_dir}/mitigate/{res['folder']}/gate.json")  # fmt: skip
         if g.get("reach"):
-            console.print(reach_line(g["reach"]))
+            console.print(reach_line(g["reach"], who))
+    if res.get("band"):
+        lo, hi = res["band"]
+        upper = f"up to {hi:.4g}" if hi is not None else "with no upper edge (the gate keeps harmful inputs out)"
+        console.print(f"steering band: {res['config']['steer_alpha']:g} x the refusal direction subtracted at layer "
+                      f"{res['layer']} from inputs projecting from {lo:.4g} {upper}")  # fmt: skip
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
         console.print(data_summary(data))

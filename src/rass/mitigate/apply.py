@@ -9,6 +9,7 @@ answer as the evaluated model did.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ class Mitigation:
                 f"{self.band_kind} at layer {self.layer} on projections {self.band.lo:.4g}..{self.band.hi:.4g}"
             )
         if self.gate is not None:
-            parts.append(f"gated: the adapter answers unmitigated projections <= {self.gate.threshold:.4g}")
+            who = "the adapter answers" if self.adapter is not None else "steered are"
+            parts.append(f"gated: {who} unmitigated projections <= {self.gate.threshold:.4g}")
         return ", ".join(parts)
 
 
@@ -88,18 +90,19 @@ def read_mitigation(folder: Path) -> Mitigation:
                 "guard",
                 int(guard["layer"]),
             )
-        if record.get("gate"):  # like the guard: its own file first
-            gate = Gate.from_record(read_json_if(folder / "gate.json") or record["gate"])
-            layer = gate.layer
-            if gate.by == "classifier" and not (folder / GATE_VECTOR).is_file():
-                raise RassError(f"{folder} was gated by a harm classifier whose direction {GATE_VECTOR} is missing")
     elif method == "steer":
         lo, hi = record.get("band") or (None, None)
-        if lo is None or hi is None:
+        if lo is None or (hi is None and not record.get("gate")):  # only a gated band has no upper edge
             raise RassError(f"{folder} records no steering band: re-run rass mitigate --method steer")
-        band, kind = SteerBand(float(lo), float(hi), float(record.get("config", {}).get("steer_alpha", 1.0))), "steer"
+        hi = math.inf if hi is None else float(hi)
+        band, kind = SteerBand(float(lo), hi, float(record.get("config", {}).get("steer_alpha", 1.0))), "steer"
     else:
         raise RassError(f"{folder} records an unknown method {method!r}")
+    if record.get("gate"):  # like the guard: its own file first
+        gate = Gate.from_record(read_json_if(folder / "gate.json") or record["gate"])
+        layer = gate.layer
+        if gate.by == "classifier" and not (folder / GATE_VECTOR).is_file():
+            raise RassError(f"{folder} was gated by a harm classifier whose direction {GATE_VECTOR} is missing")
     if (band is not None or gate is not None) and layer < 0:
         raise RassError(f"{folder} records no probe layer for its steering")
     return Mitigation(folder=folder, method=method, layer=layer, adapter=adapter, band=band, band_kind=kind, gate=gate)
@@ -151,7 +154,8 @@ def mitigated(chat: ChatModel, folder: Path) -> Iterator[Mitigation]:
 @contextmanager
 def answering(chat: ChatModel, folder: Path) -> Iterator[tuple[Mitigation, ChatModel | GatedChat]]:
     """Any mitigation, gated or not, and what to answer with: ``chat`` set up as ``mitigated`` does, or for
-    a gated one a ``GatedChat`` that sends each prompt to the adapter (and its guard) or to the model.
+    a gated one a ``GatedChat`` that sends each prompt to the adapter (and its guard), or steers it, or leaves
+    it to the model as it was.
     Both answer ``generate``, ``next_token_logprobs`` and ``refusal_score`` alike."""
     from rass.mitigate.steer import conditional_steering
 
@@ -164,7 +168,8 @@ def answering(chat: ChatModel, folder: Path) -> Iterator[tuple[Mitigation, ChatM
     assert direction is not None  # a gate always loads the run's direction
     vector = direction.layer_vectors[m.layer]
     guard_on = partial(conditional_steering, chat, vector, m.layer, m.band) if m.band is not None else nullcontext
-    yield m, GatedChat(chat, gate_vector(chat, m) if m.gate.by == "classifier" else vector, m.gate, guard_on)
+    yield m, GatedChat(chat, gate_vector(chat, m) if m.gate.by == "classifier" else vector, m.gate, guard_on,
+                       adapter=m.adapter is not None)  # fmt: skip
 
 
 def gate_vector(chat: ChatModel, m: Mitigation) -> torch.Tensor:

@@ -22,7 +22,7 @@ EVAL_SPLITS = ("test", "validation")
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
                          "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
                          "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
-                         "guard": 0.0, "gate": 0.0, "gate_by": "direction"}  # fmt: skip
+                         "guard": 0.0, "gate": 0.0, "gate_by": "direction", "steer_floor": 1.0}  # fmt: skip
 
 
 @dataclass
@@ -96,11 +96,15 @@ class MitigateConfig:
     guard: float = 0.0
     # sft/dpo or a soup: the adapter (and its guard) answers only inputs the unmitigated model projects at or
     # below this quantile of the probe's harmful train/validation prompts; the rest get the unmitigated
-    # model's answer (rass.mitigate.gate); 0: every input gets the adapter
+    # model's answer (rass.mitigate.gate); 0: every input gets the adapter. steer: only those inputs are
+    # steered, in a band from steer_floor up with no upper edge (steer_band)
     gate: float = 0.0
     # what the gate projects on: the run's refusal direction, or a harm classifier fitted on the shipped
     # seeds at the probe layer, its quantile taken of validation-split harmful seeds (rass.mitigate.harm_probe)
     gate_by: str = "direction"
+    # a gated steer's lower edge: this quantile of the probe's harmless prompts' projections (1.0: the highest);
+    # inputs below it stay bit-identical. Its upper edge is the gate's: harmful inputs never get steered
+    steer_floor: float = 1.0
 
 
 # folders of mitigate/ that hold what every method shares, never one method's results
@@ -157,9 +161,13 @@ def check_config(cfg: MitigateConfig) -> None:
         (bool(cfg.guard) and not ((trains or bool(cfg.soup)) and 0 < cfg.guard < 1), "--guard",
          f"a guard is a quantile between 0 and 1 fitted after an sft or dpo training or on a soup, e.g. 0.99, "
          f"got {cfg.guard:g} with {'a soup' if cfg.soup else cfg.method}"),
-        (bool(cfg.gate) and not ((trains or bool(cfg.soup)) and 0 < cfg.gate < 1), "--gate",
+        (bool(cfg.gate) and not 0 < cfg.gate < 1, "--gate",
          f"a gate is a quantile between 0 and 1 of the probe's harmful prompts, chosen between an sft or dpo "
-         f"adapter (or a soup) and the model, e.g. 0.1, got {cfg.gate:g} with {'a soup' if cfg.soup else cfg.method}"),
+         f"adapter (or a soup, or steering) and the model, e.g. 0.1, got {cfg.gate:g}"),
+        (cfg.steer_floor != 1.0 and not (cfg.method == "steer" and cfg.gate), "--steer-floor",
+         "the steering floor is the lower edge of a gated steer's band: use --method steer --gate Q"),
+        (not 0 <= cfg.steer_floor <= 1, "--steer-floor",
+         f"the steering floor is a quantile of the probe's harmless prompts, between 0 and 1, got {cfg.steer_floor:g}"),
         (cfg.gate_by not in GATE_SIGNALS, "--gate-by",
          f"unknown gate signal {cfg.gate_by!r}; use {' or '.join(GATE_SIGNALS)}"),
         (cfg.gate_by != "direction" and not cfg.gate, "--gate-by",

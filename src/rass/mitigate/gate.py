@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rass.errors import RassError
@@ -154,7 +155,12 @@ def gate_words(g: Mapping[str, Any]) -> str:
             "prompts)")  # fmt: skip
 
 
-def reach_line(r: Mapping[str, Any]) -> str:
+def mitigator(method: str) -> str:
+    """What acts behind a gate, in words: an sft/dpo adapter, or a gated steer's steering."""
+    return "steering" if method == "steer" else "the adapter"
+
+
+def reach_line(r: Mapping[str, Any], who: str = "the adapter") -> str:
     """The reach in words, e.g. "behind the gate: MORBench-core benign refused before 17, 7 within the
     adapter's reach (at best 17 → 10, halving out of reach); harmful refused before 59, 0 at or below the
     gate"."""
@@ -165,7 +171,7 @@ def reach_line(r: Mapping[str, Any]) -> str:
         g = r.get(group)
         if g:
             halving = "halving within reach" if g["halving_reachable"] else "halving out of reach"
-            parts.append(f"{words} refused before {g['refused_before']}, {g['reachable']} within the adapter's "
+            parts.append(f"{words} refused before {g['refused_before']}, {g['reachable']} within {who}'s "
                          f"reach (at best {g['refused_before']} → {g['floor']}, {halving})")  # fmt: skip
     if r.get("harmful"):
         h = r["harmful"]
@@ -174,10 +180,12 @@ def reach_line(r: Mapping[str, Any]) -> str:
 
 
 class GatedChat:
-    """A ChatModel with an adapter attached, answering through the gate.
+    """A ChatModel answering through the gate: rows at or below it mitigated, the rest as the model was.
 
-    ``adapted`` is entered around every call the adapter answers (the guard's steering, if there is one):
-    it must not act on the unmitigated rows or on the gate's own projection pass. Projections are
+    ``adapted`` is entered around every call for the rows behind the gate (the guard's steering, or a gated
+    steer's own): it must not act on the unmitigated rows or on the gate's own projection pass. With
+    ``adapter`` (an sft/dpo adapter attached) those rows also get the adapter, and the other rows and the
+    projection pass get it switched off; without, ``adapted`` alone is the mitigation. Projections are
     remembered per prompt, so an evaluation and its KL pass decide each prompt once.
     """
 
@@ -190,8 +198,11 @@ class GatedChat:
         gate: Gate,
         adapted: Callable[[], AbstractContextManager[Any]] = nullcontext,
         known: Mapping[str, float] | None = None,
+        *,
+        adapter: bool = True,
     ) -> None:
         self.chat, self.gate, self.adapted = chat, gate, adapted
+        self.plain: Callable[[], AbstractContextManager[Any]] = partial(adapter_off, chat) if adapter else nullcontext
         self.unit = direction / direction.norm()
         # ``known``: projections already taken with no adapter attached (``projections``), decided on once
         self._proj: dict[str, float] = dict(known or {})
@@ -204,23 +215,23 @@ class GatedChat:
         """Each prompt's projection under the unmitigated model (the adapter off, no steering)."""
         missing = [p for p in prompts if p not in self._proj]
         if missing:
-            with adapter_off(self.chat):
+            with self.plain():
                 self._proj |= projections(self.chat, missing, self.unit, self.gate.layer)
         return [self._proj[p] for p in prompts]
 
     def inside(self, prompts: Sequence[str]) -> list[bool]:
-        """Which prompts the adapter answers."""
+        """Which prompts are answered mitigated (by the adapter, or steered)."""
         return [v <= self.gate.threshold for v in self.projections(prompts)]
 
     def _split(self, prompts: Sequence[str], call: Callable[[list[str]], Sequence[T]]) -> list[T]:
-        """``call`` on the adapter's prompts under ``adapted`` and on the rest with the adapter off, in order."""
+        """``call`` on the prompts behind the gate under ``adapted`` and on the rest as the model was, in order."""
         mask = self.inside(prompts)
         out: list[T | None] = [None] * len(prompts)
         for use_adapter in (True, False):
             idx = [i for i, m in enumerate(mask) if m is use_adapter]
             if not idx:
                 continue
-            with self.adapted() if use_adapter else adapter_off(self.chat):
+            with self.adapted() if use_adapter else self.plain():
                 got = call([prompts[i] for i in idx])
             for i, g in zip(idx, got, strict=True):
                 out[i] = g

@@ -9,6 +9,7 @@ method on as many *random* verified-benign candidates instead of the selected bo
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -168,9 +169,20 @@ def steer_band(run: RunDir, cfg: MitigateConfig, train: Sequence[dict[str, Any]]
     spread over the whole harmful range, so their min–max span (``band_from="selected"``) steered
     half the harmful requests into compliance; on the 0.5B a band between the probe's harmless and
     harmful quantiles (``band_from="probe"``) lay below every selected prompt.
+
+    Gated (``cfg.gate``), the harm decision is the gate's, so the band has no upper edge: the 1.5B's refused
+    look-alikes reach far into the harmful range (up to 13.2 on its test items), where no band on the
+    refusal direction can tell them from harmful requests. Its lower edge, the ``steer_floor`` quantile
+    of the probe's harmless prompts, keeps clearly harmless inputs bit-identical.
     """
     import numpy as np
 
+    if cfg.gate:
+        rows = read_rows(run.root / "boundary" / "boundary.jsonl")
+        harmless = [r["projection"] for r in rows if r["group"] == "harmless" and r.get("projection") is not None]
+        if not harmless:
+            raise RassError("the probe has no harmless projections to place the gated steering's floor")
+        return float(np.quantile(harmless, cfg.steer_floor)), math.inf
     proj = [r["projection"] for r in train if r.get("projection") is not None]
     if cfg.band_from in ("fit", "selected") and not proj:
         raise RassError("no selected training prompt has a projection to place the steering band")
@@ -573,7 +585,7 @@ def run_mitigation(
     gate = harm_probe = None
     gate_vector = direction.layer_vectors[layer]  # what a gate projects on: the refusal direction or a classifier's
     if cfg.gate:  # placed before anything trains: a probe without harmful projections fails now, not after
-        from rass.mitigate.gate import GATE_VECTOR, GatedChat, projections, reach, reach_line, run_gate
+        from rass.mitigate.gate import GATE_VECTOR, GatedChat, mitigator, projections, reach, reach_line, run_gate
 
         if cfg.gate_by == "classifier":  # fitted on the unmitigated model: nothing is attached yet
             from rass.mitigate.harm_probe import classifier_gate, fit_harm_probe
@@ -619,19 +631,24 @@ def run_mitigation(
         known = projections(chat, [r.text for r in eval_records] + list(probe), gate_vector, layer)
         gate_reach = reach(read_rows(before_dir / "judged.jsonl"), known, gate)
         if say is not None:  # before the training: an hour is not spent on a goal the gate has put out of reach
-            say(reach_line(gate_reach))
+            say(reach_line(gate_reach, mitigator(cfg.method)))
     start = time.perf_counter()
     info: dict[str, Any] = {"method": cfg.method, "ablation": cfg.ablation, "layer": layer}
-    guard_on: Callable[[], AbstractContextManager[Any]] = nullcontext
+    # what acts on the rows behind a gate, besides an adapter: the guard's steering, or a gated steer's own
+    behind_gate: Callable[[], AbstractContextManager[Any]] = nullcontext
     with ExitStack() as stack:
         if cfg.method == "steer":
             from rass.mitigate.steer import SteerBand, conditional_steering
 
             lo, hi = steer_band(run, cfg, train_rows)
-            info["band"] = [lo, hi]
-            stack.enter_context(
-                conditional_steering(chat, direction.layer_vectors[layer], layer, SteerBand(lo, hi, cfg.steer_alpha))
+            info["band"] = [lo, hi if math.isfinite(hi) else None]  # None: no upper edge (gated)
+            steering = partial(
+                conditional_steering, chat, direction.layer_vectors[layer], layer, SteerBand(lo, hi, cfg.steer_alpha)
             )
+            if gate is None:
+                stack.enter_context(steering())
+            else:  # steered only behind the gate, as an adapter would be
+                behind_gate = steering
         elif cfg.soup:
             from rass.mitigate.soup import make_soup, member_data
 
@@ -679,16 +696,18 @@ def run_mitigation(
             threshold = fit_guard(chat, reference, direction.layer_vectors[layer], layer, cfg.guard)
             info["guard"] = guard_record(threshold, cfg.guard, layer, len(reference))
             write_json(folder / "guard.json", info["guard"])
-            guard_on = partial(conditional_steering, chat, direction.layer_vectors[layer], layer, guard_band(threshold))
+            vector = direction.layer_vectors[layer]
+            behind_gate = partial(conditional_steering, chat, vector, layer, guard_band(threshold))
             if not cfg.gate:  # gated, the guard acts only on the rows the adapter answers
-                stack.enter_context(guard_on())
+                stack.enter_context(behind_gate())
         gated = None
         if gate is not None:  # the unmitigated model decides, per input, whether the adapter answers it
-            gated = GatedChat(chat, gate_vector, gate, guard_on, known)
+            gated = GatedChat(chat, gate_vector, gate, behind_gate, known, adapter=cfg.method != "steer")
             info["gate"] = gate.record()
             if harm_probe is not None:  # its direction is the folder's own, not the run's
                 from safetensors.torch import save_file
 
+                folder.mkdir(parents=True, exist_ok=True)  # a gated steer trains nothing that would have made it
                 save_file({"vector": gate_vector.contiguous()}, str(folder / GATE_VECTOR))
                 info["gate"]["classifier"] = {
                     k: v for k, v in harm_probe.stats.items() if k != "held_harmful_projections"

@@ -260,12 +260,13 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
                 "the training never saw; guard.json)", muted=True)  # fmt: skip
         if m.get("gate"):
             g = m["gate"]
-            from rass.mitigate.gate import gate_words, reach_line
+            from rass.mitigate.gate import gate_words, mitigator, reach_line
 
-            d.p(f"{name}: gated: the adapter answered only {gate_words(g)} (gate.json), the model before the rest",
+            who = mitigator(str(m.get("method")))
+            d.p(f"{name}: gated: {who} acted only on {gate_words(g)} (gate.json), the model before answered the rest",
                 muted=True)  # fmt: skip
             if g.get("reach"):
-                d.p(f"{name}: {reach_line(g['reach'])}", muted=True)
+                d.p(f"{name}: {reach_line(g['reach'], who)}", muted=True)
         d.p(f"{name}: {goal_line(goal_check(m['before'], m['after']))}")
         _changed_items(d, name, run / "mitigate" / name, m)
         d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
