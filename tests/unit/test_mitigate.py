@@ -997,11 +997,20 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0 and (seen[-1].guard, seen[-1].gate) == (0.99, 0.1)
     assert "said before training" in result.stdout
     assert "behind the gate: harmful refused before 3, 1 at or below the gate" in result.stdout
+    result = cli.invoke(
+        app, [*base, "--method", "steer", "--gate", "0.1", "--steer-floor", "0.9", "--steer-alpha", "0.5"]
+    )
+    assert result.exit_code == 0 and (seen[-1].method, seen[-1].gate, seen[-1].steer_floor, seen[-1].steer_alpha) == (
+        "steer",
+        0.1,
+        0.9,
+        0.5,
+    )
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
                 ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"],
                 ["--gate", "1"], ["--method", "steer", "--gate", "1.5"], ["--steer-floor", "0.5"]):  # fmt: skip
         result = cli.invoke(app, [*base, *bad])
-        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 17
+        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 18
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
@@ -1801,6 +1810,7 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
         ({"gate": 0.1, "gate_by": "llm"}, ["--gate", "0.1", "--gate-by", "llm"], "--gate-by"),
         ({"gate_by": "classifier"}, ["--gate-by", "classifier"], "--gate-by"),
         ({"method": "steer", "gate": 1.5}, ["--method", "steer", "--gate", "1.5"], "--gate"),
+        ({"method": "steer", "steer_alpha": 0}, ["--method", "steer", "--steer-alpha", "0"], "--steer-alpha"),
         ({"gate": 0.1, "steer_floor": 0.5}, ["--gate", "0.1", "--steer-floor", "0.5"], "--steer-floor"),
         ({"method": "steer", "gate": 0.1, "steer_floor": 1.5},
          ["--method", "steer", "--gate", "0.1", "--steer-floor", "1.5"], "--steer-floor"),

@@ -264,6 +264,13 @@ def mitigate(
             "no upper edge, the gate keeps harmful inputs out).",
         ),
     ] = 0.1,
+    steer_alpha: Annotated[
+        float,
+        typer.Option(
+            help="How many times the refusal direction (difference of means) is subtracted: by steer's band, and "
+            "while sft/dpo write steered self-answers as targets.",
+        ),
+    ] = 1.0,
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = "auto",
     threads: ThreadsOpt = 0,
@@ -288,7 +295,8 @@ def mitigate(
                          mine_anchors=mine_anchors, explained_refusals=explained_refusals,
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
-                         guard=guard, gate=gate, gate_by=gate_by, steer_floor=steer_floor)  # fmt: skip
+                         guard=guard, gate=gate, gate_by=gate_by, steer_floor=steer_floor,
+                         steer_alpha=steer_alpha)  # fmt: skip
     try:  # every option that cannot run is refused here, before the run folder is even read
         check_config(cfg)
     except ConfigProblem as exc:

@@ -166,6 +166,8 @@ def check_config(cfg: MitigateConfig) -> None:
          f"adapter (or a soup, or steering) and the model, e.g. 0.1, got {cfg.gate:g}"),
         (cfg.steer_floor != 1.0 and not (cfg.method == "steer" and cfg.gate), "--steer-floor",
          "the steering floor is the lower edge of a gated steer's band: use --method steer --gate Q"),
+        (not cfg.steer_alpha > 0, "--steer-alpha",
+         f"the steering strength is a multiple of the refusal direction above 0, got {cfg.steer_alpha:g}"),
         (not 0 <= cfg.steer_floor <= 1, "--steer-floor",
          f"the steering floor is a quantile of the probe's harmless prompts, between 0 and 1, got {cfg.steer_floor:g}"),
         (cfg.gate_by not in GATE_SIGNALS, "--gate-by",
