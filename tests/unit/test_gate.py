@@ -92,6 +92,42 @@ def test_above_the_gate_the_model_before_answers_below_it_the_adapter_with_its_g
     assert gated.counts(PROMPTS) == {"adapter": 2, "unmitigated": 2}
 
 
+def test_a_refusing_gate_mitigates_only_what_the_model_before_is_about_to_refuse(adapter: Path) -> None:
+    from rass.mitigate.gate import gate_words
+
+    direction = _direction()
+    threshold = max(_projections(_fresh(), direction)) + 1.0  # every prompt below the gate: refusal alone decides
+    scores = _fresh().refusal_score(PROMPTS).tolist()
+    bar = sorted(scores)[1]  # the tiny model refuses nothing; a bar between its scores splits them two and two
+    base_replies, _ = _one_by_one(_fresh())
+    adapted = _adapted(adapter)
+    adapter_replies, _ = _one_by_one(adapted)
+    gate = Gate(threshold, LAYER, 0.1, 10, refusing=bar)
+    gated = GatedChat(adapted, direction, gate)
+    assert gated.inside(PROMPTS) == [s > bar for s in scores] and sum(gated.inside(PROMPTS)) == 2
+    assert gated.before_scores(PROMPTS) == pytest.approx(scores, abs=1e-4)  # the model before, adapter off
+    replies = gated.generate(PROMPTS, max_new_tokens=6, batch_size=4)
+    for i, use in enumerate(gated.inside(PROMPTS)):
+        assert replies[i] == (adapter_replies[i] if use else base_replies[i])
+    record = gate.record()
+    assert record["refusal_logodds_above"] == bar and Gate.from_record(record) == gate
+    assert "refusal_logodds_above" not in Gate(threshold, LAYER, 0.1, 10).record()
+    assert gate_words(record).endswith(
+        f"and only those it is about to refuse (first-token refusal log-odds above {bar:g})"
+    )
+    # known scores are taken as they are: what the run measured before its evaluation, decided once
+    told = GatedChat(
+        adapted, direction, gate, known_scores={p: bar + (1 if i == 0 else -1) for i, p in enumerate(PROMPTS)}
+    )
+    assert told.inside(PROMPTS) == [True, False, False, False]
+    # in reach: a refused item whose first token the model would answer with is out of it, like one above the gate
+    rows = [{"id": f"core:{i}", "label": "benign", "refused": True, "prompt": p} for i, p in enumerate(PROMPTS)]
+    proj = {p: threshold for p in PROMPTS}
+    at = {p: bar + (1 if i < 3 else -1) for i, p in enumerate(PROMPTS)}
+    assert reach(rows, proj, gate, at)["morbench_core"]["reachable"] == 3
+    assert reach(rows, proj, Gate(threshold, LAYER, 0.1, 10))["morbench_core"]["reachable"] == 4
+
+
 def test_refusal_scores_come_from_the_model_that_answers_each_prompt(adapter: Path) -> None:
     direction = _direction()
     base_proj = _projections(_fresh(), direction)

@@ -262,6 +262,14 @@ def test_a_gated_steer_steers_only_inputs_at_or_below_the_gate_and_above_the_flo
         again = answerer.generate([behind[0]["prompt"], above[0]["prompt"]], max_new_tokens=4)
     plain = qwen_tiny.generate([behind[0]["prompt"], above[0]["prompt"]], max_new_tokens=4)
     assert again[1] == plain[1] and again[0] != plain[0]  # the hook left with the block: the model is as it was
+    # a refusing gate with a bar no first token clears: nothing is steered, every answer is the model before's
+    none = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
+                                                         heldout_fraction=0.5, gate=0.5, steer_floor=0.0,
+                                                         gate_refusing=100.0))  # fmt: skip
+    assert none["folder"] == "steer-gate0.5-refusing100" and none["gate"]["refusal_logodds_above"] == 100.0
+    kept = read_rows(run.root / "mitigate" / none["folder"] / none["after_dir"] / "judged.jsonl")
+    assert all(r["response"] == before[r["id"]]["response"] for r in kept) and none["kl_harmless"] == 0
+    assert all(v["adapter"] == 0 for v in none["gate"]["adapter_answers"].values())
     # gated by a harm classifier: its direction is kept in the folder, which no training has made
     by_cls = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
                                                            heldout_fraction=0.5, gate=0.5, gate_by="classifier"))  # fmt: skip
@@ -1811,6 +1819,7 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
         ({"gate_by": "classifier"}, ["--gate-by", "classifier"], "--gate-by"),
         ({"method": "steer", "gate": 1.5}, ["--method", "steer", "--gate", "1.5"], "--gate"),
         ({"method": "steer", "steer_alpha": 0}, ["--method", "steer", "--steer-alpha", "0"], "--steer-alpha"),
+        ({"gate_refusing": -2.0}, ["--gate-refusing", "-2"], "--gate-refusing"),
         ({"gate": 0.1, "steer_floor": 0.5}, ["--gate", "0.1", "--steer-floor", "0.5"], "--steer-floor"),
         ({"method": "steer", "gate": 0.1, "steer_floor": 1.5},
          ["--method", "steer", "--gate", "0.1", "--steer-floor", "1.5"], "--steer-floor"),

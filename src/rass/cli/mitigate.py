@@ -84,6 +84,13 @@ def mitigate(
             "gate.json (0: off).",
         ),
     ] = 0.0,
+    gate_refusing: Annotated[
+        float | None,
+        typer.Option(
+            help="With --gate: mitigate only the inputs whose refusal log-odds under the unmitigated model (its "
+            "first reply token) are also above this bar, e.g. -2; every other input keeps its answer bit for bit.",
+        ),
+    ] = None,
     steer_floor: Annotated[
         float,
         typer.Option(
@@ -296,7 +303,7 @@ def mitigate(
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
                          guard=guard, gate=gate, gate_by=gate_by, steer_floor=steer_floor,
-                         steer_alpha=steer_alpha)  # fmt: skip
+                         steer_alpha=steer_alpha, gate_refusing=gate_refusing)  # fmt: skip
     try:  # every option that cannot run is refused here, before the run folder is even read
         check_config(cfg)
     except ConfigProblem as exc:

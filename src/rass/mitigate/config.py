@@ -22,7 +22,8 @@ EVAL_SPLITS = ("test", "validation")
 LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cover": False, "soup": None,
                          "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
                          "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
-                         "guard": 0.0, "gate": 0.0, "gate_by": "direction", "steer_floor": 1.0}  # fmt: skip
+                         "guard": 0.0, "gate": 0.0, "gate_by": "direction", "steer_floor": 1.0,
+                         "gate_refusing": None}  # fmt: skip
 
 
 @dataclass
@@ -102,6 +103,9 @@ class MitigateConfig:
     # what the gate projects on: the run's refusal direction, or a harm classifier fitted on the shipped
     # seeds at the probe layer, its quantile taken of validation-split harmful seeds (rass.mitigate.harm_probe)
     gate_by: str = "direction"
+    # the gate also asks the unmitigated model's first reply token: only inputs whose refusal log-odds are above
+    # this bar are mitigated, every other input keeps its answer bit for bit (rass.mitigate.gate); None: off
+    gate_refusing: float | None = None
     # a gated steer's lower edge: this quantile of the probe's harmless prompts' projections (1.0: the highest);
     # inputs below it stay bit-identical. Its upper edge is the gate's: harmful inputs never get steered
     steer_floor: float = 1.0
@@ -164,6 +168,8 @@ def check_config(cfg: MitigateConfig) -> None:
         (bool(cfg.gate) and not 0 < cfg.gate < 1, "--gate",
          f"a gate is a quantile between 0 and 1 of the probe's harmful prompts, chosen between an sft or dpo "
          f"adapter (or a soup, or steering) and the model, e.g. 0.1, got {cfg.gate:g}"),
+        (cfg.gate_refusing is not None and not cfg.gate, "--gate-refusing",
+         "a refusing gate is a second condition of the gate: give the gate too, e.g. --gate 0.1 --gate-refusing -2"),
         (cfg.steer_floor != 1.0 and not (cfg.method == "steer" and cfg.gate), "--steer-floor",
          "the steering floor is the lower edge of a gated steer's band: use --method steer --gate Q"),
         (not cfg.steer_alpha > 0, "--steer-alpha",

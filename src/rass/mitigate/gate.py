@@ -46,6 +46,9 @@ class Gate:
     # what it projects on: the run's refusal direction, or a harm classifier's weights (rass.mitigate.harm_probe),
     # kept beside gate.json as gate_direction.safetensors
     by: str = "direction"
+    # also only rows the unmitigated model is about to refuse: its first reply token's refusal log-odds above
+    # this bar (None: no such condition); a prompt it would answer keeps its own answer, bit for bit
+    refusing: float | None = None
 
     def record(self) -> dict[str, Any]:
         """What ``gate.json`` holds: with the run's directions file (or the classifier's, beside it), all a
@@ -58,15 +61,17 @@ class Gate:
         return {"by": self.by, "quantile": self.quantile, "threshold": self.threshold, "layer": self.layer,
                 "reference_prompts": self.reference, "reference": reference[self.by],
                 "model": "unmitigated (adapter off)", "position": "last prompt token",
-                "site": f"resid_pre.{self.layer}"}  # fmt: skip
+                "site": f"resid_pre.{self.layer}"} | (
+            {"refusal_logodds_above": self.refusing} if self.refusing is not None else {})  # fmt: skip
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Gate:
         by = str(record.get("by", "direction"))
         if by not in GATE_SIGNALS:
             raise RassError(f"gate.json names an unknown gate signal {by!r}; this rass knows {', '.join(GATE_SIGNALS)}")
+        bar = record.get("refusal_logodds_above")
         return cls(float(record["threshold"]), int(record["layer"]), float(record["quantile"]),
-                   int(record.get("reference_prompts", 0)), by)  # fmt: skip
+                   int(record.get("reference_prompts", 0)), by, None if bar is None else float(bar))  # fmt: skip
 
 
 def fit_gate(harmful: Sequence[float], quantile: float, layer: int) -> Gate:
@@ -110,7 +115,21 @@ def projections(chat: ChatModel, prompts: Sequence[str], direction: torch.Tensor
     return dict(zip(unique, (acts.float() @ unit.float()).tolist(), strict=True))
 
 
-def reach(before_rows: Sequence[Mapping[str, Any]], projection: Mapping[str, float], gate: Gate) -> dict[str, Any]:
+def refusal_scores(chat: ChatModel, prompts: Sequence[str]) -> dict[str, float]:
+    """The log-odds that ``chat`` as it is starts each reply like a refusal, by prompt: one forward pass, no
+    generation (``ChatModel.refusal_score``)."""
+    unique = sorted(set(prompts))
+    if not unique:
+        return {}
+    return dict(zip(unique, chat.refusal_score(unique).tolist(), strict=True))
+
+
+def reach(
+    before_rows: Sequence[Mapping[str, Any]],
+    projection: Mapping[str, float],
+    gate: Gate,
+    scores: Mapping[str, float] | None = None,
+) -> dict[str, Any]:
     """Of the items the model refused before, per goal group, how many the gate hands to the adapter.
 
     Why: a benign item refused before that sits above the gate stays refused whatever the training learns,
@@ -118,6 +137,8 @@ def reach(before_rows: Sequence[Mapping[str, Any]], projection: Mapping[str, flo
     before at or below the gate are the only ones the adapter can let through (``exposed``). Both are known
     from the "before" evaluation alone, before anything trains: on the 1.5B's test split 10 of its 17
     refused benign core items sit above gate 0.1, so no adapter behind it could halve that over-refusal.
+    A refusing gate (``scores``: each prompt's first-token refusal log-odds) also leaves out what it finds
+    the model would answer.
     """
     from rass.mitigate.goals import GROUP_PREFIX, HARMFUL, OVER_REFUSAL
 
@@ -130,7 +151,9 @@ def reach(before_rows: Sequence[Mapping[str, Any]], projection: Mapping[str, flo
                    and r.get("refused")]  # fmt: skip
         if not refused:
             continue
-        inside = sum(projection[r["prompt"]] <= gate.threshold for r in refused)
+        inside = sum(projection[r["prompt"]] <= gate.threshold
+                     and (gate.refusing is None or (scores or {})[r["prompt"]] > gate.refusing)
+                     for r in refused)  # fmt: skip
         if group == "harmful":
             out[group] = {"refused_before": len(refused), "exposed": inside}
         else:
@@ -141,6 +164,15 @@ def reach(before_rows: Sequence[Mapping[str, Any]], projection: Mapping[str, flo
 
 
 def gate_words(g: Mapping[str, Any]) -> str:
+    """What a gate record sends to the mitigation, in words; a refusing gate says its second condition."""
+    words = _gate_signal_words(g)
+    if g.get("refusal_logodds_above") is not None:
+        words += (f", and only those it is about to refuse (first-token refusal log-odds above "
+                  f"{g['refusal_logodds_above']:g})")  # fmt: skip
+    return words
+
+
+def _gate_signal_words(g: Mapping[str, Any]) -> str:
     """What a gate record sends to the adapter, in words (the CLI and the report), e.g. "inputs the model
     before projects at or below 3.7712 on its refusal direction at layer 19 (the 0.1 quantile of 48 harmful
     probe prompts)"."""
@@ -200,12 +232,14 @@ class GatedChat:
         known: Mapping[str, float] | None = None,
         *,
         adapter: bool = True,
+        known_scores: Mapping[str, float] | None = None,
     ) -> None:
         self.chat, self.gate, self.adapted = chat, gate, adapted
         self.plain: Callable[[], AbstractContextManager[Any]] = partial(adapter_off, chat) if adapter else nullcontext
         self.unit = direction / direction.norm()
         # ``known``: projections already taken with no adapter attached (``projections``), decided on once
         self._proj: dict[str, float] = dict(known or {})
+        self._scores: dict[str, float] = dict(known_scores or {})  # a refusing gate's refusal log-odds, likewise
 
     @property
     def fingerprint(self) -> str:  # the logit judge's calibration is the base model's
@@ -219,9 +253,21 @@ class GatedChat:
                 self._proj |= projections(self.chat, missing, self.unit, self.gate.layer)
         return [self._proj[p] for p in prompts]
 
+    def before_scores(self, prompts: Sequence[str]) -> list[float]:
+        """The unmitigated model's first-token refusal log-odds for each prompt (what a refusing gate reads)."""
+        missing = [p for p in prompts if p not in self._scores]
+        if missing:
+            with self.plain():
+                self._scores |= refusal_scores(self.chat, missing)
+        return [self._scores[p] for p in prompts]
+
     def inside(self, prompts: Sequence[str]) -> list[bool]:
         """Which prompts are answered mitigated (by the adapter, or steered)."""
-        return [v <= self.gate.threshold for v in self.projections(prompts)]
+        below = [v <= self.gate.threshold for v in self.projections(prompts)]
+        bar = self.gate.refusing
+        if bar is None:
+            return below
+        return [b and s > bar for b, s in zip(below, self.before_scores(prompts), strict=True)]
 
     def _split(self, prompts: Sequence[str], call: Callable[[list[str]], Sequence[T]]) -> list[T]:
         """``call`` on the prompts behind the gate under ``adapted`` and on the rest as the model was, in order."""

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -448,6 +448,7 @@ def method_folder(cfg: MitigateConfig) -> str:
     guarded = f"-guard{cfg.guard:g}" if cfg.guard else ""
     guarded += f"-gate{cfg.gate:g}" if cfg.gate else ""
     guarded += "-classifier" if cfg.gate and cfg.gate_by == "classifier" else ""
+    guarded += f"-refusing{cfg.gate_refusing:g}" if cfg.gate and cfg.gate_refusing is not None else ""
     if cfg.soup:
         return cfg.soup[0] + "-soup" + scaled + guarded
     seed = cfg.train.get("seed") if cfg.method != "steer" else None
@@ -585,7 +586,16 @@ def run_mitigation(
     gate = harm_probe = None
     gate_vector = direction.layer_vectors[layer]  # what a gate projects on: the refusal direction or a classifier's
     if cfg.gate:  # placed before anything trains: a probe without harmful projections fails now, not after
-        from rass.mitigate.gate import GATE_VECTOR, GatedChat, mitigator, projections, reach, reach_line, run_gate
+        from rass.mitigate.gate import (
+            GATE_VECTOR,
+            GatedChat,
+            mitigator,
+            projections,
+            reach,
+            reach_line,
+            refusal_scores,
+            run_gate,
+        )
 
         if cfg.gate_by == "classifier":  # fitted on the unmitigated model: nothing is attached yet
             from rass.mitigate.harm_probe import classifier_gate, fit_harm_probe
@@ -595,6 +605,7 @@ def run_mitigation(
             gate, gate_vector = classifier_gate(harm_probe, cfg.gate), harm_probe.vector
         else:
             gate = run_gate(read_rows(run.root / "boundary" / "boundary.jsonl"), cfg.gate, layer)
+        gate = replace(gate, refusing=cfg.gate_refusing)
     train_rows, held, ablation_rows = split_boundary(run, cfg)
     langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
     eval_records = _eval_sets(run, held, cfg, langs)
@@ -626,10 +637,13 @@ def run_mitigation(
     before_dir = before_folder(run, chat, cfg, eval_records)
     before = measure(before_dir)
     known: dict[str, float] = {}
+    known_scores: dict[str, float] = {}
     gate_reach = None
     if gate is not None:  # nothing is attached yet: this is the unmitigated model the gate decides with
         known = projections(chat, [r.text for r in eval_records] + list(probe), gate_vector, layer)
-        gate_reach = reach(read_rows(before_dir / "judged.jsonl"), known, gate)
+        if gate.refusing is not None:
+            known_scores = refusal_scores(chat, [r.text for r in eval_records] + list(probe))
+        gate_reach = reach(read_rows(before_dir / "judged.jsonl"), known, gate, known_scores)
         if say is not None:  # before the training: an hour is not spent on a goal the gate has put out of reach
             say(reach_line(gate_reach, mitigator(cfg.method)))
     start = time.perf_counter()
@@ -702,7 +716,8 @@ def run_mitigation(
                 stack.enter_context(behind_gate())
         gated = None
         if gate is not None:  # the unmitigated model decides, per input, whether the adapter answers it
-            gated = GatedChat(chat, gate_vector, gate, behind_gate, known, adapter=cfg.method != "steer")
+            gated = GatedChat(chat, gate_vector, gate, behind_gate, known, adapter=cfg.method != "steer",
+                              known_scores=known_scores)  # fmt: skip
             info["gate"] = gate.record()
             if harm_probe is not None:  # its direction is the folder's own, not the run's
                 from safetensors.torch import save_file
