@@ -270,6 +270,7 @@ def test_a_gated_steer_steers_only_inputs_at_or_below_the_gate_and_above_the_flo
     kept = read_rows(run.root / "mitigate" / none["folder"] / none["after_dir"] / "judged.jsonl")
     assert all(r["response"] == before[r["id"]]["response"] for r in kept) and none["kl_harmless"] == 0
     assert all(v["adapter"] == 0 for v in none["gate"]["adapter_answers"].values())
+    assert read_mitigation(run.root / "mitigate" / none["folder"]).describe().endswith("with refusal log-odds > 100")
     # gated by a harm classifier: its direction is kept in the folder, which no training has made
     by_cls = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
                                                            heldout_fraction=0.5, gate=0.5, gate_by="classifier"))  # fmt: skip

@@ -60,7 +60,8 @@ class Mitigation:
             )
         if self.gate is not None:
             who = "the adapter answers" if self.adapter is not None else "steered are"
-            parts.append(f"gated: {who} unmitigated projections <= {self.gate.threshold:.4g}")
+            refusing = f" with refusal log-odds > {self.gate.refusing:g}" if self.gate.refusing is not None else ""
+            parts.append(f"gated: {who} unmitigated projections <= {self.gate.threshold:.4g}{refusing}")
         return ", ".join(parts)
 
 
