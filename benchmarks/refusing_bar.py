@@ -67,10 +67,14 @@ def _main() -> None:
     args = ap.parse_args()
     if not 0 < args.gate < 1:
         raise SystemExit("error: a gate quantile is a share of harmful prompts, between 0 and 1")
+    if args.steer_floor > 1:
+        raise SystemExit("error: the steering floor is a quantile of the probe's harmless prompts, at most 1")
     import numpy as np
 
     from rass.directions.vector import SteeringVector
-    from rass.mitigate.gate import projections, refusal_scores, run_gate
+    from rass.mitigate.config import MitigateConfig
+    from rass.mitigate.gate import run_gate
+    from rass.mitigate.runner import steer_band
     from rass.models.chat import ChatModel
     from rass.runs import RunDir, read_json, read_rows
 
@@ -92,16 +96,21 @@ def _main() -> None:
         gate, vector = classifier_gate(probe, args.gate), probe.vector
     else:
         gate, vector = run_gate(boundary, args.gate, layer), refusal
-    harmless = [r["projection"] for r in boundary if r["group"] == "harmless" and r.get("projection") is not None]
-    floor = float(np.quantile(harmless, args.steer_floor)) if args.steer_floor >= 0 else -np.inf
+    # the gated steer's own floor (steer_band), or none for an adapter
+    with_floor = MitigateConfig(method="steer", gate=args.gate, steer_floor=args.steer_floor)
+    floor = steer_band(run, with_floor)[0] if args.steer_floor >= 0 else -np.inf
     texts = sorted({r["prompt"] for rows in befores.values() for r in rows})
-    on_gate = projections(chat, texts, vector, layer)
-    on_refusal = projections(chat, texts, refusal, layer) if args.steer_floor >= 0 else {}
-    scores = refusal_scores(chat, texts)
+    site = f"resid_pre.{layer}"
+    res = chat.forward(texts, sites=[site], refusal=True)  # one pass: both projections and the refusal scores
+    assert res.refusal_scores is not None
+    acts = res.activations[site].float()
+    on_gate = dict(zip(texts, (acts @ (vector / vector.norm()).float()).tolist(), strict=True))
+    on_refusal = dict(zip(texts, (acts @ (refusal / refusal.norm()).float()).tolist(), strict=True))
+    scores = dict(zip(texts, res.refusal_scores.tolist(), strict=True))
     splits = {}
     for name, rows in befores.items():
         items = [{"id": r["id"], "label": r["label"], "refused": bool(r["refused"]), "score": scores[r["prompt"]],
-                  "behind": on_gate[r["prompt"]] <= gate.threshold and on_refusal.get(r["prompt"], 0.0) >= floor}
+                  "behind": on_gate[r["prompt"]] <= gate.threshold and on_refusal[r["prompt"]] >= floor}
                  for r in rows]  # fmt: skip
         splits[name] = bar_table(items, args.bars)
         t = splits[name]

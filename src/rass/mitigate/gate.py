@@ -115,13 +115,20 @@ def projections(chat: ChatModel, prompts: Sequence[str], direction: torch.Tensor
     return dict(zip(unique, (acts.float() @ unit.float()).tolist(), strict=True))
 
 
-def refusal_scores(chat: ChatModel, prompts: Sequence[str]) -> dict[str, float]:
-    """The log-odds that ``chat`` as it is starts each reply like a refusal, by prompt: one forward pass, no
-    generation (``ChatModel.refusal_score``)."""
+def projections_and_scores(
+    chat: ChatModel, prompts: Sequence[str], direction: torch.Tensor, layer: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """``projections`` and each prompt's first-token refusal log-odds (``ChatModel.refusal_score``), by prompt,
+    from one forward pass: a refusing gate needs both, and the scores run every layer anyway."""
+    site = f"resid_pre.{layer}"
     unique = sorted(set(prompts))
     if not unique:
-        return {}
-    return dict(zip(unique, chat.refusal_score(unique).tolist(), strict=True))
+        return {}, {}
+    res = chat.forward(unique, sites=[site], refusal=True)
+    assert res.refusal_scores is not None
+    unit = direction / direction.norm()
+    proj = (res.activations[site].float() @ unit.float()).tolist()
+    return dict(zip(unique, proj, strict=True)), dict(zip(unique, res.refusal_scores.tolist(), strict=True))
 
 
 def reach(
@@ -245,20 +252,28 @@ class GatedChat:
     def fingerprint(self) -> str:  # the logit judge's calibration is the base model's
         return self.chat.fingerprint
 
+    def _measure(self, prompts: Sequence[str], scores: bool) -> None:
+        """Projections (and, with ``scores``, refusal log-odds) of the prompts not yet known, in one pass of the
+        unmitigated model (the adapter off, no steering)."""
+        missing = [p for p in prompts if p not in self._proj or (scores and p not in self._scores)]
+        if not missing:
+            return
+        with self.plain():
+            if scores:
+                proj, got = projections_and_scores(self.chat, missing, self.unit, self.gate.layer)
+                self._scores = got | self._scores  # what is known stays as it was decided
+            else:
+                proj = projections(self.chat, missing, self.unit, self.gate.layer)
+        self._proj = proj | self._proj
+
     def projections(self, prompts: Sequence[str]) -> list[float]:
         """Each prompt's projection under the unmitigated model (the adapter off, no steering)."""
-        missing = [p for p in prompts if p not in self._proj]
-        if missing:
-            with self.plain():
-                self._proj |= projections(self.chat, missing, self.unit, self.gate.layer)
+        self._measure(prompts, self.gate.refusing is not None)
         return [self._proj[p] for p in prompts]
 
     def before_scores(self, prompts: Sequence[str]) -> list[float]:
         """The unmitigated model's first-token refusal log-odds for each prompt (what a refusing gate reads)."""
-        missing = [p for p in prompts if p not in self._scores]
-        if missing:
-            with self.plain():
-                self._scores |= refusal_scores(self.chat, missing)
+        self._measure(prompts, True)
         return [self._scores[p] for p in prompts]
 
     def inside(self, prompts: Sequence[str]) -> list[bool]:

@@ -591,9 +591,9 @@ def run_mitigation(
             GatedChat,
             mitigator,
             projections,
+            projections_and_scores,
             reach,
             reach_line,
-            refusal_scores,
             run_gate,
         )
 
@@ -640,9 +640,11 @@ def run_mitigation(
     known_scores: dict[str, float] = {}
     gate_reach = None
     if gate is not None:  # nothing is attached yet: this is the unmitigated model the gate decides with
-        known = projections(chat, [r.text for r in eval_records] + list(probe), gate_vector, layer)
-        if gate.refusing is not None:
-            known_scores = refusal_scores(chat, [r.text for r in eval_records] + list(probe))
+        texts = [r.text for r in eval_records] + list(probe)
+        if gate.refusing is not None:  # one pass gives both
+            known, known_scores = projections_and_scores(chat, texts, gate_vector, layer)
+        else:
+            known = projections(chat, texts, gate_vector, layer)
         gate_reach = reach(read_rows(before_dir / "judged.jsonl"), known, gate, known_scores)
         if say is not None:  # before the training: an hour is not spent on a goal the gate has put out of reach
             say(reach_line(gate_reach, mitigator(cfg.method)))
