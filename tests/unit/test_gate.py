@@ -264,3 +264,34 @@ def test_reach_counts_the_refused_items_the_gate_leaves_to_the_model_before() ->
     assert reach(rows, proj | {"b1": 1.5}, gate)["morbench_core"]["halving_reachable"] is False  # 4 -> 3 at best
     assert "at best 4 → 2, halving within reach" in reach_line(r) and "1 at or below the gate" in reach_line(r)
     assert reach_line(reach(rows[4:5], proj, gate)) == "behind the gate: nothing refused before"
+
+
+def test_the_rows_behind_the_gate_are_answered_with_its_system_prompt_and_the_rest_never_see_it(
+    adapter: Path,
+) -> None:
+    from rass.mitigate.gate import gate_words
+
+    system = "Answer in one short sentence."
+    direction = _direction()
+    base_proj = _projections(_fresh(), direction)
+    threshold = sorted(base_proj)[1]
+    base_replies, base_lp = _one_by_one(_fresh())
+    adapted = _adapted(adapter)
+    told = [adapted.generate([p], max_new_tokens=6, system=system)[0] for p in PROMPTS]
+    told_lp = torch.cat([adapted.next_token_logprobs([p], system=system) for p in PROMPTS])
+    assert not torch.allclose(told_lp, adapted.next_token_logprobs(PROMPTS))  # the prompt changes the answers
+
+    gate = Gate(threshold, LAYER, 0.1, 10, system=system)
+    gated = GatedChat(adapted, direction, gate)
+    assert gated.projections(PROMPTS) == pytest.approx(base_proj, abs=1e-4)  # the gate decides without it
+    replies = gated.generate(PROMPTS, max_new_tokens=6, batch_size=4)
+    lp = gated.next_token_logprobs(PROMPTS)
+    for i, use in enumerate(gated.inside(PROMPTS)):
+        assert replies[i] == (told[i] if use else base_replies[i])
+        assert torch.allclose(lp[i], told_lp[i] if use else base_lp[i], atol=1e-5)
+    record = gate.record()
+    assert record["system_prompt"] == system and Gate.from_record(record) == gate
+    assert "system_prompt" not in Gate(threshold, LAYER, 0.1, 10).record()
+    assert gate_words(record).endswith(f"answered with a system prompt of {len(system)} characters")
+    with pytest.raises(RassError, match="give it to the gate"):  # one prompt per gate, not one per call
+        gated.generate(PROMPTS, max_new_tokens=2, system="another")

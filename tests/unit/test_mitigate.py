@@ -17,6 +17,7 @@ from rass.data.io import write_jsonl
 from rass.errors import RassError
 from rass.mitigate.changes import verdict_changes
 from rass.mitigate.data import KEPT_ROWS, HarmfulTargetError, TrainingData, assert_benign_for_compliance
+from rass.mitigate.frames import FRAMES
 from rass.mitigate.steer import SteerBand, conditional_steering
 from rass.mitigate.train import TrainConfig, train_adapter
 from rass.models.chat import ChatModel
@@ -271,6 +272,23 @@ def test_a_gated_steer_steers_only_inputs_at_or_below_the_gate_and_above_the_flo
     assert all(r["response"] == before[r["id"]]["response"] for r in kept) and none["kl_harmless"] == 0
     assert all(v["adapter"] == 0 for v in none["gate"]["adapter_answers"].values())
     assert read_mitigation(run.root / "mitigate" / none["folder"]).describe().endswith("with refusal log-odds > 100")
+    # a system prompt behind the gate: the steered rows are told how to read frames, the others never see it
+    told = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
+                                                         heldout_fraction=0.5, gate=0.5, steer_floor=0.0,
+                                                         gate_system="frames"))  # fmt: skip
+    assert told["folder"] == "steer-gate0.5-frames" and told["gate"]["system_prompt"] == FRAMES
+    assert read_json(run.root / "mitigate" / told["folder"] / "gate.json")["system_prompt"] == FRAMES
+    framed = {
+        r["id"]: r for r in read_rows(run.root / "mitigate" / told["folder"] / told["after_dir"] / "judged.jsonl")
+    }
+    assert all(framed[r["id"]]["response"] == before[r["id"]]["response"] for r in above)
+    with answering(qwen_tiny, run.root / "mitigate" / told["folder"]) as (applied, answerer):
+        assert applied.gate is not None and applied.gate.system == FRAMES
+        assert applied.describe().endswith("with the gate's system prompt")
+        deployed = answerer.generate([behind[0]["prompt"]], max_new_tokens=4)
+    band = SteerBand(told["band"][0], float("inf"), 1.0)
+    with conditional_steering(qwen_tiny, vector, layer, band):  # what a steered row with the prompt gets
+        assert deployed == qwen_tiny.generate([behind[0]["prompt"]], max_new_tokens=4, system=FRAMES)
     # gated by a harm classifier: its direction is kept in the folder, which no training has made
     by_cls = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
                                                            heldout_fraction=0.5, gate=0.5, gate_by="classifier"))  # fmt: skip
@@ -1007,14 +1025,16 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert "said before training" in result.stdout
     assert "behind the gate: harmful refused before 3, 1 at or below the gate" in result.stdout
     result = cli.invoke(
-        app, [*base, "--method", "steer", "--gate", "0.1", "--steer-floor", "0.9", "--steer-alpha", "0.5"]
-    )
+        app, [*base, "--method", "steer", "--gate", "0.1", "--steer-floor", "0.9", "--steer-alpha", "0.5",
+              "--gate-system", "frames"]
+    )  # fmt: skip
     assert result.exit_code == 0 and (seen[-1].method, seen[-1].gate, seen[-1].steer_floor, seen[-1].steer_alpha) == (
         "steer",
         0.1,
         0.9,
         0.5,
     )
+    assert seen[-1].gate_system == "frames"
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
                 ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"],
                 ["--gate", "1"], ["--method", "steer", "--gate", "1.5"], ["--steer-floor", "0.5"]):  # fmt: skip
@@ -1821,6 +1841,8 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
         ({"method": "steer", "gate": 1.5}, ["--method", "steer", "--gate", "1.5"], "--gate"),
         ({"method": "steer", "steer_alpha": 0}, ["--method", "steer", "--steer-alpha", "0"], "--steer-alpha"),
         ({"gate_refusing": -2.0}, ["--gate-refusing", "-2"], "--gate-refusing"),
+        ({"gate_system": "frames"}, ["--gate-system", "frames"], "--gate-system"),
+        ({"gate": 0.1, "gate_system": "  "}, ["--gate", "0.1", "--gate-system", "  "], "--gate-system"),
         ({"gate": 0.1, "steer_floor": 0.5}, ["--gate", "0.1", "--steer-floor", "0.5"], "--steer-floor"),
         ({"method": "steer", "gate": 0.1, "steer_floor": 1.5},
          ["--method", "steer", "--gate", "0.1", "--steer-floor", "1.5"], "--steer-floor"),

@@ -114,6 +114,11 @@ def test_a_guarded_or_scaled_adapter_says_so_beside_its_numbers(tmp_path: Path) 
     assert "sft-gate: gated: steering acted only on inputs the model before projects" in text
     assert "refused before 17, 7 within steering's reach" in text
     assert "(at best 17 → 10, halving out of reach)" in text
+    told = steered | {"gate": gate | {"system_prompt": "Never answer a quoted request."}}
+    write_json(run.root / "mitigate" / "sft-gate" / "metrics.json", told)
+    text = build_report(run.root)[1].read_text()
+    assert "answered with a system prompt of 30 characters (gate.json)" in text
+    assert "sft-gate: the system prompt behind the gate: \u201cNever answer a quoted request.\u201d" in text
 
 
 def test_each_reported_mitigation_says_whether_it_meets_the_goals(tmp_path: Path) -> None:

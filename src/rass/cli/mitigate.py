@@ -91,6 +91,14 @@ def mitigate(
             "first reply token) are also above this bar, e.g. -2; every other input keeps its answer bit for bit.",
         ),
     ] = None,
+    gate_system: Annotated[
+        str | None,
+        typer.Option(
+            help="With --gate: the system prompt of the inputs behind the gate, 'frames' (rass's own: do not "
+            "carry out a quoted harmful request, support someone at risk instead of explaining ways to die) or "
+            "the text itself; every other input keeps the model's default. Saved in gate.json.",
+        ),
+    ] = None,
     steer_floor: Annotated[
         float,
         typer.Option(
@@ -303,7 +311,7 @@ def mitigate(
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
                          guard=guard, gate=gate, gate_by=gate_by, steer_floor=steer_floor,
-                         steer_alpha=steer_alpha, gate_refusing=gate_refusing)  # fmt: skip
+                         steer_alpha=steer_alpha, gate_refusing=gate_refusing, gate_system=gate_system)  # fmt: skip
     try:  # every option that cannot run is refused here, before the run folder is even read
         check_config(cfg)
     except ConfigProblem as exc:

@@ -61,7 +61,8 @@ class Mitigation:
         if self.gate is not None:
             who = "the adapter answers" if self.adapter is not None else "steered are"
             refusing = f" with refusal log-odds > {self.gate.refusing:g}" if self.gate.refusing is not None else ""
-            parts.append(f"gated: {who} unmitigated projections <= {self.gate.threshold:.4g}{refusing}")
+            system = ", with the gate's system prompt" if self.gate.system is not None else ""
+            parts.append(f"gated: {who} unmitigated projections <= {self.gate.threshold:.4g}{refusing}{system}")
         return ", ".join(parts)
 
 

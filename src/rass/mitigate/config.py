@@ -23,7 +23,7 @@ LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cove
                          "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
                          "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
                          "guard": 0.0, "gate": 0.0, "gate_by": "direction", "steer_floor": 1.0,
-                         "gate_refusing": None}  # fmt: skip
+                         "gate_refusing": None, "gate_system": None}  # fmt: skip
 
 
 @dataclass
@@ -106,6 +106,9 @@ class MitigateConfig:
     # the gate also asks the unmitigated model's first reply token: only inputs whose refusal log-odds are above
     # this bar are mitigated, every other input keeps its answer bit for bit (rass.mitigate.gate); None: off
     gate_refusing: float | None = None
+    # the system prompt of the inputs behind the gate: a shipped one by name ("frames": rass.mitigate.frames) or
+    # the text itself; the other inputs keep the model's default; None: the default for all
+    gate_system: str | None = None
     # a gated steer's lower edge: this quantile of the probe's harmless prompts' projections (1.0: the highest);
     # inputs below it stay bit-identical. Its upper edge is the gate's: harmful inputs never get steered
     steer_floor: float = 1.0
@@ -170,6 +173,11 @@ def check_config(cfg: MitigateConfig) -> None:
          f"adapter (or a soup, or steering) and the model, e.g. 0.1, got {cfg.gate:g}"),
         (cfg.gate_refusing is not None and not cfg.gate, "--gate-refusing",
          "a refusing gate is a second condition of the gate: give the gate too, e.g. --gate 0.1 --gate-refusing -2"),
+        (cfg.gate_system is not None and not cfg.gate, "--gate-system",
+         "the gate's system prompt is for the inputs behind a gate: give the gate too, e.g. --gate 0.1 "
+         "--gate-system frames"),
+        (cfg.gate_system is not None and not cfg.gate_system.strip(), "--gate-system",
+         "the gate's system prompt is empty: give a shipped name (frames) or the text"),
         (cfg.steer_floor != 1.0 and not (cfg.method == "steer" and cfg.gate), "--steer-floor",
          "the steering floor is the lower edge of a gated steer's band: use --method steer --gate Q"),
         (not cfg.steer_alpha > 0, "--steer-alpha",

@@ -49,6 +49,9 @@ class Gate:
     # also only rows the unmitigated model is about to refuse: its first reply token's refusal log-odds above
     # this bar (None: no such condition); a prompt it would answer keeps its own answer, bit for bit
     refusing: float | None = None
+    # the system prompt the rows behind the gate are answered with (rass.mitigate.frames); None: the model's
+    # default. The other rows and the gate's own pass never see it
+    system: str | None = None
 
     def record(self) -> dict[str, Any]:
         """What ``gate.json`` holds: with the run's directions file (or the classifier's, beside it), all a
@@ -62,16 +65,18 @@ class Gate:
                 "reference_prompts": self.reference, "reference": reference[self.by],
                 "model": "unmitigated (adapter off)", "position": "last prompt token",
                 "site": f"resid_pre.{self.layer}"} | (
-            {"refusal_logodds_above": self.refusing} if self.refusing is not None else {})  # fmt: skip
+            {"refusal_logodds_above": self.refusing} if self.refusing is not None else {}) | (
+            {"system_prompt": self.system} if self.system is not None else {})  # fmt: skip
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Gate:
         by = str(record.get("by", "direction"))
         if by not in GATE_SIGNALS:
             raise RassError(f"gate.json names an unknown gate signal {by!r}; this rass knows {', '.join(GATE_SIGNALS)}")
-        bar = record.get("refusal_logodds_above")
+        bar, system = record.get("refusal_logodds_above"), record.get("system_prompt")
         return cls(float(record["threshold"]), int(record["layer"]), float(record["quantile"]),
-                   int(record.get("reference_prompts", 0)), by, None if bar is None else float(bar))  # fmt: skip
+                   int(record.get("reference_prompts", 0)), by, None if bar is None else float(bar),
+                   None if system is None else str(system))  # fmt: skip
 
 
 def fit_gate(harmful: Sequence[float], quantile: float, layer: int) -> Gate:
@@ -176,6 +181,8 @@ def gate_words(g: Mapping[str, Any]) -> str:
     if g.get("refusal_logodds_above") is not None:
         words += (f", and only those it is about to refuse (first-token refusal log-odds above "
                   f"{g['refusal_logodds_above']:g})")  # fmt: skip
+    if g.get("system_prompt") is not None:
+        words += f", answered with a system prompt of {len(g['system_prompt'])} characters"
     return words
 
 
@@ -284,8 +291,9 @@ class GatedChat:
             return below
         return [b and s > bar for b, s in zip(below, self.before_scores(prompts), strict=True)]
 
-    def _split(self, prompts: Sequence[str], call: Callable[[list[str]], Sequence[T]]) -> list[T]:
-        """``call`` on the prompts behind the gate under ``adapted`` and on the rest as the model was, in order."""
+    def _split(self, prompts: Sequence[str], call: Callable[[list[str], str | None], Sequence[T]]) -> list[T]:
+        """``call`` on the prompts behind the gate under ``adapted`` (with the gate's system prompt) and on the
+        rest as the model was (the model's default system prompt), in order."""
         mask = self.inside(prompts)
         out: list[T | None] = [None] * len(prompts)
         for use_adapter in (True, False):
@@ -293,7 +301,7 @@ class GatedChat:
             if not idx:
                 continue
             with self.adapted() if use_adapter else self.plain():
-                got = call([prompts[i] for i in idx])
+                got = call([prompts[i] for i in idx], self.gate.system if use_adapter else None)
             for i, g in zip(idx, got, strict=True):
                 out[i] = g
         return out  # type: ignore[return-value]
@@ -301,21 +309,33 @@ class GatedChat:
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int | None = None,
                  **kwargs: Any) -> list[str]:  # fmt: skip
         """Replies in prompt order (the evaluation harness's backend interface, and ``ChatModel.generate``'s)."""
+        if kwargs.get("system") is not None:
+            raise RassError("a gated model answers with its gate's system prompt: give it to the gate, not per call")
+        kwargs.pop("system", None)
         return self._split(
-            prompts, lambda ps: self.chat.generate(ps, max_new_tokens=max_new_tokens, batch_size=batch_size, **kwargs)
+            prompts,
+            lambda ps, system: self.chat.generate(
+                ps, max_new_tokens=max_new_tokens, batch_size=batch_size, system=system, **kwargs
+            ),
         )
 
     def next_token_logprobs(self, prompts: Sequence[str]) -> torch.Tensor:
         """The reply's first-token log-probabilities, each row from the model that answers it."""
         import torch
 
-        return torch.stack(self._split(prompts, lambda ps: list(self.chat.next_token_logprobs(ps))))
+        return torch.stack(
+            self._split(prompts, lambda ps, system: list(self.chat.next_token_logprobs(ps, system=system)))
+        )
 
     def refusal_score(self, prompts: Sequence[str], *, batch_size: int | None = None) -> torch.Tensor:
         """Refusal log-odds of the first reply token, each row from the model that answers it."""
         import torch
 
-        return torch.stack(self._split(prompts, lambda ps: list(self.chat.refusal_score(ps, batch_size=batch_size))))
+        return torch.stack(
+            self._split(
+                prompts, lambda ps, system: list(self.chat.refusal_score(ps, batch_size=batch_size, system=system))
+            )
+        )
 
     def counts(self, prompts: Sequence[str]) -> dict[str, int]:
         """How many of ``prompts`` each model answers."""

@@ -436,6 +436,15 @@ def _training_data(chat: ChatModel, run: RunDir, cfg: MitigateConfig, source: li
     return data, where.name
 
 
+def system_suffix(value: str | None) -> str:
+    """A gate's system prompt in a folder name: ``-frames`` for a shipped one, ``-system<hash>`` for a text."""
+    from rass.mitigate.frames import SHIPPED
+
+    if value is None:
+        return ""
+    return f"-{value}" if value in SHIPPED else "-system" + hashlib.sha256(value.encode()).hexdigest()[:8]
+
+
 def method_folder(cfg: MitigateConfig) -> str:
     """``sft``, ``sft-ablation``, ``sft-seed1``: trainings that differ only in seed sit side by side
     (the seed is left out of the name and the keys at 0, so earlier runs keep their folders).
@@ -449,6 +458,7 @@ def method_folder(cfg: MitigateConfig) -> str:
     guarded += f"-gate{cfg.gate:g}" if cfg.gate else ""
     guarded += "-classifier" if cfg.gate and cfg.gate_by == "classifier" else ""
     guarded += f"-refusing{cfg.gate_refusing:g}" if cfg.gate and cfg.gate_refusing is not None else ""
+    guarded += system_suffix(cfg.gate_system) if cfg.gate else ""
     if cfg.soup:
         return cfg.soup[0] + "-soup" + scaled + guarded
     seed = cfg.train.get("seed") if cfg.method != "steer" else None
@@ -586,6 +596,7 @@ def run_mitigation(
     gate = harm_probe = None
     gate_vector = direction.layer_vectors[layer]  # what a gate projects on: the refusal direction or a classifier's
     if cfg.gate:  # placed before anything trains: a probe without harmful projections fails now, not after
+        from rass.mitigate.frames import gate_system
         from rass.mitigate.gate import (
             GATE_VECTOR,
             GatedChat,
@@ -605,7 +616,7 @@ def run_mitigation(
             gate, gate_vector = classifier_gate(harm_probe, cfg.gate), harm_probe.vector
         else:
             gate = run_gate(read_rows(run.root / "boundary" / "boundary.jsonl"), cfg.gate, layer)
-        gate = replace(gate, refusing=cfg.gate_refusing)
+        gate = replace(gate, refusing=cfg.gate_refusing, system=gate_system(cfg.gate_system))
     train_rows, held, ablation_rows = split_boundary(run, cfg)
     langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
     eval_records = _eval_sets(run, held, cfg, langs)

@@ -311,15 +311,19 @@ class ChatModel:
         sites = [f"{site}.{layer}" for layer in layers]
         return self.forward(prompts, sites=sites, positions=positions, batch_size=batch_size).activations
 
-    def refusal_score(self, prompts: Sequence[str], *, batch_size: int | None = None) -> torch.Tensor:
+    def refusal_score(
+        self, prompts: Sequence[str], *, batch_size: int | None = None, system: str | None = None
+    ) -> torch.Tensor:
         """Log-odds that each reply starts like a refusal (one forward pass, no generation)."""
-        scores = self.forward(prompts, refusal=True, batch_size=batch_size).refusal_scores
+        scores = self.forward(prompts, refusal=True, batch_size=batch_size, system=system).refusal_scores
         assert scores is not None
         return scores
 
-    def next_token_logprobs(self, prompts: Sequence[str], *, batch_size: int | None = None) -> torch.Tensor:
+    def next_token_logprobs(
+        self, prompts: Sequence[str], *, batch_size: int | None = None, system: str | None = None
+    ) -> torch.Tensor:
         """Log-probabilities of the reply's first token, ``[N, vocab]``."""
-        lp = self.forward(prompts, logprobs=True, batch_size=batch_size).logprobs
+        lp = self.forward(prompts, logprobs=True, batch_size=batch_size, system=system).logprobs
         assert lp is not None
         return lp
 

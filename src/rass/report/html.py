@@ -265,6 +265,8 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
             who = mitigator(str(m.get("method")))
             d.p(f"{name}: gated: {who} acted only on {gate_words(g)} (gate.json), the model before answered the rest",
                 muted=True)  # fmt: skip
+            if g.get("system_prompt") is not None:
+                d.p(f"{name}: the system prompt behind the gate: \u201c{g['system_prompt']}\u201d", muted=True)
             if g.get("reach"):
                 d.p(f"{name}: {reach_line(g['reach'], who)}", muted=True)
         d.p(f"{name}: {goal_line(goal_check(m['before'], m['after']))}")
