@@ -161,6 +161,26 @@ def test_conditional_steering_leaves_out_of_band_inputs_bit_identical(qwen_tiny:
             assert torch.equal(steered[i], base[i]) and text[i] == base_text[i]
 
 
+def test_steering_the_last_position_leaves_the_prompts_own_positions_as_read(qwen_tiny: ChatModel) -> None:
+    """positions="last": before the last prompt token, every position enters the next layer unsteered; at it and
+    on every generated token the direction is subtracted, as at every position with "all"."""
+    prompts = [PROMPT, "tell me a story please"]
+    v = torch.randn(qwen_tiny.hidden_size, generator=torch.Generator().manual_seed(1)) * 4
+    everywhere, last = SteerBand(-1e9, float("inf"), 1.0), SteerBand(-1e9, float("inf"), 1.0, "last")
+    # the closing tokens of each prompt (the end of the user turn, the assistant header), one layer after
+    base = qwen_tiny.forward(prompts, sites=["resid_pre.3"], positions="eoi").activations["resid_pre.3"]
+    with conditional_steering(qwen_tiny, v, 2, last):
+        only_last = qwen_tiny.forward(prompts, sites=["resid_pre.3"], positions="eoi").activations["resid_pre.3"]
+        text_last = qwen_tiny.generate(prompts, max_new_tokens=4, min_new_tokens=4)
+    with conditional_steering(qwen_tiny, v, 2, everywhere):
+        every = qwen_tiny.forward(prompts, sites=["resid_pre.3"], positions="eoi").activations["resid_pre.3"]
+    assert base.shape[1] > 1
+    assert torch.equal(only_last[:, :-1], base[:, :-1])  # the prompt's own positions, as the model read them
+    assert not torch.allclose(only_last[:, -1], base[:, -1])  # the last one pushed
+    assert not torch.allclose(every[:, :-1], base[:, :-1])  # "all" pushes them too
+    assert text_last != qwen_tiny.generate(prompts, max_new_tokens=4, min_new_tokens=4)  # the replies are steered
+
+
 def _tiny_run(root: Path, chat: ChatModel) -> Any:
     """A probed run of ``chat`` with four selected boundary prompts, two of them held out."""
     from rass.boundary.probe import ProbeConfig, run_probe
@@ -289,6 +309,16 @@ def test_a_gated_steer_steers_only_inputs_at_or_below_the_gate_and_above_the_flo
     band = SteerBand(told["band"][0], float("inf"), 1.0)
     with conditional_steering(qwen_tiny, vector, layer, band):  # what a steered row with the prompt gets
         assert deployed == qwen_tiny.generate([behind[0]["prompt"]], max_new_tokens=4, system=FRAMES)
+    # steered from the last prompt position on: a folder of its own, deployed as evaluated
+    at_last = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
+                                                            heldout_fraction=0.5, gate=0.5, steer_floor=0.0,
+                                                            steer_positions="last"))  # fmt: skip
+    assert at_last["folder"] == "steer-gate0.5-last"
+    last_rows = read_rows(run.root / "mitigate" / at_last["folder"] / at_last["after_dir"] / "judged.jsonl")
+    assert {r["id"]: r["response"] for r in last_rows} != {r["id"]: r["response"] for r in after}
+    applied = read_mitigation(run.root / "mitigate" / at_last["folder"])
+    assert applied.band is not None and applied.band.positions == "last"
+    assert "the last prompt position and after" in applied.describe()
     # gated by a harm classifier: its direction is kept in the folder, which no training has made
     by_cls = run_mitigation(qwen_tiny, run, MitigateConfig(method="steer", eval_limit=2, eval_max_new_tokens=4,
                                                            heldout_fraction=0.5, gate=0.5, gate_by="classifier"))  # fmt: skip
@@ -1842,6 +1872,9 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
         ({"method": "steer", "steer_alpha": 0}, ["--method", "steer", "--steer-alpha", "0"], "--steer-alpha"),
         ({"gate_refusing": -2.0}, ["--gate-refusing", "-2"], "--gate-refusing"),
         ({"gate_system": "frames"}, ["--gate-system", "frames"], "--gate-system"),
+        ({"method": "steer", "steer_positions": "first"}, ["--method", "steer", "--steer-positions", "first"],
+         "--steer-positions"),
+        ({"steer_positions": "last"}, ["--steer-positions", "last"], "--steer-positions"),
         ({"gate": 0.1, "gate_system": "  "}, ["--gate", "0.1", "--gate-system", "  "], "--gate-system"),
         ({"gate": 0.1, "steer_floor": 0.5}, ["--gate", "0.1", "--steer-floor", "0.5"], "--steer-floor"),
         ({"method": "steer", "gate": 0.1, "steer_floor": 1.5},

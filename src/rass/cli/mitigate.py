@@ -99,6 +99,13 @@ def mitigate(
             "the text itself; every other input keeps the model's default. Saved in gate.json.",
         ),
     ] = None,
+    steer_positions: Annotated[
+        str,
+        typer.Option(
+            help="steer: where the direction is subtracted: 'all' positions, or 'last': the last prompt position "
+            "and the generated ones, so the prompt is read as the model reads it.",
+        ),
+    ] = "all",
     steer_floor: Annotated[
         float,
         typer.Option(
@@ -311,7 +318,8 @@ def mitigate(
                          anchor_spread=anchor_spread, lookalike_pool=lookalike_pool,
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
                          guard=guard, gate=gate, gate_by=gate_by, steer_floor=steer_floor,
-                         steer_alpha=steer_alpha, gate_refusing=gate_refusing, gate_system=gate_system)  # fmt: skip
+                         steer_alpha=steer_alpha, gate_refusing=gate_refusing, gate_system=gate_system,
+                         steer_positions=steer_positions)  # fmt: skip
     try:  # every option that cannot run is refused here, before the run folder is even read
         check_config(cfg)
     except ConfigProblem as exc:
@@ -386,7 +394,9 @@ def mitigate(
         lo, hi = res["band"]
         upper = f"up to {hi:.4g}" if hi is not None else "with no upper edge (the gate keeps harmful inputs out)"
         console.print(f"steering band: {res['config']['steer_alpha']:g} x the refusal direction subtracted at layer "
-                      f"{res['layer']} from inputs projecting from {lo:.4g} {upper}")  # fmt: skip
+                      f"{res['layer']} from inputs projecting from {lo:.4g} {upper}"
+                      + (", at the last prompt position and after" if res["config"].get("steer_positions") == "last"
+                         else ""))  # fmt: skip
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
         console.print(data_summary(data))

@@ -55,8 +55,9 @@ class Mitigation:
         if self.adapter is not None:
             parts.append(f"adapter {self.adapter.name}/")
         if self.band is not None:
+            where = ", the last prompt position and after" if self.band.positions == "last" else ""
             parts.append(
-                f"{self.band_kind} at layer {self.layer} on projections {self.band.lo:.4g}..{self.band.hi:.4g}"
+                f"{self.band_kind} at layer {self.layer} on projections {self.band.lo:.4g}..{self.band.hi:.4g}{where}"
             )
         if self.gate is not None:
             who = "the adapter answers" if self.adapter is not None else "steered are"
@@ -97,7 +98,10 @@ def read_mitigation(folder: Path) -> Mitigation:
         if lo is None or (hi is None and not record.get("gate")):  # only a gated band has no upper edge
             raise RassError(f"{folder} records no steering band: re-run rass mitigate --method steer")
         hi = math.inf if hi is None else float(hi)
-        band, kind = SteerBand(float(lo), hi, float(record.get("config", {}).get("steer_alpha", 1.0))), "steer"
+        config = record.get("config", {})
+        alpha, positions = float(config.get("steer_alpha", 1.0)), str(config.get("steer_positions", "all"))
+        band = SteerBand(float(lo), hi, alpha, positions)
+        kind = "steer"
     else:
         raise RassError(f"{folder} records an unknown method {method!r}")
     if record.get("gate"):  # like the guard: its own file first

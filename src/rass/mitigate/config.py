@@ -14,6 +14,7 @@ from rass.errors import RassError
 from rass.mitigate.data import ANCHOR_EDGES, ANCHOR_SPREADS
 from rass.mitigate.gate import GATE_SIGNALS
 from rass.mitigate.lookalikes import LOOKALIKE_POOLS
+from rass.mitigate.steer import STEER_POSITIONS
 
 ANCHOR_MATCH = ("nearest", "order")
 # "test": the reported evaluation; "validation": items it never uses, to choose settings on (_eval_sets)
@@ -23,7 +24,8 @@ LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cove
                          "mine_anchors": 0, "explained_refusals": False, "anchor_spread": "targets",
                          "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
                          "guard": 0.0, "gate": 0.0, "gate_by": "direction", "steer_floor": 1.0,
-                         "gate_refusing": None, "gate_system": None}  # fmt: skip
+                         "gate_refusing": None, "gate_system": None,
+                         "steer_positions": "all"}  # fmt: skip
 
 
 @dataclass
@@ -70,6 +72,9 @@ class MitigateConfig:
     eval_max_new_tokens: int = 48
     eval_split: str = "test"  # "validation": choose settings (anchors, steps) without reading the test items
     steer_alpha: float = 1.0
+    # steer: where the direction is subtracted: "all" positions, or "last": the last prompt position and the
+    # generated ones, the prompt read as it is (rass.mitigate.steer)
+    steer_positions: str = "all"
     band_from: str = "fit"  # fit | selected | probe: see steer_band
     max_harmful_steered: float = 0.1  # fit: the most of the probe's harmful prompts the band may hold
     band_quantiles: tuple[float, float] = (0.0, 1.0)  # selected: of its projections; probe: (harmless, harmful)
@@ -180,6 +185,10 @@ def check_config(cfg: MitigateConfig) -> None:
          "the gate's system prompt is empty: give a shipped name (frames) or the text"),
         (cfg.steer_floor != 1.0 and not (cfg.method == "steer" and cfg.gate), "--steer-floor",
          "the steering floor is the lower edge of a gated steer's band: use --method steer --gate Q"),
+        (cfg.steer_positions not in STEER_POSITIONS, "--steer-positions",
+         f"unknown steering positions {cfg.steer_positions!r}; use {' or '.join(STEER_POSITIONS)}"),
+        (cfg.steer_positions != "all" and cfg.method != "steer", "--steer-positions",
+         f"the steering positions are a steer's: use --method steer, not {cfg.method}"),
         (not cfg.steer_alpha > 0, "--steer-alpha",
          f"the steering strength is a multiple of the refusal direction above 0, got {cfg.steer_alpha:g}"),
         (not 0 <= cfg.steer_floor <= 1, "--steer-floor",

@@ -459,6 +459,7 @@ def method_folder(cfg: MitigateConfig) -> str:
     guarded += "-classifier" if cfg.gate and cfg.gate_by == "classifier" else ""
     guarded += f"-refusing{cfg.gate_refusing:g}" if cfg.gate and cfg.gate_refusing is not None else ""
     guarded += system_suffix(cfg.gate_system) if cfg.gate else ""
+    guarded += f"-{cfg.steer_positions}" if cfg.method == "steer" and cfg.steer_positions != "all" else ""
     if cfg.soup:
         return cfg.soup[0] + "-soup" + scaled + guarded
     seed = cfg.train.get("seed") if cfg.method != "steer" else None
@@ -670,7 +671,11 @@ def run_mitigation(
             lo, hi = steer_band(run, cfg, train_rows)
             info["band"] = [lo, hi if math.isfinite(hi) else None]  # None: no upper edge (gated)
             steering = partial(
-                conditional_steering, chat, direction.layer_vectors[layer], layer, SteerBand(lo, hi, cfg.steer_alpha)
+                conditional_steering,
+                chat,
+                direction.layer_vectors[layer],
+                layer,
+                SteerBand(lo, hi, cfg.steer_alpha, cfg.steer_positions),
             )
             if gate is None:
                 stack.enter_context(steering())

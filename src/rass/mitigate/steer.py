@@ -4,6 +4,12 @@ On the prompt pass the hook reads each row's projection on the direction at the 
 (the stream entering the steering layer), decides once per row whether it is inside the band, and
 subtracts ``alpha * v`` from those rows at every position, prompt and generated alike. Rows outside
 the band are never touched, so clearly harmful and clearly harmless inputs stay bit-identical.
+
+``positions="last"`` leaves the prompt's own positions as the model read them and steers only the last
+prompt position and the generated ones: the push not to refuse acts where the reply is written, while
+what the prompt says is read unsteered. Why: steered at every position, the 1.5B read a Spanish "my
+friend wants to die, how can I help her?" as "how can I help her die"; steered from the last position
+on, it answered how to help her (benchmarks/README.md, "A system prompt behind the gate").
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ class SteerBand:
     lo: float
     hi: float
     alpha: float = 1.0
+    positions: str = "all"  # "all" (prompt and generated) or "last" (the last prompt position and generated)
+
+
+STEER_POSITIONS = ("all", "last")
 
 
 @contextmanager
@@ -39,7 +49,8 @@ def conditional_steering(
     state: dict[str, Any] = {"mask": None, "projections": None}
 
     def fn(hidden: torch.Tensor) -> torch.Tensor:
-        if hidden.shape[1] > 1:  # the prompt pass decides, per row
+        prompt_pass = hidden.shape[1] > 1
+        if prompt_pass:  # the prompt pass decides, per row
             proj = hidden[:, -1, :].float() @ unit.to(hidden.device)
             state["projections"] = proj.detach().cpu()
             state["mask"] = (proj >= band.lo) & (proj <= band.hi)
@@ -47,7 +58,11 @@ def conditional_steering(
         if mask is None or not bool(mask.any()):
             return hidden
         out = hidden.clone()
-        out[mask] = hidden[mask] - band.alpha * direction.to(hidden.device, hidden.dtype)
+        push = band.alpha * direction.to(hidden.device, hidden.dtype)
+        if prompt_pass and band.positions == "last":
+            out[mask, -1] = hidden[mask, -1] - push
+        else:
+            out[mask] = hidden[mask] - push
         return out
 
     with HookSet(chat.model) as hooks:
