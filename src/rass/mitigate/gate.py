@@ -111,29 +111,26 @@ def adapter_off(chat: ChatModel) -> Iterator[None]:
 def projections(chat: ChatModel, prompts: Sequence[str], direction: torch.Tensor, layer: int) -> dict[str, float]:
     """Each prompt's projection on the unit ``direction`` at ``resid_pre.layer`` (last prompt token), by prompt,
     under ``chat`` as it is: the unmitigated model when no adapter is attached yet."""
-    site = f"resid_pre.{layer}"
-    unique = sorted(set(prompts))
-    if not unique:
-        return {}
-    acts = chat.forward(unique, sites=[site]).activations[site]
-    unit = direction / direction.norm()
-    return dict(zip(unique, (acts.float() @ unit.float()).tolist(), strict=True))
+    return projections_and_scores(chat, prompts, direction, layer, scores=False)[0]
 
 
 def projections_and_scores(
-    chat: ChatModel, prompts: Sequence[str], direction: torch.Tensor, layer: int
+    chat: ChatModel, prompts: Sequence[str], direction: torch.Tensor, layer: int, *, scores: bool = True
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """``projections`` and each prompt's first-token refusal log-odds (``ChatModel.refusal_score``), by prompt,
-    from one forward pass: a refusing gate needs both, and the scores run every layer anyway."""
+    """``projections`` and, with ``scores``, each prompt's first-token refusal log-odds (``ChatModel.refusal_score``;
+    else ``{}``), by prompt, from one forward pass: a refusing gate needs both, and the scores run every layer
+    anyway."""
     site = f"resid_pre.{layer}"
     unique = sorted(set(prompts))
     if not unique:
         return {}, {}
-    res = chat.forward(unique, sites=[site], refusal=True)
-    assert res.refusal_scores is not None
+    res = chat.forward(unique, sites=[site], refusal=scores)
     unit = direction / direction.norm()
-    proj = (res.activations[site].float() @ unit.float()).tolist()
-    return dict(zip(unique, proj, strict=True)), dict(zip(unique, res.refusal_scores.tolist(), strict=True))
+    proj = dict(zip(unique, (res.activations[site].float() @ unit.float()).tolist(), strict=True))
+    if not scores:
+        return proj, {}
+    assert res.refusal_scores is not None
+    return proj, dict(zip(unique, res.refusal_scores.tolist(), strict=True))
 
 
 def reach(
@@ -266,12 +263,8 @@ class GatedChat:
         if not missing:
             return
         with self.plain():
-            if scores:
-                proj, got = projections_and_scores(self.chat, missing, self.unit, self.gate.layer)
-                self._scores = got | self._scores  # what is known stays as it was decided
-            else:
-                proj = projections(self.chat, missing, self.unit, self.gate.layer)
-        self._proj = proj | self._proj
+            proj, got = projections_and_scores(self.chat, missing, self.unit, self.gate.layer, scores=scores)
+        self._proj, self._scores = proj | self._proj, got | self._scores  # what is known stays as it was decided
 
     def projections(self, prompts: Sequence[str]) -> list[float]:
         """Each prompt's projection under the unmitigated model (the adapter off, no steering)."""

@@ -602,7 +602,6 @@ def run_mitigation(
             GATE_VECTOR,
             GatedChat,
             mitigator,
-            projections,
             projections_and_scores,
             reach,
             reach_line,
@@ -653,10 +652,8 @@ def run_mitigation(
     gate_reach = None
     if gate is not None:  # nothing is attached yet: this is the unmitigated model the gate decides with
         texts = [r.text for r in eval_records] + list(probe)
-        if gate.refusing is not None:  # one pass gives both
-            known, known_scores = projections_and_scores(chat, texts, gate_vector, layer)
-        else:
-            known = projections(chat, texts, gate_vector, layer)
+        # a refusing gate also reads the refusal scores, from the same pass
+        known, known_scores = projections_and_scores(chat, texts, gate_vector, layer, scores=gate.refusing is not None)
         gate_reach = reach(read_rows(before_dir / "judged.jsonl"), known, gate, known_scores)
         if say is not None:  # before the training: an hour is not spent on a goal the gate has put out of reach
             say(reach_line(gate_reach, mitigator(cfg.method)))
