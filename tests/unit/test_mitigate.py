@@ -1640,6 +1640,19 @@ def test_a_soup_is_evaluated_before_and_after_like_a_training_and_ranked_as_a_se
     with answering(_fresh(), cls_folder) as (applied, answerer):
         assert isinstance(answerer, GatedChat) and applied.gate is not None and applied.gate.by == "classifier"
         assert answerer.unit.tolist() == pytest.approx((vector / vector.norm()).tolist())
+    # with no guard the run's directions are not needed: the classifier gate's direction is the folder's own
+    from dataclasses import replace
+
+    from rass.mitigate.apply import _prepare
+
+    run_dirs = run.root / "directions" / "directions.safetensors"
+    run_dirs.rename(run_dirs.with_suffix(".away"))
+    try:
+        assert _prepare(_fresh(), replace(applied, band=None, band_kind=None)) is None
+        with pytest.raises(RassError, match="needs its run's directions"):
+            _prepare(_fresh(), applied)  # the guard steers on the run's direction
+    finally:
+        run_dirs.with_suffix(".away").rename(run_dirs)
     (cls_folder / "gate_direction.safetensors").unlink()
     with pytest.raises(RassError, match="gate_direction.safetensors is missing"):
         read_mitigation(cls_folder)

@@ -10,8 +10,8 @@ answer as the evaluated model did.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -115,13 +115,14 @@ def read_mitigation(folder: Path) -> Mitigation:
 
 
 def _prepare(chat: ChatModel, m: Mitigation) -> SteeringVector | None:
-    """The run's direction of ``m`` loaded where it steers or gates, and its adapter attached."""
+    """The run's direction of ``m`` loaded where it steers or gates on it (a classifier gate keeps its own
+    direction in the folder), and its adapter attached."""
     from rass.directions.vector import SteeringVector
     from rass.models.adapters import attach_adapter, check_base
 
     folder = m.folder
     direction = None
-    if m.band is not None or m.gate is not None:
+    if m.band is not None or (m.gate is not None and m.gate.by != "classifier"):
         path = folder.parent.parent / "directions" / "directions.safetensors"
         if folder.parent.name != "mitigate" or not path.is_file():
             raise RassError(f"the steering of {folder} needs its run's directions: {path} is missing")
@@ -171,11 +172,14 @@ def answering(chat: ChatModel, folder: Path) -> Iterator[tuple[Mitigation, ChatM
             yield same, chat
         return
     direction = _prepare(chat, m)
-    assert direction is not None  # a gate always loads the run's direction
-    vector = direction.layer_vectors[m.layer]
-    guard_on = partial(conditional_steering, chat, vector, m.layer, m.band) if m.band is not None else nullcontext
-    yield m, GatedChat(chat, gate_vector(chat, m) if m.gate.by == "classifier" else vector, m.gate, guard_on,
-                       adapter=m.adapter is not None)  # fmt: skip
+    vector = None if direction is None else direction.layer_vectors[m.layer]
+    guard_on: Callable[[], AbstractContextManager[Any]] = nullcontext
+    if m.band is not None:
+        assert vector is not None  # a band always loads the run's direction
+        guard_on = partial(conditional_steering, chat, vector, m.layer, m.band)
+    on = gate_vector(chat, m) if m.gate.by == "classifier" else vector
+    assert on is not None  # a refusal-direction gate loads the run's direction
+    yield m, GatedChat(chat, on, m.gate, guard_on, adapter=m.adapter is not None)
 
 
 def gate_vector(chat: ChatModel, m: Mitigation) -> torch.Tensor:
