@@ -327,6 +327,65 @@ class ChatModel:
         assert lp is not None
         return lp
 
+    def reply_activations(
+        self,
+        prompts: Sequence[str],
+        replies: Sequence[str],
+        layer: int,
+        *,
+        batch_size: int | None = None,
+        system: str | None = None,
+    ) -> torch.Tensor:
+        """``resid_pre.layer`` averaged over each reply's tokens, read with the reply in context after its
+        rendered prompt, ``[N, D]``; an empty reply reads the prompt's last position. Layers above are skipped.
+
+        The prompt and the reply are tokenized apart and joined, as generation joined them."""
+        import torch
+
+        if len(replies) != len(prompts):
+            raise RassError(f"{len(prompts)} prompts but {len(replies)} replies")
+        if not 0 <= layer < self.n_layers:
+            raise RassError(f"layer {layer} out of range for {self.name}'s {self.n_layers} layers")
+        self.check_prompts(prompts)
+        tok = self.tokenizer
+        heads = [tok(self.render(p, system), add_special_tokens=False)["input_ids"] for p in prompts]
+        ids = [h + tok(r, add_special_tokens=False)["input_ids"] for h, r in zip(heads, replies, strict=True)]
+        too_long = [i for i, x in enumerate(ids) if len(x) > self.max_context]
+        if too_long:
+            raise PromptTooLongError(f"prompt and reply {too_long[0]} are {len(ids[too_long[0]])} tokens long; "
+                                     f"{self.name} takes at most {self.max_context}")  # fmt: skip
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        out: list[torch.Tensor | None] = [None] * len(prompts)
+        batches = self._batches([len(x) for x in ids], batch_size)
+        bar = self._progress(len(prompts), len(batches), "read replies")
+        with torch.inference_mode():
+            for idx in batches:
+                width = max(len(ids[i]) for i in idx)
+                input_ids = torch.tensor([[pad] * (width - len(ids[i])) + ids[i] for i in idx])
+                mask = torch.tensor([[0] * (width - len(ids[i])) + [1] * len(ids[i]) for i in idx])
+                reply = torch.zeros(mask.shape, dtype=torch.float32)
+                for row, i in enumerate(idx):  # the reply's tokens, or the prompt's last one if it has none
+                    start = width - len(ids[i]) + len(heads[i])
+                    reply[row, min(start, width - 1) :] = 1.0
+
+                def mean(h: torch.Tensor, m: torch.Tensor = reply) -> torch.Tensor:
+                    w = m.to(h.device).unsqueeze(-1)
+                    return ((h.float() * w).sum(1) / w.sum(1)).detach().cpu()
+
+                store: dict[str, torch.Tensor] = {}
+                site = f"resid_pre.{layer}"
+                with HookSet(self.model) as hooks, suppress(_StopForward):
+                    hooks.capture(site, _sink(store, site, mean))
+                    hooks.capture(site, _stop)
+                    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                    self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                               position_ids=positions.to(self.device), use_cache=False)  # fmt: skip
+                for row, i in enumerate(idx):
+                    out[i] = store[site][row]
+                bar.update(len(idx))
+        bar.close()
+        return torch.stack(out)  # type: ignore[arg-type]
+
     # ----------------------------------------------------------------- generation
     def generation_config(
         self,
