@@ -92,6 +92,36 @@ def test_above_the_gate_the_model_before_answers_below_it_the_adapter_with_its_g
     assert gated.counts(PROMPTS) == {"adapter": 2, "unmitigated": 2}
 
 
+def test_an_answer_check_sends_a_flagged_mitigated_reply_back_to_the_model_before(adapter: Path) -> None:
+    direction = _direction()
+    threshold = sorted(_projections(_fresh(), direction))[1]
+    base_replies, base_lp = _one_by_one(_fresh())
+    adapted = _adapted(adapter)
+    adapter_replies, adapter_lp = _one_by_one(adapted)
+    seen: list[tuple[list[str], list[str], bool]] = []
+
+    def check(prompts: list[str], replies: list[str]) -> list[bool]:
+        as_before = torch.allclose(adapted.next_token_logprobs([prompts[0]])[0], base_lp[PROMPTS.index(prompts[0])],
+                                   atol=1e-5)  # fmt: skip
+        seen.append((prompts, replies, as_before))
+        return [p == first for p in prompts]
+
+    gated = GatedChat(adapted, direction, Gate(threshold, LAYER, 0.1, 10), check=check)
+    inside = gated.inside(PROMPTS)
+    first = next(p for p, use in zip(PROMPTS, inside, strict=True) if use)
+    replies = gated.generate(PROMPTS, max_new_tokens=6, batch_size=4)
+    for i, use in enumerate(inside):  # the first mitigated prompt was flagged: it answers as the model before
+        assert replies[i] == (adapter_replies[i] if use and PROMPTS[i] != first else base_replies[i])
+    # only mitigated replies are read, once each, with the adapter off; nothing above the gate is read
+    ((read_prompts, read_replies, adapter_off),) = seen
+    assert read_prompts == [p for p, use in zip(PROMPTS, inside, strict=True) if use] and adapter_off
+    assert read_replies == [adapter_replies[PROMPTS.index(p)] for p in read_prompts]
+    assert gated.checked == {"read": 2, "flagged": 1}
+    # first-token scores are the mitigated model's: the check reads finished replies only
+    lp = gated.next_token_logprobs(PROMPTS)
+    assert torch.allclose(lp[PROMPTS.index(first)], adapter_lp[PROMPTS.index(first)], atol=1e-5)
+
+
 def test_a_refusing_gate_mitigates_only_what_the_model_before_is_about_to_refuse(adapter: Path) -> None:
     from rass.mitigate.gate import gate_words
 

@@ -230,6 +230,11 @@ class GatedChat:
     ``adapter`` (an sft/dpo adapter attached) those rows also get the adapter, and the other rows and the
     projection pass get it switched off; without, ``adapted`` alone is the mitigation. Projections are
     remembered per prompt, so an evaluation and its KL pass decide each prompt once.
+
+    ``check`` (an answer check, e.g. ``AnswerProbe.flags`` bound to the model) reads each mitigated reply with
+    the model as it was; a flagged reply is replaced by the unmitigated model's answer, as if the prompt had
+    been above the gate. It acts on finished replies, so first-token scores (``refusal_score``,
+    ``next_token_logprobs``) are the mitigated model's whatever it would flag. ``checked`` counts what it read.
     """
 
     name = "transformers-gated"  # as an evaluation backend
@@ -244,8 +249,10 @@ class GatedChat:
         *,
         adapter: bool = True,
         known_scores: Mapping[str, float] | None = None,
+        check: Callable[[list[str], list[str]], list[bool]] | None = None,
     ) -> None:
-        self.chat, self.gate, self.adapted = chat, gate, adapted
+        self.chat, self.gate, self.adapted, self.check = chat, gate, adapted, check
+        self.checked = {"read": 0, "flagged": 0}
         self.plain: Callable[[], AbstractContextManager[Any]] = partial(adapter_off, chat) if adapter else nullcontext
         self.unit = direction / direction.norm()
         # ``known``: projections already taken with no adapter attached (``projections``), decided on once
@@ -305,12 +312,27 @@ class GatedChat:
         if kwargs.get("system") is not None:
             raise RassError("a gated model answers with its gate's system prompt: give it to the gate, not per call")
         kwargs.pop("system", None)
-        return self._split(
+        replies = self._split(
             prompts,
             lambda ps, system: self.chat.generate(
                 ps, max_new_tokens=max_new_tokens, batch_size=batch_size, system=system, **kwargs
             ),
         )
+        mitigated = [i for i, m in enumerate(self.inside(prompts)) if m]
+        if self.check is None or not mitigated:
+            return replies
+        with self.plain():  # read by the model as it was: no adapter, no steering
+            flags = self.check([prompts[i] for i in mitigated], [replies[i] for i in mitigated])
+        back = [i for i, flagged in zip(mitigated, flags, strict=True) if flagged]
+        self.checked["read"] += len(mitigated)
+        self.checked["flagged"] += len(back)
+        if back:
+            with self.plain():
+                again = self.chat.generate([prompts[i] for i in back], max_new_tokens=max_new_tokens,
+                                           batch_size=batch_size, **kwargs)  # fmt: skip
+            for i, reply in zip(back, again, strict=True):
+                replies[i] = reply
+        return replies
 
     def next_token_logprobs(self, prompts: Sequence[str]) -> torch.Tensor:
         """The reply's first-token log-probabilities, each row from the model that answers it."""
