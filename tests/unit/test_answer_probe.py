@@ -128,9 +128,8 @@ def test_a_killed_fit_resumes_after_the_last_replies_written(small: pytest.Monke
         return generate(prompts, **kw)  # type: ignore[arg-type]
 
     small.setattr(chat, "generate", dies_second)
-    chat.batch_size = 10
     with pytest.raises(KeyboardInterrupt):
-        fit_answer_probe(chat, direction, LAYER, ["en"], tmp_path)
+        fit_answer_probe(chat, direction, LAYER, ["en"], tmp_path, batch_size=10)
     folder = next(tmp_path.glob("answer-probe-*"))
     assert len((folder / "replies.jsonl").read_text().splitlines()) == 10 and not (folder / "probe.json").exists()
     with (folder / "replies.jsonl").open("a") as f:
@@ -142,5 +141,5 @@ def test_a_killed_fit_resumes_after_the_last_replies_written(small: pytest.Monke
         return generate(prompts, **kw)  # type: ignore[arg-type]
 
     small.setattr(chat, "generate", counting)
-    probe = fit_answer_probe(chat, direction, LAYER, ["en"], tmp_path)
+    probe = fit_answer_probe(chat, direction, LAYER, ["en"], tmp_path, batch_size=10)
     assert sum(asked) == 14 and isinstance(probe, AnswerProbe)

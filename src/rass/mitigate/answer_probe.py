@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from rass.data.schema import PromptRecord
     from rass.models.chat import ChatModel
 
-PER_LABEL = {"train": 120, "validation": 48}  # seeds answered per label and split: ~23 min on the 1.5B's CPU
+PER_LABEL = {"train": 120, "validation": 48}  # seeds answered per label and split
 NEW_TOKENS = 48  # as long as the evaluation's replies
 VERSION = 1  # bump when the fit changes, so cached probes are refitted
 
@@ -87,7 +87,8 @@ def _key(chat: ChatModel, layer: int, direction: torch.Tensor, records: Sequence
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _replies(chat: ChatModel, records: Sequence[PromptRecord], direction: torch.Tensor, path: Path) -> list[str]:
+def _replies(chat: ChatModel, records: Sequence[PromptRecord], direction: torch.Tensor, path: Path,
+             batch_size: int) -> list[str]:  # fmt: skip
     """The model's replies with ``direction`` ablated at every layer, appended to ``path`` a batch at a time:
     a killed fit resumes after the last batch written."""
     done: dict[str, str] = {}
@@ -101,7 +102,7 @@ def _replies(chat: ChatModel, records: Sequence[PromptRecord], direction: torch.
                 break
             done[row["id"]] = row["reply"]
     todo = [r for r in records if r.id not in done]
-    step = chat.batch_size
+    step = batch_size
     for start in range(0, len(todo), step):
         part = todo[start : start + step]
         with chat.ablate(direction):
@@ -113,10 +114,13 @@ def _replies(chat: ChatModel, records: Sequence[PromptRecord], direction: torch.
     return [done[r.id] for r in records]
 
 
-def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs: Sequence[str],
-                     cache: Path) -> AnswerProbe:  # fmt: skip
+def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs: Sequence[str], cache: Path,
+                     batch_size: int = 32) -> AnswerProbe:  # fmt: skip
     """Fit (or read back from ``cache``) the probe for ``chat`` at ``layer``: ``direction`` (the run's refusal
-    direction there) is ablated to make the model answer, the string judge keeps the replies that comply."""
+    direction there) is ablated to make the model answer, the string judge keeps the replies that comply.
+
+    ``batch_size`` prompts are answered at once (a CPU decodes 32 about twice as fast per reply as 8, as the
+    training data's generation does) and written together: a killed fit resumes after the last batch."""
     import torch
     from safetensors.torch import load_file, save_file
 
@@ -135,7 +139,7 @@ def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs
         return AnswerProbe(layer, load_file(str(folder / "probe.safetensors"))["vector"], float(saved["offset"]),
                            saved["stats"])  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
-    replies = _replies(chat, records, direction, folder / "replies.jsonl")
+    replies = _replies(chat, records, direction, folder / "replies.jsonl", batch_size)
     verdicts = StringJudge().judge([JudgeItem(r.text, a, r.lang) for r, a in zip(records, replies, strict=True)])
     kept = [(r, a) for r, a, v in zip(records, replies, verdicts, strict=True) if not v.refused]
     acts = chat.reply_activations([r.text for r, _ in kept], [a for _, a in kept], layer)
