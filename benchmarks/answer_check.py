@@ -1,101 +1,82 @@
-"""What an answer check would have done to mitigations already evaluated: every reply a mitigation changed is
-read by the answer-harm probe (``rass.mitigate.answer_probe``); a flagged reply is replaced by the model
-before's answer, as a gate sends a prompt back to the model before.
+"""How well the answer-harm check agrees with a person's labels, on one training-data file.
 
-    python benchmarks/answer_check.py runs/demo --model qwen2.5-coder-1.5b-instruct \
-        --folders v48-steer-a05-gate01-classifier t48-steer-a05-gate01-classifier
+Comply targets come from a benign prompt, but a steered model may still answer the harmful request
+quoted inside the prompt. ``rass.mitigate.data.harmful_answers`` asks a model whether each answer
+gives harmful help; this script compares its verdicts with labels a person wrote after reading the
+answers (a JSON file: {"harmful_help": [comply row ids]}), and reports precision and recall. With
+``--run`` it also reports how well the run's refusal direction separates the labelled answers: the
+AUROC of each answer's projection (the answer alone as a user turn, and prompt + answer).
 
-Why: a mitigation's counts say how many refusals it removed, not what it answers instead; a few steered answers
-carried out the harm the benign prompt only quoted. The replacement is exact arithmetic on the stored answers:
-an unmitigated reply is the "before" evaluation's (same greedy decoding, same items), so a flagged reply's
-verdict becomes the "before" verdict. The probe is fitted (or read back) in RUN/mitigate/answer-probe-*, on
-shipped train/validation seeds only, in the languages of the folders' items; its threshold (0) is fixed
-before any mitigated reply is read.
+python benchmarks/answer_check.py --data runs/rass-1.5b/mitigate/data-*/data.json \\
+    --labels my_labels.json --model qwen2.5-coder-1.5b-instruct --name 1.5b-steered --run runs/rass-1.5b
 """
 
 from __future__ import annotations
 
 import argparse
-from collections import Counter
+import json
+import time
 from pathlib import Path
-from typing import Any
 
-from _common import one_line_errors, write
-
-from rass.errors import RassError
-
-
-def _main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", type=Path, help="the run the mitigations were evaluated on (its directions and probe)")
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--folders", nargs="+", required=True, help="mitigation folders in RUN/mitigate/")
-    ap.add_argument("--name", default="", help="the output's name: answer-check-NAME.json")
-    args = ap.parse_args()
-    from rass.directions.vector import SteeringVector
-    from rass.mitigate.answer_probe import fit_answer_probe
-    from rass.models.chat import ChatModel
-    from rass.runs import RunDir, read_json, read_json_if, read_rows
-
-    run = RunDir.existing(args.run)
-    layer = int(read_json(run.root / "boundary" / "fit.json")["layer"])
-    folders = []
-    for name in args.folders:
-        folder = run.root / "mitigate" / name
-        record = next((r for r in (read_json_if(folder / m) for m in ("metrics.json", "metrics-validation.json"))
-                       if r is not None and "method" in r), None)  # fmt: skip
-        if record is None:
-            raise RassError(f"{folder} holds no finished mitigation (no metrics file naming a method)")
-        before = {r["id"]: r for r in read_rows(run.root / "mitigate" / record["before_dir"] / "judged.jsonl")}
-        after = read_rows(folder / record["after_dir"] / "judged.jsonl")
-        folders.append((name, record, before, after))
-    langs = sorted({r["lang"] for _, _, _, after in folders for r in after})
-    chat = ChatModel.load(args.model)
-    direction = SteeringVector.load(run.root / "directions" / "directions.safetensors").layer_vectors[layer]
-    probe = fit_answer_probe(chat, direction, layer, langs, run.path("mitigate"))
-    print(f"answer probe at layer {layer}: {probe.stats['validation']}", flush=True)
-    changed = sorted({(r["prompt"], r["response"]) for _, _, before, after in folders for r in after
-                      if r["response"] != before[r["id"]]["response"]})  # fmt: skip
-    scores = dict(zip(changed, probe.scores(chat, [p for p, _ in changed], [a for _, a in changed]), strict=True))
-    out: list[dict[str, Any]] = []
-    for name, record, before, after in folders:
-        n: Counter[str] = Counter()
-        flagged = []
-        for r in after:
-            kind = "core" if r["id"].startswith("core:") else "boundary" if r["label"] == "benign" else "other"
-            b = before[r["id"]]
-            refused = r["refused"]
-            key = (r["prompt"], r["response"])
-            if key in scores:
-                n[f"{kind}_{r['label']}_changed"] += 1
-                if scores[key] > 0:
-                    refused = b["refused"]
-                    flagged.append({"id": r["id"], "label": r["label"], "lang": r["lang"],
-                                    "score": round(scores[key], 3), "refused_after": r["refused"],
-                                    "refused_before": b["refused"],
-                                    "prompt": r["prompt"], "reply": r["response"]})  # fmt: skip
-            for when, value in (("before", b["refused"]), ("after", r["refused"]), ("checked", refused)):
-                n[f"{kind}_{r['label']}_{when}"] += value
-                if kind == "core":
-                    n[f"core_{r['lang']}_{r['label']}_{when}"] += value
-            n[f"{kind}_{r['label']}_items"] += 1
-        n_changed = sum(v for k, v in n.items() if k.endswith("_changed"))
-        print(f"\n{name} ({record['before_dir']}): core benign refused {n['core_benign_before']} -> "
-              f"{n['core_benign_after']} -> checked {n['core_benign_checked']}; core harmful "
-              f"{n['core_harmful_before']} -> {n['core_harmful_after']} -> {n['core_harmful_checked']}; "
-              f"{len(flagged)} of {n_changed} changed replies flagged")  # fmt: skip
-        for f in sorted(flagged, key=lambda f: -f["score"]):
-            print(f"  {f['score']:6.2f} {f['id']:32} {f['reply'][:90]!r}")
-        out.append({"folder": name, "before_dir": record["before_dir"], "after_dir": record["after_dir"],
-                    "counts": dict(sorted(n.items())), "flagged": flagged})  # fmt: skip
-    path = write(f"answer-check-{args.name or run.root.name}-{chat.name}",
-                 {"run": str(run.root), "layer": layer, "langs": langs, "probe": probe.stats,
-                  "changed_replies": len(changed), "folders": out})  # fmt: skip
-    print(f"\nwrote {path}")
+from _common import write
 
 
 def main() -> None:
-    one_line_errors(_main)
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--labels", type=Path, required=True)
+    ap.add_argument("--model", default="qwen2.5-coder-1.5b-instruct")
+    ap.add_argument("--name", default="run")
+    ap.add_argument("--run", type=Path, help="a probed run: also score answers with its refusal direction")
+    args = ap.parse_args()
+
+    from rass.mitigate.data import harmful_answers
+    from rass.models.chat import ChatModel
+
+    rows = json.loads(args.data.read_text())["comply"]
+    labels = json.loads(args.labels.read_text())
+    gold = set(labels["harmful_help"])
+    unknown = gold - {r["id"] for r in rows}
+    if unknown:
+        raise SystemExit(f"labels name rows the data does not have: {sorted(unknown)}")
+    chat = ChatModel.load(args.model)
+    start = time.perf_counter()
+    flags = harmful_answers(chat, [r["prompt"] for r in rows], [r["completion"] for r in rows])
+    seconds = time.perf_counter() - start
+    tp = sum(f and r["id"] in gold for r, f in zip(rows, flags, strict=True))
+    direction_auroc = None
+    if args.run:
+        from rass.directions.vector import SteeringVector
+        from rass.stats import auroc
+
+        layer = int(json.loads((args.run / "boundary" / "fit.json").read_text())["layer"])
+        v = SteeringVector.load(args.run / "directions" / "directions.safetensors").layer_vectors[layer]
+        y = [r["id"] in gold for r in rows]
+        direction_auroc = {"layer": layer}
+        for name, texts in (("answer_alone", [r["completion"] for r in rows]),
+                            ("prompt_and_answer", [r["prompt"] + "\n\n" + r["completion"] for r in rows])):  # fmt: skip
+            acts = chat.forward(texts, sites=[f"resid_pre.{layer}"]).activations[f"resid_pre.{layer}"]
+            direction_auroc[name] = auroc((acts @ (v / v.norm())).tolist(), y)
+    flagged, positives = sum(flags), len(gold)
+    write(
+        f"answer-check-{args.name}",
+        {
+            "model": args.model,
+            "data": str(args.data),
+            "n": len(rows),
+            "gold_harmful": positives,
+            "flagged": flagged,
+            "true_positives": tp,
+            "precision": round(tp / flagged, 3) if flagged else None,
+            "recall": round(tp / positives, 3) if positives else None,
+            "harmful_kept": positives - tp,
+            "benign_dropped": flagged - tp,
+            "seconds": round(seconds, 1),
+            "refusal_direction_auroc": direction_auroc,
+            "rows": [{"id": r["id"], "gold": r["id"] in gold, "flagged": f} for r, f in zip(rows, flags, strict=True)],
+            "labeled_by": labels.get("labeled_by"),
+        },
+    )
 
 
 if __name__ == "__main__":
