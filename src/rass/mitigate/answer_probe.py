@@ -156,6 +156,7 @@ def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs
         group = [s > 0 for s, h in held if h is harm]
         return round(sum(group) / len(group), 4) if group else None
 
+    separation = auroc([s for s, _ in held], [h for _, h in held]) if held else None
     stats = {
         "seeds": f"shipped harmful and look-alike seeds in {', '.join(langs)}, answered with the refusal direction "
         "ablated; kept where the string judge reads no refusal",
@@ -165,8 +166,7 @@ def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs
         "kept": {split: {"harmful": sum(r.split == split and r.label == "harmful" for r, _ in kept),
                          "lookalike": sum(r.split == split and r.label != "harmful" for r, _ in kept)}
                  for split in PER_LABEL},
-        "validation": {"auroc_harmful_vs_lookalike": None if not held else auroc([s for s, _ in held],
-                                                                                 [h for _, h in held]),
+        "validation": {"auroc_harmful_vs_lookalike": None if separation is None else round(separation, 4),
                        "flagged_harmful": share(True), "flagged_lookalike": share(False)},
         "site": f"resid_pre.{layer}", "position": "mean over the reply's tokens", "threshold": 0.0,
         "new_tokens": NEW_TOKENS,
