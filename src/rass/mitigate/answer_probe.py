@@ -21,10 +21,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rass.errors import RassError
-from rass.runs import read_json_if, write_json
+from rass.mitigate.harm_probe import LinearProbe
 from rass.stats import auroc
 
 if TYPE_CHECKING:
@@ -39,13 +39,8 @@ VERSION = 1  # bump when the fit changes, so cached probes are refitted
 
 
 @dataclass(frozen=True)
-class AnswerProbe:
-    """``score = mean_reply(h) · vector + offset`` at ``resid_pre.layer``: above 0 reads harmful."""
-
-    layer: int
-    vector: torch.Tensor
-    offset: float
-    stats: dict[str, Any]
+class AnswerProbe(LinearProbe):
+    """The feature is ``h`` averaged over the reply's tokens, after its prompt: the probe reads the answer."""
 
     def scores(self, chat: ChatModel, prompts: Sequence[str], replies: Sequence[str]) -> list[float]:
         """Each (prompt, reply)'s score under ``chat`` as it is (call it with no mitigation applied)."""
@@ -122,7 +117,6 @@ def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs
     ``batch_size`` prompts are answered at once (a CPU decodes 32 about twice as fast per reply as 8, as the
     training data's generation does) and written together: a killed fit resumes after the last batch."""
     import torch
-    from safetensors.torch import load_file, save_file
 
     from rass.judge.base import JudgeItem
     from rass.judge.string import StringJudge
@@ -134,10 +128,9 @@ def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs
         raise RassError(f"the answer check needs shipped harmful and look-alike seeds of the train and validation "
                         f"splits in {', '.join(langs)}; some are missing")  # fmt: skip
     folder = cache / f"answer-probe-{_key(chat, layer, direction, records)}-L{layer}"
-    saved = read_json_if(folder / "probe.json")
-    if saved is not None and (folder / "probe.safetensors").is_file():
-        return AnswerProbe(layer, load_file(str(folder / "probe.safetensors"))["vector"], float(saved["offset"]),
-                           saved["stats"])  # fmt: skip
+    known = AnswerProbe.read(folder, layer)
+    if known is not None:
+        return known
     folder.mkdir(parents=True, exist_ok=True)
     replies = _replies(chat, records, direction, folder / "replies.jsonl", batch_size)
     verdicts = StringJudge().judge([JudgeItem(r.text, a, r.lang) for r, a in zip(records, replies, strict=True)])
@@ -171,6 +164,6 @@ def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs
         "site": f"resid_pre.{layer}", "position": "mean over the reply's tokens", "threshold": 0.0,
         "new_tokens": NEW_TOKENS,
     }  # fmt: skip
-    save_file({"vector": vector.contiguous()}, str(folder / "probe.safetensors"))
-    write_json(folder / "probe.json", {"offset": offset, "stats": stats})  # last: the probe is whole
-    return AnswerProbe(layer, vector, offset, stats)
+    probe = AnswerProbe(layer, vector, offset, stats)
+    probe.save(folder)
+    return probe

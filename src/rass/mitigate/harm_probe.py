@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rass.errors import RassError
 from rass.mitigate.gate import Gate
@@ -39,13 +39,36 @@ VERSION = 1  # bump when the fit changes, so cached probes are refitted
 
 
 @dataclass(frozen=True)
-class HarmProbe:
-    """``score = h · vector + offset`` at ``resid_pre.layer`` (last prompt token): above 0 reads harmful."""
+class LinearProbe:
+    """``score = feature · vector + offset`` on ``resid_pre.layer``: above 0 reads harmful."""
 
     layer: int
     vector: torch.Tensor
     offset: float
-    stats: dict[str, Any]  # what it was fitted on and how well it separates held-out prompts
+    stats: dict[str, Any]  # what it was fitted on and how well it separates held-out inputs
+
+    def save(self, folder: Path) -> None:
+        """``probe.safetensors``, then ``probe.json`` last: a probe whose json exists is whole."""
+        from safetensors.torch import save_file
+
+        save_file({"vector": self.vector.contiguous()}, str(folder / "probe.safetensors"))
+        write_json(folder / "probe.json", {"offset": self.offset, "stats": self.stats})
+
+    @classmethod
+    def read(cls, folder: Path, layer: int) -> Self | None:
+        """The probe ``save`` left in ``folder``, or None when it is absent or was never finished."""
+        from safetensors.torch import load_file
+
+        saved = read_json_if(folder / "probe.json")
+        if saved is None or not (folder / "probe.safetensors").is_file():
+            return None
+        vector = load_file(str(folder / "probe.safetensors"))["vector"]
+        return cls(layer, vector, float(saved["offset"]), saved["stats"])
+
+
+@dataclass(frozen=True)
+class HarmProbe(LinearProbe):
+    """The feature is ``h`` at the last prompt token: the probe reads the request."""
 
 
 def _key(chat: ChatModel, layer: int, records: Sequence[PromptRecord]) -> str:
@@ -102,7 +125,6 @@ def fit_harm_probe(chat: ChatModel, layer: int, cache: Path) -> HarmProbe:
     """Fit (or read back from ``cache``) the probe on the shipped seeds of every language: train split,
     harmful against benign and look-alike. The validation split is held out for the gate's threshold."""
     import torch
-    from safetensors.torch import load_file, save_file
 
     from rass.data.seeds import load_seeds
 
@@ -113,10 +135,9 @@ def fit_harm_probe(chat: ChatModel, layer: int, cache: Path) -> HarmProbe:
     if not any(r.split == "validation" and r.label == "harmful" for r in records):
         raise RassError("no shipped validation-split harmful seeds to place the classifier's gate on")
     folder = cache / f"harm-probe-{_key(chat, layer, records)}-L{layer}"
-    saved = read_json_if(folder / "probe.json")
-    if saved is not None and (folder / "probe.safetensors").is_file():
-        vector = load_file(str(folder / "probe.safetensors"))["vector"]
-        return HarmProbe(layer, vector, float(saved["offset"]), saved["stats"])
+    known = HarmProbe.read(folder, layer)
+    if known is not None:
+        return known
     folder.mkdir(parents=True, exist_ok=True)
     acts = _activations(chat, [r.text for r in records], layer, folder)
     is_train = torch.tensor([r.split == "train" for r in records])
@@ -135,9 +156,9 @@ def fit_harm_probe(chat: ChatModel, layer: int, cache: Path) -> HarmProbe:
         "seeds": "shipped seeds, every language: train split fits, validation split places the gate",
         "held_harmful_projections": harmful,  # on the unit vector: where the gate's quantile is taken
     }  # fmt: skip
-    save_file({"vector": vector.contiguous()}, str(folder / "probe.safetensors"))
-    write_json(folder / "probe.json", {"offset": offset, "stats": stats})  # last: the probe is whole
-    return HarmProbe(layer, vector, offset, stats)
+    probe = HarmProbe(layer, vector, offset, stats)
+    probe.save(folder)
+    return probe
 
 
 def classifier_gate(probe: HarmProbe, quantile: float) -> Gate:
