@@ -97,11 +97,10 @@ def _replies(chat: ChatModel, records: Sequence[PromptRecord], direction: torch.
                 break
             done[row["id"]] = row["reply"]
     todo = [r for r in records if r.id not in done]
-    step = batch_size
-    for start in range(0, len(todo), step):
-        part = todo[start : start + step]
+    for start in range(0, len(todo), batch_size):
+        part = todo[start : start + batch_size]
         with chat.ablate(direction):
-            got = chat.generate([r.text for r in part], max_new_tokens=NEW_TOKENS, batch_size=step)
+            got = chat.generate([r.text for r in part], max_new_tokens=NEW_TOKENS, batch_size=batch_size)
         with path.open("a", encoding="utf-8") as f:
             for r, reply in zip(part, got, strict=True):
                 f.write(json.dumps({"id": r.id, "reply": reply}, ensure_ascii=False) + "\n")
