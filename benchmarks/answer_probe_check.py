@@ -34,6 +34,7 @@ def _main() -> None:
     args = ap.parse_args()
     from rass.directions.vector import SteeringVector
     from rass.mitigate.answer_probe import fit_answer_probe
+    from rass.mitigate.apply import METRICS
     from rass.models.chat import ChatModel
     from rass.runs import RunDir, read_json, read_json_if, read_rows
 
@@ -42,8 +43,8 @@ def _main() -> None:
     folders = []
     for name in args.folders:
         folder = run.root / "mitigate" / name
-        record = next((r for r in (read_json_if(folder / m) for m in ("metrics.json", "metrics-validation.json"))
-                       if r is not None and "method" in r), None)  # fmt: skip
+        record = next((r for r in (read_json_if(folder / m) for m in METRICS) if r is not None and "method" in r),
+                      None)  # fmt: skip
         if record is None:
             raise RassError(f"{folder} holds no finished mitigation (no metrics file naming a method)")
         before = {r["id"]: r for r in read_rows(run.root / "mitigate" / record["before_dir"] / "judged.jsonl")}

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from rass.errors import RassError
 from rass.mitigate.harm_probe import LinearProbe
+from rass.runs import read_rows
 from rass.stats import auroc
 
 if TYPE_CHECKING:
@@ -86,16 +87,7 @@ def _replies(chat: ChatModel, records: Sequence[PromptRecord], direction: torch.
              batch_size: int) -> list[str]:  # fmt: skip
     """The model's replies with ``direction`` ablated at every layer, appended to ``path`` a batch at a time:
     a killed fit resumes after the last batch written."""
-    done: dict[str, str] = {}
-    if path.is_file():
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for n, line in enumerate(lines):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:  # a line cut by a kill: dropped, and its prompts answered again
-                path.write_text("".join(f"{kept}\n" for kept in lines[:n]), encoding="utf-8")
-                break
-            done[row["id"]] = row["reply"]
+    done = {row["id"]: row["reply"] for row in read_rows(path)}  # a line cut by a kill: answered again
     todo = [r for r in records if r.id not in done]
     for start in range(0, len(todo), batch_size):
         part = todo[start : start + batch_size]

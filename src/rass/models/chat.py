@@ -290,12 +290,7 @@ class ChatModel:
         for row, span in enumerate(enc.user_spans):
             assert span is not None
             mask[row, span[0] : span[1]] = 1.0
-
-        def mean(h: torch.Tensor) -> torch.Tensor:
-            m = mask.to(h.device).unsqueeze(-1)
-            return ((h.float() * m).sum(1) / m.sum(1)).detach().cpu()
-
-        return mean
+        return _masked_mean(mask)
 
     def capture(
         self,
@@ -367,15 +362,10 @@ class ChatModel:
                 for row, i in enumerate(idx):  # the reply's tokens, or the prompt's last one if it has none
                     start = width - len(ids[i]) + len(heads[i])
                     reply[row, min(start, width - 1) :] = 1.0
-
-                def mean(h: torch.Tensor, m: torch.Tensor = reply) -> torch.Tensor:
-                    w = m.to(h.device).unsqueeze(-1)
-                    return ((h.float() * w).sum(1) / w.sum(1)).detach().cpu()
-
                 store: dict[str, torch.Tensor] = {}
                 site = f"resid_pre.{layer}"
                 with HookSet(self.model) as hooks, suppress(_StopForward):
-                    hooks.capture(site, _sink(store, site, mean))
+                    hooks.capture(site, _sink(store, site, _masked_mean(reply)))
                     hooks.capture(site, _stop)
                     positions = (mask.cumsum(-1) - 1).clamp(min=0)
                     self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
@@ -520,6 +510,16 @@ class ChatModel:
 def _site_depth(site: str) -> tuple[int, int]:
     kind, _, idx = site.partition(".")
     return int(idx), 1 if kind == "resid_post" else 0
+
+
+def _masked_mean(mask: torch.Tensor) -> Any:
+    """A reducer: each row's hidden states averaged over the positions ``mask`` (``[batch, seq]``) marks."""
+
+    def mean(h: torch.Tensor) -> torch.Tensor:
+        m = mask.to(h.device).unsqueeze(-1)
+        return ((h.float() * m).sum(1) / m.sum(1)).detach().cpu()
+
+    return mean
 
 
 def _sink(store: dict[str, Any], site: str, reduce: Any) -> Any:
