@@ -333,6 +333,84 @@ def test_a_gated_steer_steers_only_inputs_at_or_below_the_gate_and_above_the_flo
         read_mitigation(folder)
 
 
+def test_an_answer_check_behind_the_gate_sends_each_flagged_reply_to_the_model_before_and_ships_with_the_folder(
+    tmp_path: Path, qwen_tiny: ChatModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rass.mitigate import answer_probe
+    from rass.mitigate.apply import answering, read_mitigation
+    from rass.mitigate.config import MitigateConfig
+    from rass.mitigate.gate import GatedChat
+    from rass.mitigate.runner import run_mitigation
+
+    monkeypatch.setattr(answer_probe, "PER_LABEL", {"train": 8, "validation": 4})  # a fit of seconds
+    monkeypatch.setattr(answer_probe, "NEW_TOKENS", 6)
+    run = _tiny_run(tmp_path / "run", qwen_tiny)
+    setting = {"method": "steer", "eval_limit": 2, "eval_max_new_tokens": 4, "heldout_fraction": 0.5, "gate": 0.5,
+               "steer_floor": 0.0}  # fmt: skip
+    plain = run_mitigation(qwen_tiny, run, MitigateConfig(**setting))
+    res = run_mitigation(qwen_tiny, run, MitigateConfig(**setting, answer_check=True))
+    folder = run.root / "mitigate" / "steer-gate0.5-checked"
+    assert res["folder"] == folder.name and plain["folder"] == "steer-gate0.5"
+    assert len(list((run.root / "mitigate").glob("answer-probe-*"))) == 1  # fitted once, shared by the run
+    before = {r["id"]: r for r in read_rows(run.root / "mitigate" / res["before_dir"] / "judged.jsonl")}
+    unchecked = {
+        r["id"]: r for r in read_rows(run.root / "mitigate" / plain["folder"] / plain["after_dir"] / "judged.jsonl")
+    }
+    after = {r["id"]: r for r in read_rows(folder / res["after_dir"] / "judged.jsonl")}
+    log = {r["prompt"]: r for r in read_rows(folder / res["after_dir"] / "answer-check.jsonl")}
+    # every reply behind the gate was read, and only those: as many as the gate sent there
+    behind = sum(v["adapter"] for k, v in res["gate"]["adapter_answers"].items() if k != "harmless_probe")
+    assert len(log) == behind == sum(c["read"] for c in res["answer_check"]["checked"].values())
+    flagged = sum(c["flagged"] for c in res["answer_check"]["checked"].values())
+    assert flagged == sum(r["flagged"] for r in log.values())
+    assert 0 < flagged < behind  # the tiny model's probe flags some steered replies and keeps others
+    for rid, row in after.items():
+        read = log.get(row["prompt"])
+        if read is None:  # above the gate: as the model was
+            assert row["response"] == before[rid]["response"]
+        elif read["flagged"]:  # read as harmful: answered by the model before, its steered reply logged
+            assert row["response"] == before[rid]["response"] and read["reply"] == unchecked[rid]["response"]
+        else:  # kept: the steered reply
+            assert row["response"] == unchecked[rid]["response"] == read["reply"]
+    # the flags are the saved probe's, and the folder deploys it: rass chat answers as the evaluation did
+    applied = read_mitigation(folder)
+    assert applied.check is not None and "answer check at layer" in applied.describe()
+    assert applied.check.flags(qwen_tiny, list(log), [r["reply"] for r in log.values()]) == [
+        r["flagged"] for r in log.values()
+    ]
+    with answering(qwen_tiny, folder) as (_, answerer):
+        assert isinstance(answerer, GatedChat)
+        prompts = [r["prompt"] for r in after.values()]
+        assert answerer.generate(prompts, max_new_tokens=4) == [r["response"] for r in after.values()]
+    assert res["answer_check"]["probe"]["answered"]["train"] == {"harmful": 8, "lookalike": 8}
+    # the report says what the check did and shows the replies it kept from the user
+    from rass.report.html import build_report
+
+    text = build_report(run.root)[1].read_text()
+    assert f"{folder.name}: answer check: flagged" in text
+    assert f"{folder.name}: steered inputs whose projection lies from" in text  # a gated band: no upper edge
+    assert f"{folder.name}: the mitigated replies the answer check read as harmful" in text
+    # without its probe the folder is refused before anything loads
+    (folder / "answer-check" / "probe.json").unlink()
+    with pytest.raises(RassError, match="answer check whose probe answer-check/ is missing"):
+        read_mitigation(folder)
+
+
+def test_the_answer_checks_log_counts_each_prompt_once_as_last_read_and_skips_a_line_cut_by_a_kill(
+    tmp_path: Path,
+) -> None:
+    from rass.mitigate.gate import check_counts, write_check_log
+
+    log = tmp_path / "after" / "answer-check.jsonl"
+    write_check_log(log, [("a", "x", True), ("b", "y", False)])
+    write_check_log(log, [("a", "x", False), ("c", "z", True)])  # resumed: "a" read again
+    with log.open("a") as f:
+        f.write('{"prompt": "d", "rep')
+    labels = {"a": "benign", "b": "benign", "c": "harmful", "d": "harmful"}
+    assert check_counts(log, labels) == {"benign": {"read": 2, "flagged": 0}, "harmful": {"read": 1, "flagged": 1}}
+    assert check_counts(tmp_path / "none.jsonl", labels) == {}
+
+
 def test_a_rules_frame_quoting_a_harmful_seed_may_be_a_comply_target_but_a_mention_launders_nothing() -> None:
     from rass.generate.rules import mention
 
@@ -1879,6 +1957,8 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
         ({"method": "steer", "mine_anchors": 4}, ["--method", "steer", "--mine-anchors", "4"], "--mine-anchors"),
         ({"name": "before-x"}, ["--name", "before-x"], "--name"),
         ({"name": "harm-probe-x"}, ["--name", "harm-probe-x"], "--name"),
+        ({"name": "answer-probe-x"}, ["--name", "answer-probe-x"], "--name"),
+        ({"method": "steer", "answer_check": True}, ["--method", "steer", "--answer-check"], "--answer-check"),
         ({"gate": 0.1, "gate_by": "llm"}, ["--gate", "0.1", "--gate-by", "llm"], "--gate-by"),
         ({"gate_by": "classifier"}, ["--gate-by", "classifier"], "--gate-by"),
         ({"method": "steer", "gate": 1.5}, ["--method", "steer", "--gate", "1.5"], "--gate"),

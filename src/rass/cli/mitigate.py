@@ -122,6 +122,16 @@ def mitigate(
             metavar="direction|classifier",
         ),
     ] = "direction",
+    answer_check: Annotated[
+        bool,
+        typer.Option(
+            "--answer-check",
+            help="With --gate: read each reply behind the gate with a probe on the unmitigated model's hidden "
+            "state over the reply (fitted here on the model's own answers to shipped seeds, cached in "
+            "RUN/mitigate/answer-probe-*); a reply it reads as harmful is answered by the model as it was. "
+            "Saved in answer-check/ and deployed with the folder.",
+        ),
+    ] = False,
     train_from: Annotated[
         str | None,
         typer.Option(
@@ -319,7 +329,7 @@ def mitigate(
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
                          guard=guard, gate=gate, gate_by=gate_by, steer_floor=steer_floor,
                          steer_alpha=steer_alpha, gate_refusing=gate_refusing, gate_system=gate_system,
-                         steer_positions=steer_positions)  # fmt: skip
+                         steer_positions=steer_positions, answer_check=answer_check)  # fmt: skip
     try:  # every option that cannot run is refused here, before the run folder is even read
         check_config(cfg)
     except ConfigProblem as exc:
@@ -390,6 +400,11 @@ def mitigate(
                       f"{run_dir}/mitigate/{res['folder']}/gate.json")  # fmt: skip
         if g.get("reach"):
             console.print(reach_line(g["reach"], who))
+    if res.get("answer_check"):
+        from rass.mitigate.answer_probe import check_line
+
+        console.print(check_line(res["answer_check"]) + f"; {run_dir}/mitigate/{res['folder']}/{res['after_dir']}/"
+                      "answer-check.jsonl")  # fmt: skip
     if res.get("band"):
         lo, hi = res["band"]
         upper = f"up to {hi:.4g}" if hi is not None else "with no upper edge (the gate keeps harmful inputs out)"

@@ -21,7 +21,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rass.errors import RassError
 from rass.mitigate.harm_probe import LinearProbe
@@ -158,3 +158,15 @@ def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs
     probe = AnswerProbe(layer, vector, offset, stats)
     probe.save(folder)
     return probe
+
+
+def check_line(record: dict[str, Any]) -> str:
+    """One line on what the answer check of a mitigation did: ``metrics.json``'s ``answer_check``."""
+    valid = record["probe"]["validation"]
+    counts = record.get("checked", {})
+    read = ", ".join(f"{label} {c['flagged']} of {c['read']}" for label, c in counts.items()) or "none"
+    return (
+        f"answer check: flagged {read} mitigated replies, answered instead by the model as it was (probe on "
+        f"validation replies: AUROC {valid['auroc_harmful_vs_lookalike']}, flags {valid['flagged_harmful']} of "
+        f"harmful and {valid['flagged_lookalike']} of look-alike answers)"
+    )

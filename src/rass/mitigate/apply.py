@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rass.errors import RassError
-from rass.mitigate.gate import GATE_VECTOR, Gate, GatedChat
+from rass.mitigate.answer_probe import AnswerProbe
+from rass.mitigate.gate import ANSWER_CHECK, GATE_VECTOR, Gate, GatedChat
 from rass.mitigate.guard import guard_band
 from rass.mitigate.steer import SteerBand
 from rass.runs import read_json_if
@@ -48,6 +49,7 @@ class Mitigation:
     band: SteerBand | None
     band_kind: str | None  # "guard" (adds the direction above a threshold) or "steer" (subtracts it in a band)
     gate: Gate | None = None  # the adapter answers only inputs the unmitigated model projects at or below it
+    check: AnswerProbe | None = None  # reads each reply behind the gate; a flagged one is answered unmitigated
 
     def describe(self) -> str:
         """One line for a log: what is applied, as the folder names it."""
@@ -64,6 +66,9 @@ class Mitigation:
             refusing = f" with refusal log-odds > {self.gate.refusing:g}" if self.gate.refusing is not None else ""
             system = ", with the gate's system prompt" if self.gate.system is not None else ""
             parts.append(f"gated: {who} unmitigated projections <= {self.gate.threshold:.4g}{refusing}{system}")
+        if self.check is not None:
+            parts.append(f"answer check at layer {self.check.layer}: a reply it reads as harmful is answered by "
+                         "the model as it was")  # fmt: skip
         return ", ".join(parts)
 
 
@@ -111,7 +116,13 @@ def read_mitigation(folder: Path) -> Mitigation:
             raise RassError(f"{folder} was gated by a harm classifier whose direction {GATE_VECTOR} is missing")
     if (band is not None or gate is not None) and layer < 0:
         raise RassError(f"{folder} records no probe layer for its steering")
-    return Mitigation(folder=folder, method=method, layer=layer, adapter=adapter, band=band, band_kind=kind, gate=gate)
+    check = None
+    if record.get("answer_check"):  # its replies were read by the probe saved beside the gate
+        check = AnswerProbe.read(folder / ANSWER_CHECK, layer)
+        if check is None:
+            raise RassError(f"{folder} was evaluated with an answer check whose probe {ANSWER_CHECK}/ is missing")
+    return Mitigation(folder=folder, method=method, layer=layer, adapter=adapter, band=band, band_kind=kind, gate=gate,
+                      check=check)  # fmt: skip
 
 
 def _prepare(chat: ChatModel, m: Mitigation) -> SteeringVector | None:
@@ -179,7 +190,8 @@ def answering(chat: ChatModel, folder: Path) -> Iterator[tuple[Mitigation, ChatM
         guard_on = partial(conditional_steering, chat, vector, m.layer, m.band)
     on = gate_vector(chat, m) if m.gate.by == "classifier" else vector
     assert on is not None  # a refusal-direction gate loads the run's direction
-    yield m, GatedChat(chat, on, m.gate, guard_on, adapter=m.adapter is not None)
+    check = None if m.check is None else partial(m.check.flags, chat)
+    yield m, GatedChat(chat, on, m.gate, guard_on, adapter=m.adapter is not None, check=check)
 
 
 def gate_vector(chat: ChatModel, m: Mitigation) -> torch.Tensor:

@@ -25,7 +25,7 @@ LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cove
                          "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
                          "guard": 0.0, "gate": 0.0, "gate_by": "direction", "steer_floor": 1.0,
                          "gate_refusing": None, "gate_system": None,
-                         "steer_positions": "all"}  # fmt: skip
+                         "steer_positions": "all", "answer_check": False}  # fmt: skip
 
 
 @dataclass
@@ -117,10 +117,14 @@ class MitigateConfig:
     # a gated steer's lower edge: this quantile of the probe's harmless prompts' projections (1.0: the highest);
     # inputs below it stay bit-identical. Its upper edge is the gate's: harmful inputs never get steered
     steer_floor: float = 1.0
+    # behind a gate: each mitigated reply is read by a probe on the unmitigated model's hidden state over the
+    # reply (rass.mitigate.answer_probe); a reply it flags as harmful is replaced by the unmitigated model's
+    # answer, as if its input were above the gate. Saved in answer-check/ and deployed with the folder
+    answer_check: bool = False
 
 
 # folders of mitigate/ that hold what every method shares, never one method's results
-SHARED_FOLDERS = ("before-", "data-", "targets-", "lookalikes", "harm-probe-")
+SHARED_FOLDERS = ("before-", "data-", "targets-", "lookalikes", "harm-probe-", "answer-probe-")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -183,6 +187,9 @@ def check_config(cfg: MitigateConfig) -> None:
          "--gate-system frames"),
         (cfg.gate_system is not None and not cfg.gate_system.strip(), "--gate-system",
          "the gate's system prompt is empty: give a shipped name (frames) or the text"),
+        (cfg.answer_check and not cfg.gate, "--answer-check",
+         "the answer check reads the replies of the inputs behind a gate: give the gate too, e.g. --gate 0.1 "
+         "--answer-check"),
         (cfg.steer_floor != 1.0 and not (cfg.method == "steer" and cfg.gate), "--steer-floor",
          "the steering floor is the lower edge of a gated steer's band: use --method steer --gate Q"),
         (cfg.steer_positions not in STEER_POSITIONS, "--steer-positions",

@@ -16,13 +16,16 @@ unmitigated model's.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rass.errors import RassError
+from rass.runs import read_rows
 
 if TYPE_CHECKING:
     import torch
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 GATE_SIGNALS = ("direction", "classifier")
 GATE_VECTOR = "gate_direction.safetensors"  # a classifier gate's direction, in the mitigation folder
+ANSWER_CHECK = "answer-check"  # the answer check's probe, in the mitigation folder (rass.mitigate.answer_probe)
+CHECK_LOG = "answer-check.jsonl"  # in an evaluation's folder: each reply the check read, and its flag
 
 
 @dataclass(frozen=True)
@@ -234,7 +239,9 @@ class GatedChat:
     ``check`` (an answer check, e.g. ``AnswerProbe.flags`` bound to the model) reads each mitigated reply with
     the model as it was; a flagged reply is replaced by the unmitigated model's answer, as if the prompt had
     been above the gate. It acts on finished replies, so first-token scores (``refusal_score``,
-    ``next_token_logprobs``) are the mitigated model's whatever it would flag. ``checked`` counts what it read.
+    ``next_token_logprobs``) are the mitigated model's whatever it would flag. ``checked`` counts what it read
+    in this process; ``check_log`` (a JSONL file) keeps each read reply and its flag, so an evaluation resumed
+    in another process still knows what was replaced and why.
     """
 
     name = "transformers-gated"  # as an evaluation backend
@@ -250,8 +257,9 @@ class GatedChat:
         adapter: bool = True,
         known_scores: Mapping[str, float] | None = None,
         check: Callable[[list[str], list[str]], list[bool]] | None = None,
+        check_log: Path | None = None,
     ) -> None:
-        self.chat, self.gate, self.adapted, self.check = chat, gate, adapted, check
+        self.chat, self.gate, self.adapted, self.check, self.check_log = chat, gate, adapted, check, check_log
         self.checked = {"read": 0, "flagged": 0}
         self.plain: Callable[[], AbstractContextManager[Any]] = partial(adapter_off, chat) if adapter else nullcontext
         self.unit = direction / direction.norm()
@@ -326,6 +334,9 @@ class GatedChat:
         back = [i for i, flagged in zip(mitigated, flags, strict=True) if flagged]
         self.checked["read"] += len(mitigated)
         self.checked["flagged"] += len(back)
+        if self.check_log is not None:
+            read = [(prompts[i], replies[i], f) for i, f in zip(mitigated, flags, strict=True)]
+            write_check_log(self.check_log, read)
         if back:
             with self.plain():
                 again = self.chat.generate([prompts[i] for i in back], max_new_tokens=max_new_tokens,
@@ -356,3 +367,23 @@ class GatedChat:
         """How many of ``prompts`` each model answers."""
         mask = self.inside(prompts)
         return {"adapter": sum(mask), "unmitigated": len(mask) - sum(mask)}
+
+
+def write_check_log(path: Path, rows: Sequence[tuple[str, str, bool]]) -> None:
+    """Append each (prompt, mitigated reply, flagged) the answer check read: one JSON line each."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        for prompt, reply, flagged in rows:
+            f.write(json.dumps({"prompt": prompt, "reply": reply, "flagged": flagged}, ensure_ascii=False) + "\n")
+
+
+def check_counts(path: Path, labels: Mapping[str, str]) -> dict[str, dict[str, int]]:
+    """What the answer check read and flagged, per label of ``labels`` (prompt -> label), from its log: a prompt
+    read twice (an evaluation killed after the check, before its replies were saved) counts once, as last read."""
+    last = {row["prompt"]: bool(row["flagged"]) for row in read_rows(path) if row["prompt"] in labels}
+    out: dict[str, dict[str, int]] = {}
+    for prompt, flagged in last.items():
+        group = out.setdefault(labels[prompt], {"read": 0, "flagged": 0})
+        group["read"] += 1
+        group["flagged"] += flagged
+    return dict(sorted(out.items()))

@@ -459,6 +459,7 @@ def method_folder(cfg: MitigateConfig) -> str:
     guarded += "-classifier" if cfg.gate and cfg.gate_by == "classifier" else ""
     guarded += f"-refusing{cfg.gate_refusing:g}" if cfg.gate and cfg.gate_refusing is not None else ""
     guarded += system_suffix(cfg.gate_system) if cfg.gate else ""
+    guarded += "-checked" if cfg.gate and cfg.answer_check else ""
     guarded += f"-{cfg.steer_positions}" if cfg.method == "steer" and cfg.steer_positions != "all" else ""
     if cfg.soup:
         return cfg.soup[0] + "-soup" + scaled + guarded
@@ -599,8 +600,11 @@ def run_mitigation(
     if cfg.gate:  # placed before anything trains: a probe without harmful projections fails now, not after
         from rass.mitigate.frames import gate_system
         from rass.mitigate.gate import (
+            ANSWER_CHECK,
+            CHECK_LOG,
             GATE_VECTOR,
             GatedChat,
+            check_counts,
             mitigator,
             projections_and_scores,
             reach,
@@ -620,6 +624,14 @@ def run_mitigation(
     train_rows, held, ablation_rows = split_boundary(run, cfg)
     langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
     eval_records = _eval_sets(run, held, cfg, langs)
+    answer_probe, probe_seconds = None, 0.0
+    if cfg.answer_check:  # fitted on the unmitigated model, as the gate is: nothing is attached yet
+        from rass.mitigate.answer_probe import fit_answer_probe
+
+        fitting = time.perf_counter()
+        with launch.main_first():  # under accelerate the main process fits it once, the others read it
+            answer_probe = fit_answer_probe(chat, direction.layer_vectors[layer], layer, langs, run.path("mitigate"))
+        probe_seconds = round(time.perf_counter() - fitting, 1)
     probe = harmless_probe()
     trains = cfg.method in ("sft", "dpo") and not cfg.soup
     if cfg.train_from and trains:
@@ -729,10 +741,26 @@ def run_mitigation(
             behind_gate = partial(conditional_steering, chat, vector, layer, guard_band(threshold))
             if not cfg.gate:  # gated, the guard acts only on the rows the adapter answers
                 stack.enter_context(behind_gate())
+        info["seconds"] = round(time.perf_counter() - start, 1)
+        # the "after" answers belong to this exact intervention: another band, teacher or setting
+        # gets its own folder instead of resuming answers the last intervention produced
+        # gen_batch: how fast data is made, not what; a setting added later is left out at the value that
+        # behaves as before it existed, so folders made before keep their key
+        config = stable_fields({k: v for k, v in asdict(cfg).items() if k not in ("gen_batch", "name", "train_from")},
+                               LATER)  # fmt: skip
+        what = {"config": config, "band": info.get("band"), "teacher": teacher.name if teacher else None,
+                "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
+        after_dir = folder / ("after-" + content_key(what, 12))
         gated = None
         if gate is not None:  # the unmitigated model decides, per input, whether the adapter answers it
+            check = None
+            if answer_probe is not None:  # read with the model as it was: GatedChat calls it with nothing applied
+                check = partial(answer_probe.flags, chat)
+                (folder / ANSWER_CHECK).mkdir(parents=True, exist_ok=True)
+                answer_probe.save(folder / ANSWER_CHECK)  # deployed with the folder (rass.mitigate.apply)
+                info["answer_check"] = {"probe": answer_probe.stats, "fit_seconds": probe_seconds}
             gated = GatedChat(chat, gate_vector, gate, behind_gate, known, adapter=cfg.method != "steer",
-                              known_scores=known_scores)  # fmt: skip
+                              known_scores=known_scores, check=check, check_log=after_dir / CHECK_LOG)  # fmt: skip
             info["gate"] = gate.record()
             if harm_probe is not None:  # its direction is the folder's own, not the run's
                 from safetensors.torch import save_file
@@ -744,17 +772,10 @@ def run_mitigation(
                 }
             write_json(folder / "gate.json", info["gate"])
             info["gate"]["reach"] = gate_reach  # of this evaluation's items, not a property of the gate
-        info["seconds"] = round(time.perf_counter() - start, 1)
-        # the "after" answers belong to this exact intervention: another band, teacher or setting
-        # gets its own folder instead of resuming answers the last intervention produced
-        # gen_batch: how fast data is made, not what; a setting added later is left out at the value that
-        # behaves as before it existed, so folders made before keep their key
-        config = stable_fields({k: v for k, v in asdict(cfg).items() if k not in ("gen_batch", "name", "train_from")},
-                               LATER)  # fmt: skip
-        what = {"config": config, "band": info.get("band"), "teacher": teacher.name if teacher else None,
-                "rubric": rubric.name if rubric else None, "data": info.get("data")}  # fmt: skip
-        after_dir = folder / ("after-" + content_key(what, 12))
         after = measure(after_dir, gated)
+        if answer_probe is not None:  # from the log: a resumed evaluation's earlier replies count too
+            labels = {r.text: r.label for r in eval_records}
+            info["answer_check"]["checked"] = check_counts(after_dir / CHECK_LOG, labels)
         info["kl_harmless"] = round(mean_kl(base_lp, (gated or chat).next_token_logprobs(probe)), 5)
         if gated is not None:  # how many inputs of each kind the adapter answered
             info["gate"]["adapter_answers"] = {

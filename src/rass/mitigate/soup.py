@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 # on the soup, and only when the call asks), the gate (the model before's, whatever the adapter) and
 # train_from (a soup trains nothing)
 EVAL_FIELDS = ("eval_split", "eval_limit", "eval_max_new_tokens", "name", "soup", "gen_batch", "adapter_scale",
-               "guard", "gate", "gate_by", "gate_refusing", "gate_system", "train_from")  # fmt: skip
+               "guard", "gate", "gate_by", "gate_refusing", "gate_system", "train_from",
+               "answer_check")  # fmt: skip
 STAMP = "rass_soup"  # adapter_config.json key naming the members, so another soup never reuses the folder
 
 

@@ -247,7 +247,9 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
             d.p(f"{name}: no training of its own, the mean of the adapters of {members} (rank {m['soup']['rank']})",
                 muted=True)  # fmt: skip
         if m.get("band"):
-            d.p(f"{name}: steered inputs whose projection lies in [{m['band'][0]:.2f}, {m['band'][1]:.2f}]", muted=True)
+            lo, hi = m["band"]  # a gated steer's has no upper edge: the gate keeps harmful inputs out
+            where = f"in [{lo:.2f}, {hi:.2f}]" if hi is not None else f"from {lo:.2f} up to the gate"
+            d.p(f"{name}: steered inputs whose projection lies {where}", muted=True)
         if m.get("adapter_scale"):
             d.p(
                 f"{name}: the adapter's weight change times {m['adapter_scale']['scale']:g} (adapter-scaled/)",
@@ -269,6 +271,8 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
                 d.p(f"{name}: the system prompt behind the gate: \u201c{g['system_prompt']}\u201d", muted=True)
             if g.get("reach"):
                 d.p(f"{name}: {reach_line(g['reach'], who)}", muted=True)
+        if m.get("answer_check"):
+            _checked_replies(d, name, run / "mitigate" / name / str(m.get("after_dir")), m["answer_check"])
         d.p(f"{name}: {goal_line(goal_check(m['before'], m['after']))}")
         _changed_items(d, name, run / "mitigate" / name, m)
         d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
@@ -294,6 +298,19 @@ def _changed_items(d: Doc, name: str, folder: Path, result: dict[str, Any]) -> N
     d.p(f"{name}: {paired_line(paired_tests(changes))}", muted=True)
     d.p(f"{name}: the items whose verdict changed (answers after, cut to a snippet)")
     d.table(["change", "language", "item", "prompt", "answer after"], rows)
+
+
+def _checked_replies(d: Doc, name: str, after_dir: Path, record: dict[str, Any]) -> None:
+    """What the answer check did, and the mitigated replies it replaced: what a researcher reads to trust it."""
+    from rass.mitigate.answer_probe import check_line
+    from rass.mitigate.gate import CHECK_LOG
+
+    d.p(f"{name}: {check_line(record)} ({after_dir.name}/{CHECK_LOG})", muted=True)
+    last = {r.get("prompt"): r for r in read_rows(after_dir / CHECK_LOG) if isinstance(r, dict)}
+    rows = [[str(p)[:200], str(r.get("reply", ""))[:200]] for p, r in last.items() if r.get("flagged")]
+    if rows:
+        d.p(f"{name}: the mitigated replies the answer check read as harmful (replaced by the model before's answer)")
+        d.table(["prompt", "mitigated reply, not given"], rows)
 
 
 def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
