@@ -1016,6 +1016,10 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
             reach = {"harmful": {"refused_before": 3, "exposed": 1}}
             out["gate"] = {"quantile": cfg.gate, "threshold": 1.0, "layer": 1, "reference_prompts": 8, "reach": reach}
             out["folder"] = "sft-gate0.1"
+        if cfg.answer_check:
+            valid = {"auroc_harmful_vs_lookalike": 0.99, "flagged_harmful": 0.95, "flagged_lookalike": 0.02}
+            out["after_dir"] = "after-k"
+            out["answer_check"] = {"probe": {"validation": valid}, "checked": {"benign": {"read": 9, "flagged": 2}}}
         return out
 
     monkeypatch.setattr(rass.mitigate.runner, "run_mitigation", fake_run)
@@ -1142,12 +1146,18 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
         0.9,
         0.5,
     )
-    assert seen[-1].gate_system == "frames"
+    assert seen[-1].gate_system == "frames" and not seen[-1].answer_check
+    result = cli.invoke(app, [*base, "--method", "steer", "--gate", "0.1", "--answer-check"])
+    assert result.exit_code == 0 and seen[-1].answer_check
+    assert "answer check: flagged benign 2 of 9 mitigated replies, answered instead by the model as it was" in (
+        result.stdout
+    )
+    assert "mitigate/sft-gate0.1/after-k/answer-check.jsonl" in result.stdout
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
                 ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"],
                 ["--gate", "1"], ["--method", "steer", "--gate", "1.5"], ["--steer-floor", "0.5"]):  # fmt: skip
         result = cli.invoke(app, [*base, *bad])
-        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 18
+        assert result.exit_code == 2 and bad[-2] in result.stderr and len(seen) == 19
 
 
 def test_held_out_report_frame_answers_are_checked_for_what_they_advise() -> None:
