@@ -1017,7 +1017,7 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
             out["gate"] = {"quantile": cfg.gate, "threshold": 1.0, "layer": 1, "reference_prompts": 8, "reach": reach}
             out["folder"] = "sft-gate0.1"
         if cfg.answer_check:
-            valid = {"auroc_harmful_vs_lookalike": 0.99, "flagged_harmful": 0.95, "flagged_lookalike": 0.02}
+            valid = {"auroc_harmful_vs_lookalike": 0.9973, "flagged_harmful": 0.9512, "flagged_lookalike": None}
             out["after_dir"] = "after-k"
             out["answer_check"] = {"probe": {"validation": valid}, "checked": {"benign": {"read": 9, "flagged": 2}}}
         return out
@@ -1151,6 +1151,9 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert result.exit_code == 0 and seen[-1].answer_check
     assert "answer check: flagged benign 2 of 9 mitigated replies, answered instead by the model as it was" in (
         result.stdout
+    )
+    assert "(probe on validation replies: AUROC 0.997, flags 95.1% of harmful and - of look-alike answers)" in (
+        " ".join(result.stdout.split())
     )
     assert "mitigate/sft-gate0.1/after-k/answer-check.jsonl" in result.stdout
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],

@@ -165,8 +165,13 @@ def check_line(record: dict[str, Any]) -> str:
     valid = record["probe"]["validation"]
     counts = record.get("checked", {})
     read = ", ".join(f"{label} {c['flagged']} of {c['read']}" for label, c in counts.items()) or "none"
+
+    def num(x: float | None, pattern: str) -> str:
+        return "-" if x is None else format(x, pattern)
+
     return (
         f"answer check: flagged {read} mitigated replies, answered instead by the model as it was (probe on "
-        f"validation replies: AUROC {valid['auroc_harmful_vs_lookalike']}, flags {valid['flagged_harmful']} of "
-        f"harmful and {valid['flagged_lookalike']} of look-alike answers)"
+        f"validation replies: AUROC {num(valid['auroc_harmful_vs_lookalike'], '.3f')}, flags "
+        f"{num(valid['flagged_harmful'], '.1%')} of harmful and {num(valid['flagged_lookalike'], '.1%')} of "
+        "look-alike answers)"
     )
