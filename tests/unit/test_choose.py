@@ -18,6 +18,7 @@ from rass.mitigate.choose import (
     choose,
     cohort_lines,
     compare,
+    last_rule,
     rank,
     resolution,
     shared_line,
@@ -89,6 +90,29 @@ def test_ties_go_to_more_harmful_refusals_kept_then_to_the_smaller_kl() -> None:
                       ("b", result(side(3, 21, 18), kl=0.4, anchor_ratio=2.0)),
                       ("c", result(side(3, 20, 18), kl=0.1, anchor_ratio=3.0))])  # fmt: skip
     assert [s.folders for s in ranked] == [["b"], ["c"], ["a"]]
+
+
+def test_with_checked_only_a_setting_whose_replies_no_answer_check_read_may_not_win_however_it_counts(
+    tmp_path: Path,
+) -> None:
+    results = [("steer", result(side(1, 20, 18), kl=0.1, method="steer")),  # fewest refused, answers unread
+               ("steer-checked", result(side(2, 20, 18), kl=0.1, method="steer", answer_check=True)),
+               ("frames-checked", result(side(2, 20, 18), kl=0.5, method="steer", answer_check=True,
+                                         gate_system="frames"))]  # fmt: skip
+    assert compare(results)[0].folders == ["steer"]  # on counts alone
+    ranked = compare(results, Rule(checked=True))
+    assert [s.folders[0] for s in ranked] == ["steer-checked", "frames-checked", "steer"]
+    assert [s.eligible for s in ranked] == [True, True, False] and ranked[0].changed["answer_check"] is True
+    assert "and be evaluated with --answer-check, then leave" in Rule(checked=True).words()
+    run = RunDir(tmp_path / "run")
+    run.save()
+    for name, r in results:
+        (run.root / "mitigate" / name).mkdir(parents=True)
+        (run.root / "mitigate" / name / VALIDATION_METRICS).write_text(json.dumps(r))
+    done = CliRunner().invoke(app, ["choose", "--run", str(run.root), "--checked-only"], env={"COLUMNS": "160"})
+    assert done.exit_code == 0 and "chosen: steer-checked" in done.stdout, done.output
+    saved = json.loads((run.root / "mitigate" / "choice-validation.json").read_text())
+    assert saved[0]["checked"] is True and last_rule(run.root / "mitigate") == Rule(checked=True)
 
 
 def test_seeds_of_one_setting_are_judged_on_their_mean_not_on_the_luckiest() -> None:

@@ -454,6 +454,14 @@ def choose(
             "reading the results, as the rest of the rule.",
         ),
     ] = None,
+    checked_only: Annotated[
+        bool,
+        typer.Option(
+            "--checked-only",
+            help="Only settings evaluated with --answer-check may win: refusal counts cannot see a harmful answer "
+            "to a benign prompt, the answer check replaces it.",
+        ),
+    ] = False,
 ) -> None:
     """Rank the settings tried with --eval-split validation and choose one by the rule fixed beforehand:
     lose at most --max-lost harmful refusals (and answer at most --max-answered requests refused before), then
@@ -466,7 +474,7 @@ def choose(
     from rass.runs import RunDir, write_json
 
     run = RunDir.existing(run_dir)
-    rule = Rule(max_lost, max_answered)
+    rule = Rule(max_lost, max_answered, checked_only)
     cohorts = rank(run.root / "mitigate", rule)
     for cohort in cohorts:
         shown = Table(title=f"validation against {cohort['before_dir']}")
