@@ -377,13 +377,18 @@ def write_check_log(path: Path, rows: Sequence[tuple[str, str, bool]]) -> None:
             f.write(json.dumps({"prompt": prompt, "reply": reply, "flagged": flagged}, ensure_ascii=False) + "\n")
 
 
+def read_check_log(path: Path) -> dict[str, dict[str, Any]]:
+    """The answer check's log, one row per prompt: a prompt read twice (an evaluation killed after the check,
+    before its replies were saved) as last read."""
+    return {row["prompt"]: row for row in read_rows(path) if isinstance(row, dict) and "prompt" in row}
+
+
 def check_counts(path: Path, labels: Mapping[str, str]) -> dict[str, dict[str, int]]:
-    """What the answer check read and flagged, per label of ``labels`` (prompt -> label), from its log: a prompt
-    read twice (an evaluation killed after the check, before its replies were saved) counts once, as last read."""
-    last = {row["prompt"]: bool(row["flagged"]) for row in read_rows(path) if row["prompt"] in labels}
+    """What the answer check read and flagged, per label of ``labels`` (prompt -> label), from its log."""
     out: dict[str, dict[str, int]] = {}
-    for prompt, flagged in last.items():
-        group = out.setdefault(labels[prompt], {"read": 0, "flagged": 0})
-        group["read"] += 1
-        group["flagged"] += flagged
+    for prompt, row in read_check_log(path).items():
+        if prompt in labels:
+            group = out.setdefault(labels[prompt], {"read": 0, "flagged": 0})
+            group["read"] += 1
+            group["flagged"] += bool(row.get("flagged"))
     return dict(sorted(out.items()))
