@@ -238,22 +238,8 @@ class ChatModel:
         with torch.inference_mode():
             for idx in batches:
                 enc = self.encode([prompts[i] for i in idx], system)
-                reduce = self._reducer(enc, positions)
-                store: dict[str, torch.Tensor] = {}
-                with HookSet(self.model) as hooks:
-                    for site in sites:
-                        hooks.capture(site, _sink(store, site, reduce))
-                    if stop_site is not None:
-                        hooks.capture(stop_site, _stop)
-                    out = None
-                    with suppress(_StopForward):
-                        out = self.model(
-                            input_ids=enc.input_ids.to(self.device),
-                            attention_mask=enc.attention_mask.to(self.device),
-                            position_ids=enc.position_ids.to(self.device),
-                            use_cache=False,
-                            logits_to_keep=1,
-                        )
+                store, out = self._pass(enc.input_ids, enc.attention_mask, sites, self._reducer(enc, positions),
+                                        stop_site)  # fmt: skip
                 for site in sites:
                     for j, i in enumerate(idx):
                         acts[site][i] = store[site][j]
@@ -275,6 +261,30 @@ class ChatModel:
         if logprobs:
             result.logprobs = torch.stack(lps)  # type: ignore[arg-type]
         return result
+
+    def _pass(
+        self, input_ids: torch.Tensor, mask: torch.Tensor, sites: Sequence[str], reduce: Any, stop_site: str | None
+    ) -> tuple[dict[str, torch.Tensor], Any]:
+        """One left-padded batch through the model, ``reduce`` applied to the hidden states at each of ``sites``.
+
+        The output carries the last position's logits, or is None when the pass stopped at ``stop_site``
+        (the layers above it skipped). Only the hooks added here are removed (transformers keeps its own)."""
+        store: dict[str, torch.Tensor] = {}
+        out = None
+        with HookSet(self.model) as hooks:
+            for site in sites:
+                hooks.capture(site, _sink(store, site, reduce))
+            if stop_site is not None:
+                hooks.capture(stop_site, _stop)
+            with suppress(_StopForward):
+                out = self.model(
+                    input_ids=input_ids.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(self.device),
+                    use_cache=False,
+                    logits_to_keep=1,
+                )
+        return store, out
 
     def _reducer(self, enc: Encoded, positions: Position) -> Any:
         import torch
@@ -350,6 +360,7 @@ class ChatModel:
             raise PromptTooLongError(f"prompt and reply {too_long[0]} are {len(ids[too_long[0]])} tokens long; "
                                      f"{self.name} takes at most {self.max_context}")  # fmt: skip
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        site = f"resid_pre.{layer}"
         out: list[torch.Tensor | None] = [None] * len(prompts)
         batches = self._batches([len(x) for x in ids], batch_size)
         bar = self._progress(len(prompts), len(batches), "read replies")
@@ -362,14 +373,7 @@ class ChatModel:
                 for row, i in enumerate(idx):  # the reply's tokens, or the prompt's last one if it has none
                     start = width - len(ids[i]) + len(heads[i])
                     reply[row, min(start, width - 1) :] = 1.0
-                store: dict[str, torch.Tensor] = {}
-                site = f"resid_pre.{layer}"
-                with HookSet(self.model) as hooks, suppress(_StopForward):
-                    hooks.capture(site, _sink(store, site, _masked_mean(reply)))
-                    hooks.capture(site, _stop)
-                    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-                    self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-                               position_ids=positions.to(self.device), use_cache=False)  # fmt: skip
+                store, _ = self._pass(input_ids, mask, [site], _masked_mean(reply), site)
                 for row, i in enumerate(idx):
                     out[i] = store[site][row]
                 bar.update(len(idx))
