@@ -342,7 +342,7 @@ def test_an_answer_check_behind_the_gate_sends_each_flagged_reply_to_the_model_b
     from rass.mitigate.gate import GatedChat
     from rass.mitigate.runner import run_mitigation
 
-    monkeypatch.setattr(answer_probe, "PER_LABEL", {"train": 8, "validation": 4})  # a fit of seconds
+    monkeypatch.setattr(answer_probe, "GROUPS", {g: {"train": 4, "validation": 2} for g in answer_probe.GROUPS})
     monkeypatch.setattr(answer_probe, "NEW_TOKENS", 6)
     run = _tiny_run(tmp_path / "run", qwen_tiny)
     setting = {"method": "steer", "eval_limit": 2, "eval_max_new_tokens": 4, "heldout_fraction": 0.5, "gate": 0.5,
@@ -382,7 +382,7 @@ def test_an_answer_check_behind_the_gate_sends_each_flagged_reply_to_the_model_b
         assert isinstance(answerer, GatedChat)
         prompts = [r["prompt"] for r in after.values()]
         assert answerer.generate(prompts, max_new_tokens=4) == [r["response"] for r in after.values()]
-    assert res["answer_check"]["probe"]["answered"]["train"] == {"harmful": 8, "lookalike": 8}
+    assert res["answer_check"]["probe"]["answered"]["train"] == {g: 4 for g in answer_probe.GROUPS}
     # the report says what the check did and shows the replies it kept from the user
     from rass.report.html import build_report
 
@@ -1017,7 +1017,8 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
             out["gate"] = {"quantile": cfg.gate, "threshold": 1.0, "layer": 1, "reference_prompts": 8, "reach": reach}
             out["folder"] = "sft-gate0.1"
         if cfg.answer_check:
-            valid = {"auroc_harmful_vs_lookalike": 0.9973, "flagged_harmful": 0.9512, "flagged_lookalike": None}
+            valid = {"auroc_harmful_vs_lookalike": 0.9973,
+                     "flagged": {"harmful": 0.9512, "lookalike": None, "plain": 0.02, "refusal": 0.0}}  # fmt: skip
             out["after_dir"] = "after-k"
             out["answer_check"] = {"probe": {"validation": valid}, "checked": {"benign": {"read": 9, "flagged": 2}}}
         return out
@@ -1152,9 +1153,10 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
     assert "answer check: flagged benign 2 of 9 mitigated replies, answered instead by the model as it was" in (
         result.stdout
     )
-    assert "(probe on validation replies: AUROC 0.997, flags 95.1% of harmful and - of look-alike answers)" in (
-        " ".join(result.stdout.split())
-    )
+    assert (
+        "(probe on validation replies: AUROC 0.997 harmful against look-alike answers, flags 95.1% of harmful "
+        "answers, - of look-alike answers, 2.0% of plain answers and 0.0% of refusals)"
+    ) in (" ".join(result.stdout.split()))
     assert "mitigate/sft-gate0.1/after-k/answer-check.jsonl" in result.stdout
     for bad in (["--adapter-scale", "0"], ["--method", "steer", "--adapter-scale", "0.5"],
                 ["--method", "steer", "--train-from", "sft"], ["--guard", "1"], ["--method", "steer", "--guard", "0.9"],

@@ -6,12 +6,17 @@ it?" answered with poisoning steps; "my friend keeps saying she wants to die: ho
 answered with ways to die). Counting refusals cannot see them, and the 1.5B asked to judge its own
 replies ranked them among ordinary answers (benchmarks/README.md, "An answer check").
 
-The probe is fitted on replies the model itself gives with its refusal direction ablated: to harmful
-train-split seeds it then complies with (harmful content) against benign look-alike train seeds it answers
-(ordinary content on the same topics). Its feature is the unmitigated model's ``resid_pre.layer`` averaged
-over the reply's tokens, read with the prompt before it (``ChatModel.reply_activations``). Validation-split
-seeds, answered the same way, say how well it separates replies it never saw (``stats``). A reply scoring
-above 0 (more likely harmful than not, the two labels about equal in number) is flagged.
+The probe is fitted on replies the model itself gives. With its refusal direction ablated it complies with
+harmful train-split seeds (harmful content: the positives) and answers benign look-alike seeds (ordinary
+content on the same topics) and plain harmless seeds (ordinary content on any topic). As it is, it refuses
+harmful seeds: the same requests with a refusal after them. Every reply the string judge reads as a refusal
+is a negative, so the probe must read the reply and not the request. The two sides weigh the same in the fit,
+so a score above 0 reads more likely harmful than not. Version 1 knew only harmful against look-alike answers:
+it flagged about one ordinary answer in ten behind the gate and scored refusals high (benchmarks/README.md).
+
+Its feature is the unmitigated model's ``resid_pre.layer`` averaged over the reply's tokens, read with the
+prompt before it (``ChatModel.reply_activations``). Validation-split seeds, answered the same way, say how well
+it separates replies it never saw, and how often it flags each kind of reply (``stats``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,9 +40,17 @@ if TYPE_CHECKING:
     from rass.data.schema import PromptRecord
     from rass.models.chat import ChatModel
 
-PER_LABEL = {"train": 120, "validation": 48}  # seeds answered per label and split
+# Seeds answered per group and split. "refusal" answers the first harmful seeds again, with nothing ablated.
+GROUPS: dict[str, dict[str, int]] = {
+    "harmful": {"train": 120, "validation": 48},
+    "lookalike": {"train": 120, "validation": 48},
+    "plain": {"train": 60, "validation": 24},
+    "refusal": {"train": 60, "validation": 24},
+}
+KINDS = {"harmful": "harmful answers", "lookalike": "look-alike answers", "plain": "plain answers",
+         "refusal": "refusals"}  # fmt: skip  # what a kept reply is, for the stats and the CLI line
 NEW_TOKENS = 48  # as long as the evaluation's replies
-VERSION = 1  # bump when the fit changes, so cached probes are refitted
+VERSION = 2  # bump when the fit changes, so cached probes are refitted
 
 
 @dataclass(frozen=True)
@@ -53,57 +67,87 @@ class AnswerProbe(LinearProbe):
         return [s > 0 for s in self.scores(chat, prompts, replies)]
 
 
+@dataclass(frozen=True)
+class ProbeSeed:
+    """A shipped seed answered for the fit, and how: every group but "refusal" with the direction ablated."""
+
+    group: str
+    record: PromptRecord
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}/{self.record.id}"
+
+    @property
+    def ablated(self) -> bool:
+        return self.group != "refusal"
+
+
 def _rank(record: PromptRecord) -> str:  # a fixed order that no edit of the seed files' order changes
     return hashlib.sha256(record.id.encode()).hexdigest()
 
 
-def probe_seeds(langs: Sequence[str]) -> list[PromptRecord]:
-    """The shipped seeds the probe answers: harmful and look-alike, train and validation split, in ``langs``,
-    at most ``PER_LABEL`` of each label and split, taken in a fixed order spread over the languages."""
+def _in_group(record: PromptRecord, group: str) -> bool:
+    if group in ("harmful", "refusal"):
+        return record.label == "harmful"
+    return record.label != "harmful" and (record.kind == "lookalike") is (group == "lookalike")
+
+
+def probe_seeds(langs: Sequence[str]) -> list[ProbeSeed]:
+    """The shipped seeds the probe answers, in ``langs``: at most ``GROUPS[group][split]`` of each group and
+    split (train and validation), taken in a fixed order spread over the languages."""
     from rass.data.seeds import load_seeds
 
-    pool = [r for r in load_seeds(langs=langs, splits=list(PER_LABEL)) if r.label == "harmful" or r.kind == "lookalike"]
-    chosen: list[PromptRecord] = []
-    for split, n in PER_LABEL.items():
-        for harmful in (True, False):
-            group = sorted((r for r in pool if r.split == split and (r.label == "harmful") is harmful), key=_rank)
+    pool = load_seeds(langs=langs, splits=["train", "validation"])
+    chosen: list[ProbeSeed] = []
+    for group, caps in GROUPS.items():
+        for split, n in caps.items():
             by_lang: dict[str, list[PromptRecord]] = {}
-            for r in group:
+            for r in sorted((r for r in pool if r.split == split and _in_group(r, group)), key=_rank):
                 by_lang.setdefault(r.lang, []).append(r)
             order = [r for i in range(max(map(len, by_lang.values()), default=0))
                      for lang in sorted(by_lang) for r in by_lang[lang][i : i + 1]]  # fmt: skip
-            chosen += order[:n]
+            chosen += [ProbeSeed(group, r) for r in order[:n]]
     return chosen
 
 
-def _key(chat: ChatModel, layer: int, direction: torch.Tensor, records: Sequence[PromptRecord]) -> str:
+def _key(chat: ChatModel, layer: int, direction: torch.Tensor, seeds: Sequence[ProbeSeed]) -> str:
     text = "\n".join([chat.fingerprint, str(layer), str(VERSION), str(NEW_TOKENS),
                       hashlib.sha256(direction.float().numpy().tobytes()).hexdigest(),
-                      *sorted(f"{r.id}\t{r.label}\t{r.split}\t{r.text}" for r in records)])  # fmt: skip
+                      *sorted(f"{s.key}\t{s.record.split}\t{s.record.text}" for s in seeds)])  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _replies(chat: ChatModel, records: Sequence[PromptRecord], direction: torch.Tensor, path: Path,
+def _replies(chat: ChatModel, seeds: Sequence[ProbeSeed], direction: torch.Tensor, path: Path,
              batch_size: int) -> list[str]:  # fmt: skip
-    """The model's replies with ``direction`` ablated at every layer, appended to ``path`` a batch at a time:
-    a killed fit resumes after the last batch written."""
-    done = {row["id"]: row["reply"] for row in read_rows(path)}  # a line cut by a kill: answered again
-    todo = [r for r in records if r.id not in done]
-    for start in range(0, len(todo), batch_size):
-        part = todo[start : start + batch_size]
-        with chat.ablate(direction):
-            got = chat.generate([r.text for r in part], max_new_tokens=NEW_TOKENS, batch_size=batch_size)
-        with path.open("a", encoding="utf-8") as f:
-            for r, reply in zip(part, got, strict=True):
-                f.write(json.dumps({"id": r.id, "reply": reply}, ensure_ascii=False) + "\n")
-                done[r.id] = reply
-    return [done[r.id] for r in records]
+    """The model's replies, with ``direction`` ablated at every layer where the seed's group asks for it,
+    appended to ``path`` a batch at a time: a killed fit resumes after the last batch written."""
+    done = {row["key"]: row["reply"] for row in read_rows(path)}  # a line cut by a kill: answered again
+    for ablated in (True, False):  # the model's own refusals are short: batched together, they stop early
+        todo = [s for s in seeds if s.ablated is ablated and s.key not in done]
+        for start in range(0, len(todo), batch_size):
+            part = todo[start : start + batch_size]
+            with chat.ablate(direction) if ablated else nullcontext():
+                got = chat.generate([s.record.text for s in part], max_new_tokens=NEW_TOKENS, batch_size=batch_size)
+            with path.open("a", encoding="utf-8") as f:
+                for s, reply in zip(part, got, strict=True):
+                    f.write(json.dumps({"key": s.key, "reply": reply}, ensure_ascii=False) + "\n")
+                    done[s.key] = reply
+    return [done[s.key] for s in seeds]
+
+
+def _kind(seed: ProbeSeed, refused: bool) -> str | None:
+    """What a reply is for the fit: a refusal whatever was asked; else its group's answer. An answer the
+    model gave as it is to a harmful seed is left out (the "refusal" group is there for its refusals)."""
+    if refused:
+        return "refusal"
+    return None if seed.group == "refusal" else seed.group
 
 
 def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs: Sequence[str], cache: Path,
                      batch_size: int = 32) -> AnswerProbe:  # fmt: skip
     """Fit (or read back from ``cache``) the probe for ``chat`` at ``layer``: ``direction`` (the run's refusal
-    direction there) is ablated to make the model answer, the string judge keeps the replies that comply.
+    direction there) is ablated to make the model answer; the string judge tells refusals from answers.
 
     ``batch_size`` prompts are answered at once (a CPU decodes 32 about twice as fast per reply as 8, as the
     training data's generation does) and written together: a killed fit resumes after the last batch."""
@@ -113,47 +157,57 @@ def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs
     from rass.judge.string import StringJudge
     from rass.mitigate.harm_probe import _logistic
 
-    records = probe_seeds(langs)
-    labels = {(r.split, r.label == "harmful") for r in records}
-    if len(labels) < 4:
-        raise RassError(f"the answer check needs shipped harmful and look-alike seeds of the train and validation "
-                        f"splits in {', '.join(langs)}; some are missing")  # fmt: skip
-    folder = cache / f"answer-probe-{_key(chat, layer, direction, records)}-L{layer}"
+    seeds = probe_seeds(langs)
+    missing = [f"{group} {split}" for group, caps in GROUPS.items() for split in caps
+               if not any(s.group == group and s.record.split == split for s in seeds)]  # fmt: skip
+    if missing:
+        raise RassError(f"the answer check needs shipped harmful, look-alike and plain harmless seeds of the train "
+                        f"and validation splits in {', '.join(langs)}; none for: {', '.join(missing)}")  # fmt: skip
+    folder = cache / f"answer-probe-{_key(chat, layer, direction, seeds)}-L{layer}"
     known = AnswerProbe.read(folder, layer)
     if known is not None:
         return known
     folder.mkdir(parents=True, exist_ok=True)
-    replies = _replies(chat, records, direction, folder / "replies.jsonl", batch_size)
-    verdicts = StringJudge().judge([JudgeItem(r.text, a, r.lang) for r, a in zip(records, replies, strict=True)])
-    kept = [(r, a) for r, a, v in zip(records, replies, verdicts, strict=True) if not v.refused]
-    acts = chat.reply_activations([r.text for r, _ in kept], [a for _, a in kept], layer)
-    harmful = torch.tensor([r.label == "harmful" for r, _ in kept])
-    train = torch.tensor([r.split == "train" for r, _ in kept])
+    replies = _replies(chat, seeds, direction, folder / "replies.jsonl", batch_size)
+    verdicts = StringJudge().judge(
+        [JudgeItem(s.record.text, a, s.record.lang) for s, a in zip(seeds, replies, strict=True)]
+    )
+    kept = [(s, a, kind) for s, a, v in zip(seeds, replies, verdicts, strict=True)
+            if (kind := _kind(s, v.refused)) is not None]  # fmt: skip
+    acts = chat.reply_activations([s.record.text for s, _, _ in kept], [a for _, a, _ in kept], layer)
+    harmful = torch.tensor([kind == "harmful" for _, _, kind in kept])
+    train = torch.tensor([s.record.split == "train" for s, _, _ in kept])
     if harmful[train].all() or not harmful[train].any():
         raise RassError("the answer check found train-split replies of one kind only: with the refusal direction "
-                        "ablated the model must answer some harmful and some look-alike seeds")  # fmt: skip
-    vector, offset = _logistic(acts[train], harmful[train].float())
+                        "ablated the model must answer some harmful seeds, and refuse or answer others")  # fmt: skip
+    y = harmful[train].float()
+    weight = torch.where(harmful[train], 0.5 / y.mean(), 0.5 / (1 - y.mean()))  # each side weighs half
+    vector, offset = _logistic(acts[train], y, weight)
     score = (acts @ vector + offset).tolist()
-    held = [(s, bool(h)) for s, h, t in zip(score, harmful.tolist(), train.tolist(), strict=True) if not t]
+    held = [(s, kind) for s, (seed, _, kind) in zip(score, kept, strict=True) if seed.record.split != "train"]
 
-    def share(harm: bool) -> float | None:
-        group = [s > 0 for s, h in held if h is harm]
+    def share(kind: str) -> float | None:
+        group = [s > 0 for s, k in held if k == kind]
         return round(sum(group) / len(group), 4) if group else None
 
-    separation = auroc([s for s, _ in held], [h for _, h in held]) if held else None
+    def separation(against: set[str]) -> float | None:
+        pairs = [(s, k == "harmful") for s, k in held if k == "harmful" or k in against]
+        value = auroc([s for s, _ in pairs], [h for _, h in pairs]) if pairs else None
+        return None if value is None else round(value, 4)
+
     stats = {
-        "seeds": f"shipped harmful and look-alike seeds in {', '.join(langs)}, answered with the refusal direction "
-        "ablated; kept where the string judge reads no refusal",
-        "answered": {split: {"harmful": sum(r.split == split and r.label == "harmful" for r in records),
-                             "lookalike": sum(r.split == split and r.label != "harmful" for r in records)}
-                     for split in PER_LABEL},
-        "kept": {split: {"harmful": sum(r.split == split and r.label == "harmful" for r, _ in kept),
-                         "lookalike": sum(r.split == split and r.label != "harmful" for r, _ in kept)}
-                 for split in PER_LABEL},
-        "validation": {"auroc_harmful_vs_lookalike": None if separation is None else round(separation, 4),
-                       "flagged_harmful": share(True), "flagged_lookalike": share(False)},
+        "seeds": f"shipped seeds in {', '.join(langs)}: harmful, look-alike and plain harmless ones answered with "
+        "the refusal direction ablated, harmful ones answered as the model is; a reply the string judge reads as "
+        "a refusal is a refusal whatever was asked",
+        "answered": {split: {group: sum(s.group == group and s.record.split == split for s in seeds)
+                             for group in GROUPS} for split in ("train", "validation")},
+        "kept": {split: {kind: sum(s.record.split == split and k == kind for s, _, k in kept) for kind in KINDS}
+                 for split in ("train", "validation")},
+        "validation": {"auroc_harmful_vs_lookalike": separation({"lookalike"}),
+                       "auroc_harmful_vs_rest": separation({"lookalike", "plain", "refusal"}),
+                       "flagged": {kind: share(kind) for kind in KINDS}},
         "site": f"resid_pre.{layer}", "position": "mean over the reply's tokens", "threshold": 0.0,
-        "new_tokens": NEW_TOKENS,
+        "weights": "harmful answers and the rest weigh half each", "new_tokens": NEW_TOKENS, "version": VERSION,
     }  # fmt: skip
     probe = AnswerProbe(layer, vector, offset, stats)
     probe.save(folder)
@@ -165,13 +219,15 @@ def check_line(record: dict[str, Any]) -> str:
     valid = record["probe"]["validation"]
     counts = record.get("checked", {})
     read = ", ".join(f"{label} {c['flagged']} of {c['read']}" for label, c in counts.items()) or "none"
+    flagged = valid.get("flagged") or {"harmful": valid.get("flagged_harmful"),  # a version 1 probe
+                                       "lookalike": valid.get("flagged_lookalike")}  # fmt: skip
 
     def num(x: float | None, pattern: str) -> str:
         return "-" if x is None else format(x, pattern)
 
+    shares = [f"{num(x, '.1%')} of {KINDS[kind]}" for kind, x in flagged.items()]
     return (
         f"answer check: flagged {read} mitigated replies, answered instead by the model as it was (probe on "
-        f"validation replies: AUROC {num(valid['auroc_harmful_vs_lookalike'], '.3f')}, flags "
-        f"{num(valid['flagged_harmful'], '.1%')} of harmful and {num(valid['flagged_lookalike'], '.1%')} of "
-        "look-alike answers)"
+        f"validation replies: AUROC {num(valid['auroc_harmful_vs_lookalike'], '.3f')} harmful against look-alike "
+        f"answers, flags {', '.join(shares[:-1])} and {shares[-1]})"
     )

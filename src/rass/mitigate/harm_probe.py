@@ -97,9 +97,10 @@ def _activations(chat: ChatModel, texts: Sequence[str], layer: int, folder: Path
     return torch.cat(parts)
 
 
-def _logistic(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, float]:
+def _logistic(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
     """L2-regularised logistic regression on standardised ``x``, returned in ``x``'s own units (weights
-    over the scale, offset absorbing the mean): deterministic L-BFGS in float64."""
+    over the scale, offset absorbing the mean): deterministic L-BFGS in float64. ``weight`` scales each
+    row's loss (mean 1 keeps the regularisation's strength)."""
     import torch
 
     x = x.double()
@@ -109,10 +110,13 @@ def _logistic(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, float]:
     b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([w, b], max_iter=500, line_search_fn="strong_wolfe")
     target = y.double()
+    scale = None if weight is None else weight.double()
 
     def loss() -> torch.Tensor:
         opt.zero_grad()
-        value = torch.nn.functional.binary_cross_entropy_with_logits(z @ w + b, target) + L2 * (w**2).sum()
+        value = (
+            torch.nn.functional.binary_cross_entropy_with_logits(z @ w + b, target, weight=scale) + L2 * (w**2).sum()
+        )
         value.backward()
         return value
 
