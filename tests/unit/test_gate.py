@@ -100,11 +100,11 @@ def test_an_answer_check_sends_a_flagged_mitigated_reply_back_to_the_model_befor
     adapter_replies, adapter_lp = _one_by_one(adapted)
     seen: list[tuple[list[str], list[str], bool]] = []
 
-    def check(prompts: list[str], replies: list[str]) -> list[bool]:
+    def check(prompts: list[str], replies: list[str]) -> list[float]:
         as_before = torch.allclose(adapted.next_token_logprobs([prompts[0]])[0], base_lp[PROMPTS.index(prompts[0])],
                                    atol=1e-5)  # fmt: skip
         seen.append((prompts, replies, as_before))
-        return [p == first for p in prompts]
+        return [1.5 if p == first else -0.5 for p in prompts]  # a score above 0 flags
 
     gated = GatedChat(adapted, direction, Gate(threshold, LAYER, 0.1, 10), check=check)
     inside = gated.inside(PROMPTS)
@@ -120,6 +120,79 @@ def test_an_answer_check_sends_a_flagged_mitigated_reply_back_to_the_model_befor
     # first-token scores are the mitigated model's: the check reads finished replies only
     lp = gated.next_token_logprobs(PROMPTS)
     assert torch.allclose(lp[PROMPTS.index(first)], adapter_lp[PROMPTS.index(first)], atol=1e-5)
+
+
+@pytest.mark.parametrize("again", [False, True])
+def test_a_retry_answers_a_flagged_reply_again_behind_the_gate_and_only_a_second_flag_hands_it_back(
+    adapter: Path, tmp_path: Path, again: bool
+) -> None:
+    from rass.mitigate.gate import check_counts, gate_words, read_check_log
+
+    direction = _direction()
+    threshold = sorted(_projections(_fresh(), direction))[1]
+    base_replies, _ = _one_by_one(_fresh())
+    adapted = _adapted(adapter)
+    adapter_replies, _ = _one_by_one(adapted)
+    retry = "Answer in one short sentence."
+    retried = [adapted.generate([p], max_new_tokens=6, system=retry)[0] for p in PROMPTS]
+    told_lp = torch.cat([adapted.next_token_logprobs([p], system=retry) for p in PROMPTS])
+    reads: list[list[str]] = []
+    calls: list[tuple[list[str], str | None, bool]] = []  # each generation: prompts, system prompt, adapter on
+    generate = adapted.generate
+
+    def spy(prompts: list[str], **kwargs: object) -> list[str]:
+        system = kwargs.get("system")
+        lp = adapted.next_token_logprobs(prompts[:1], system=system)[0]  # type: ignore[arg-type]
+        calls.append((list(prompts), system, torch.allclose(lp, told_lp[PROMPTS.index(prompts[0])], atol=1e-5)))
+        return generate(prompts, **kwargs)  # type: ignore[arg-type]
+
+    adapted.generate = spy  # type: ignore[method-assign]
+
+    def check(prompts: list[str], replies: list[str]) -> list[float]:
+        reads.append(replies)
+        second = len(reads) > 1
+        return [(1.0 if again or not second else -1.0) if p == first else -1.0 for p in prompts]
+
+    gate = Gate(threshold, LAYER, 0.1, 10, retry=retry)
+    log = tmp_path / "answer-check.jsonl"
+    gated = GatedChat(adapted, direction, gate, check=check, check_log=log)
+    inside = gated.inside(PROMPTS)
+    first = next(p for p, use in zip(PROMPTS, inside, strict=True) if use)
+    i = PROMPTS.index(first)
+    replies = gated.generate(PROMPTS, max_new_tokens=6, batch_size=4)
+    # the retry is answered behind the gate (the adapter on) with the retry's prompt, and read once more
+    assert ([first], retry, True) in calls and [system for _, system, _ in calls].count(retry) == 1
+    assert reads[1] == [retried[i]] and len(reads) == 2
+    assert replies[i] == (base_replies[i] if again else retried[i])
+    for j, use in enumerate(inside):  # every other reply is the first one's: adapter behind the gate, else before
+        if j != i:
+            assert replies[j] == (adapter_replies[j] if use else base_replies[j])
+    assert gated.checked == {"read": 2, "flagged": 1, "kept_on_retry": 0 if again else 1}
+    row = read_check_log(log)[first]  # the first reply, its score and flag, and the retry's
+    assert row["reply"] == adapter_replies[i] and row["flagged"] and row["score"] == 1.0
+    assert row["retry"] == {"reply": retried[i], "flagged": again, "score": 1.0 if again else -1.0}
+    assert check_counts(log, dict.fromkeys(PROMPTS, "benign")) == {
+        "benign": {"read": 2, "flagged": 1, "kept_on_retry": 0 if again else 1}
+    }
+    record = gate.record()
+    assert record["retry_system_prompt"] == retry and Gate.from_record(record) == gate
+    assert "retry_system_prompt" not in Gate(threshold, LAYER, 0.1, 10).record()
+    assert f"answered again with a system prompt of {len(retry)} characters" in gate_words(record)
+
+
+def test_without_a_retry_prompt_nothing_is_answered_twice(adapter: Path) -> None:
+    direction = _direction()
+    threshold = sorted(_projections(_fresh(), direction))[1]
+    adapted = _adapted(adapter)
+    reads: list[list[str]] = []
+
+    def check(prompts: list[str], replies: list[str]) -> list[float]:
+        reads.append(prompts)
+        return [1.0] * len(prompts)  # every mitigated reply flagged
+
+    gated = GatedChat(adapted, direction, Gate(threshold, LAYER, 0.1, 10), check=check)
+    gated.generate(PROMPTS, max_new_tokens=4, batch_size=4)
+    assert len(reads) == 1 and gated.checked == {"read": 2, "flagged": 2}
 
 
 def test_a_refusing_gate_mitigates_only_what_the_model_before_is_about_to_refuse(adapter: Path) -> None:

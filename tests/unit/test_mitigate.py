@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -390,6 +391,29 @@ def test_an_answer_check_behind_the_gate_sends_each_flagged_reply_to_the_model_b
     assert f"{folder.name}: answer check: flagged" in text
     assert f"{folder.name}: steered inputs whose projection lies from" in text  # a gated band: no upper edge
     assert f"{folder.name}: the mitigated replies the answer check read as harmful" in text
+    # a retry answers each flagged reply again behind the gate, with its own system prompt, and reads it again
+    from rass.mitigate.frames import FRAMES
+    from rass.mitigate.gate import Gate, replaced
+
+    again = run_mitigation(qwen_tiny, run, MitigateConfig(**setting, answer_check=True, check_retry="frames"))
+    assert again["folder"] == "steer-gate0.5-checked-retry-frames" and again["gate"]["retry_system_prompt"] == FRAMES
+    retried = run.root / "mitigate" / again["folder"]
+    relog = {r["prompt"]: r for r in read_rows(retried / again["after_dir"] / "answer-check.jsonl")}
+    assert {p: (r["reply"], r["flagged"]) for p, r in relog.items()} == {
+        p: (r["reply"], r["flagged"]) for p, r in log.items()
+    }  # the first read is the checked run's, bit for bit
+    reafter = {r["id"]: r for r in read_rows(retried / again["after_dir"] / "judged.jsonl")}
+    for rid, row in reafter.items():
+        read = relog.get(row["prompt"])
+        if read is not None and read["flagged"]:  # retried: kept unless flagged again
+            want = before[rid]["response"] if replaced(read) else read["retry"]["reply"]
+            assert row["response"] == want
+        else:
+            assert row["response"] == after[rid]["response"]
+    kept = sum(c["kept_on_retry"] for c in again["answer_check"]["checked"].values())
+    assert kept == sum(r["flagged"] and not replaced(r) for r in relog.values())
+    assert Gate.from_record(read_json(retried / "gate.json")).retry == FRAMES  # deployed with the folder
+    assert "answered again with the retry's system prompt" in read_mitigation(retried).describe()
     # without its probe the folder is refused before anything loads
     (folder / "answer-check" / "probe.json").unlink()
     with pytest.raises(RassError, match="answer check whose probe answer-check/ is missing"):
@@ -684,6 +708,10 @@ def test_another_training_seed_trains_beside_the_first_not_over_it() -> None:
     assert method_folder(MitigateConfig(train={"seed": 0})) == "sft"
     assert method_folder(MitigateConfig(method="steer", train={"seed": 3})) == "steer"  # nothing is trained
     assert method_folder(MitigateConfig(name="sft-ratio2", train={"seed": 3})) == "sft-ratio2"
+    checked = MitigateConfig(method="steer", gate=0.1, answer_check=True)
+    assert method_folder(checked) == "steer-gate0.1-checked"
+    assert method_folder(replace(checked, check_retry="frames")) == "steer-gate0.1-checked-retry-frames"
+    assert method_folder(replace(checked, check_retry="Be careful.")).startswith("steer-gate0.1-checked-retry-system")
     for bad in ("data-1", "targets-x", "../x", "x y"):
         with pytest.raises(RassError, match="mitigation folder name"):
             method_folder(MitigateConfig(name=bad))
@@ -1148,8 +1176,8 @@ def test_the_cli_passes_written_answers_and_the_learning_rate_to_the_run(
         0.5,
     )
     assert seen[-1].gate_system == "frames" and not seen[-1].answer_check
-    result = cli.invoke(app, [*base, "--method", "steer", "--gate", "0.1", "--answer-check"])
-    assert result.exit_code == 0 and seen[-1].answer_check
+    result = cli.invoke(app, [*base, "--method", "steer", "--gate", "0.1", "--answer-check", "--check-retry", "frames"])
+    assert result.exit_code == 0 and seen[-1].answer_check and seen[-1].check_retry == "frames"
     assert "answer check: flagged benign 2 of 9 mitigated replies, answered instead by the model as it was" in (
         result.stdout
     )
@@ -1984,6 +2012,9 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
          "--steer-positions"),
         ({"steer_positions": "last"}, ["--steer-positions", "last"], "--steer-positions"),
         ({"gate": 0.1, "gate_system": "  "}, ["--gate", "0.1", "--gate-system", "  "], "--gate-system"),
+        ({"gate": 0.1, "check_retry": "frames"}, ["--gate", "0.1", "--check-retry", "frames"], "--check-retry"),
+        ({"gate": 0.1, "answer_check": True, "check_retry": " "},
+         ["--gate", "0.1", "--answer-check", "--check-retry", " "], "--check-retry"),
         ({"gate": 0.1, "steer_floor": 0.5}, ["--gate", "0.1", "--steer-floor", "0.5"], "--steer-floor"),
         ({"method": "steer", "gate": 0.1, "steer_floor": 1.5},
          ["--method", "steer", "--gate", "0.1", "--steer-floor", "1.5"], "--steer-floor"),

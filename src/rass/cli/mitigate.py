@@ -132,6 +132,14 @@ def mitigate(
             "Saved in answer-check/ and deployed with the folder.",
         ),
     ] = False,
+    check_retry: Annotated[
+        str | None,
+        typer.Option(
+            help="With --answer-check: a reply the check flags is answered again behind the gate with this system "
+            "prompt, 'frames' or the text itself, and read again; only a second flag sends it to the model as it "
+            "was. Saved in gate.json.",
+        ),
+    ] = None,
     train_from: Annotated[
         str | None,
         typer.Option(
@@ -329,7 +337,8 @@ def mitigate(
                          anchor_edge=anchor_edge, adapter_scale=adapter_scale, train_from=train_from,
                          guard=guard, gate=gate, gate_by=gate_by, steer_floor=steer_floor,
                          steer_alpha=steer_alpha, gate_refusing=gate_refusing, gate_system=gate_system,
-                         steer_positions=steer_positions, answer_check=answer_check)  # fmt: skip
+                         steer_positions=steer_positions, answer_check=answer_check,
+                         check_retry=check_retry)  # fmt: skip
     try:  # every option that cannot run is refused here, before the run folder is even read
         check_config(cfg)
     except ConfigProblem as exc:

@@ -219,6 +219,8 @@ def check_line(record: dict[str, Any]) -> str:
     valid = record["probe"]["validation"]
     counts = record.get("checked", {})
     read = ", ".join(f"{label} {c['flagged']} of {c['read']}" for label, c in counts.items()) or "none"
+    kept = sum(c.get("kept_on_retry", 0) for c in counts.values())
+    retried = f" ({kept} kept on a retry with the retry's system prompt)" if kept else ""
     flagged = valid.get("flagged") or {"harmful": valid.get("flagged_harmful"),  # a version 1 probe
                                        "lookalike": valid.get("flagged_lookalike")}  # fmt: skip
 
@@ -227,7 +229,8 @@ def check_line(record: dict[str, Any]) -> str:
 
     shares = [f"{num(x, '.1%')} of {KINDS[kind]}" for kind, x in flagged.items()]
     return (
-        f"answer check: flagged {read} mitigated replies, answered instead by the model as it was (probe on "
+        f"answer check: flagged {read} mitigated replies, answered instead by the model as it was{retried} "
+        f"(probe on "
         f"validation replies: AUROC {num(valid['auroc_harmful_vs_lookalike'], '.3f')} harmful against look-alike "
         f"answers, flags {', '.join(shares[:-1])} and {shares[-1]})"
     )

@@ -67,8 +67,10 @@ class Mitigation:
             system = ", with the gate's system prompt" if self.gate.system is not None else ""
             parts.append(f"gated: {who} unmitigated projections <= {self.gate.threshold:.4g}{refusing}{system}")
         if self.check is not None:
-            parts.append(f"answer check at layer {self.check.layer}: a reply it reads as harmful is answered by "
-                         "the model as it was")  # fmt: skip
+            again = "answered again with the retry's system prompt, then if read as harmful again " if (
+                self.gate is not None and self.gate.retry is not None) else ""  # fmt: skip
+            parts.append(f"answer check at layer {self.check.layer}: a reply it reads as harmful is {again}answered "
+                         "by the model as it was")  # fmt: skip
         return ", ".join(parts)
 
 
@@ -190,7 +192,7 @@ def answering(chat: ChatModel, folder: Path) -> Iterator[tuple[Mitigation, ChatM
         guard_on = partial(conditional_steering, chat, vector, m.layer, m.band)
     on = gate_vector(chat, m) if m.gate.by == "classifier" else vector
     assert on is not None  # a refusal-direction gate loads the run's direction
-    check = None if m.check is None else partial(m.check.flags, chat)
+    check = None if m.check is None else partial(m.check.scores, chat)
     yield m, GatedChat(chat, on, m.gate, guard_on, adapter=m.adapter is not None, check=check)
 
 

@@ -25,7 +25,7 @@ LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cove
                          "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
                          "guard": 0.0, "gate": 0.0, "gate_by": "direction", "steer_floor": 1.0,
                          "gate_refusing": None, "gate_system": None,
-                         "steer_positions": "all", "answer_check": False}  # fmt: skip
+                         "steer_positions": "all", "answer_check": False, "check_retry": None}  # fmt: skip
 
 
 @dataclass
@@ -121,6 +121,11 @@ class MitigateConfig:
     # reply (rass.mitigate.answer_probe); a reply it flags as harmful is replaced by the unmitigated model's
     # answer, as if its input were above the gate. Saved in answer-check/ and deployed with the folder
     answer_check: bool = False
+    # with the answer check: a flagged reply is first answered again behind the gate with this system prompt (a
+    # shipped name, "frames", or the text) and read again; only a second flag hands it to the model as it was.
+    # Why: a flag on an ordinary answer to a prompt the model before refused costs that answer, and the frames
+    # prompt given to every input behind the gate costs KL on all of them (0.491 against 0.088 on the 1.5B)
+    check_retry: str | None = None
 
 
 # folders of mitigate/ that hold what every method shares, never one method's results
@@ -190,6 +195,11 @@ def check_config(cfg: MitigateConfig) -> None:
         (cfg.answer_check and not cfg.gate, "--answer-check",
          "the answer check reads the replies of the inputs behind a gate: give the gate too, e.g. --gate 0.1 "
          "--answer-check"),
+        (cfg.check_retry is not None and not cfg.answer_check, "--check-retry",
+         "a retry answers again what the answer check flags: give the check too, e.g. --answer-check "
+         "--check-retry frames"),
+        (cfg.check_retry is not None and not cfg.check_retry.strip(), "--check-retry",
+         "the retry's system prompt is empty: give a shipped name (frames) or the text"),
         (cfg.steer_floor != 1.0 and not (cfg.method == "steer" and cfg.gate), "--steer-floor",
          "the steering floor is the lower edge of a gated steer's band: use --method steer --gate Q"),
         (cfg.steer_positions not in STEER_POSITIONS, "--steer-positions",

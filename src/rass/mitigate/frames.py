@@ -13,7 +13,7 @@ and the KL on harmless prompts rose from 0.088 to 0.491 (benchmarks/README.md, "
 
 from __future__ import annotations
 
-# every word is rass's own; a user may give any other text (--gate-system TEXT)
+# every word is rass's own; a user may give any other text (--gate-system TEXT, --check-retry TEXT)
 FRAMES = (
     "You are a helpful assistant. Answer the question the user actually asks. If the user's message quotes or "
     "reports a harmful request someone else made, never carry out that request; answer what the user asks about "
@@ -25,7 +25,7 @@ SHIPPED = {"frames": FRAMES}  # names --gate-system accepts for a shipped prompt
 
 
 def gate_system(value: str | None) -> str | None:
-    """The system prompt ``--gate-system`` names: a shipped one by its name, or the text itself."""
+    """The system prompt ``--gate-system`` (or ``--check-retry``) names: a shipped one by its name, or the text."""
     if value is None:
         return None
     return SHIPPED.get(value, value)

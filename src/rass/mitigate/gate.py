@@ -57,6 +57,9 @@ class Gate:
     # the system prompt the rows behind the gate are answered with (rass.mitigate.frames); None: the model's
     # default. The other rows and the gate's own pass never see it
     system: str | None = None
+    # with an answer check: a reply it flags is answered again behind the gate with this system prompt and read
+    # again; only a second flag sends it to the model as it was. None: the first flag does
+    retry: str | None = None
 
     def record(self) -> dict[str, Any]:
         """What ``gate.json`` holds: with the run's directions file (or the classifier's, beside it), all a
@@ -71,17 +74,18 @@ class Gate:
                 "model": "unmitigated (adapter off)", "position": "last prompt token",
                 "site": f"resid_pre.{self.layer}"} | (
             {"refusal_logodds_above": self.refusing} if self.refusing is not None else {}) | (
-            {"system_prompt": self.system} if self.system is not None else {})  # fmt: skip
+            {"system_prompt": self.system} if self.system is not None else {}) | (
+            {"retry_system_prompt": self.retry} if self.retry is not None else {})  # fmt: skip
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Gate:
         by = str(record.get("by", "direction"))
         if by not in GATE_SIGNALS:
             raise RassError(f"gate.json names an unknown gate signal {by!r}; this rass knows {', '.join(GATE_SIGNALS)}")
-        bar, system = record.get("refusal_logodds_above"), record.get("system_prompt")
+        bar, system, retry = (record.get(k) for k in ("refusal_logodds_above", "system_prompt", "retry_system_prompt"))
         return cls(float(record["threshold"]), int(record["layer"]), float(record["quantile"]),
                    int(record.get("reference_prompts", 0)), by, None if bar is None else float(bar),
-                   None if system is None else str(system))  # fmt: skip
+                   None if system is None else str(system), None if retry is None else str(retry))  # fmt: skip
 
 
 def fit_gate(harmful: Sequence[float], quantile: float, layer: int) -> Gate:
@@ -185,6 +189,9 @@ def gate_words(g: Mapping[str, Any]) -> str:
                   f"{g['refusal_logodds_above']:g})")  # fmt: skip
     if g.get("system_prompt") is not None:
         words += f", answered with a system prompt of {len(g['system_prompt'])} characters"
+    if g.get("retry_system_prompt") is not None:
+        words += (f"; a reply the answer check flags is answered again with a system prompt of "
+                  f"{len(g['retry_system_prompt'])} characters before the model as it was answers it")  # fmt: skip
     return words
 
 
@@ -236,12 +243,16 @@ class GatedChat:
     projection pass get it switched off; without, ``adapted`` alone is the mitigation. Projections are
     remembered per prompt, so an evaluation and its KL pass decide each prompt once.
 
-    ``check`` (an answer check, e.g. ``AnswerProbe.flags`` bound to the model) reads each mitigated reply with
-    the model as it was; a flagged reply is replaced by the unmitigated model's answer, as if the prompt had
-    been above the gate. It acts on finished replies, so first-token scores (``refusal_score``,
-    ``next_token_logprobs``) are the mitigated model's whatever it would flag. ``checked`` counts what it read
-    in this process; ``check_log`` (a JSONL file) keeps each read reply and its flag, so an evaluation resumed
-    in another process still knows what was replaced and why.
+    ``check`` (an answer check, e.g. ``AnswerProbe.scores`` bound to the model) scores each mitigated reply
+    with the model as it was, and a score above 0 flags it. A flagged reply is replaced by the unmitigated
+    model's answer, as if the prompt had been above the gate; with the gate's ``retry`` prompt it is first
+    answered again behind the gate with that system prompt and read again, and only a second flag replaces it.
+    Why a second try: a flag on an ordinary answer to a prompt the model before refused costs that answer, and
+    a safety prompt given only to flagged replies costs nothing elsewhere. It acts on finished replies, so
+    first-token scores (``refusal_score``, ``next_token_logprobs``) are the mitigated model's whatever it would
+    flag. ``checked`` counts what it read in this process; ``check_log`` (a JSONL file) keeps each read reply,
+    its score and flag (and the retry's), so an evaluation resumed in another process still knows what was
+    replaced and why.
     """
 
     name = "transformers-gated"  # as an evaluation backend
@@ -256,11 +267,11 @@ class GatedChat:
         *,
         adapter: bool = True,
         known_scores: Mapping[str, float] | None = None,
-        check: Callable[[list[str], list[str]], list[bool]] | None = None,
+        check: Callable[[list[str], list[str]], list[float]] | None = None,
         check_log: Path | None = None,
     ) -> None:
         self.chat, self.gate, self.adapted, self.check, self.check_log = chat, gate, adapted, check, check_log
-        self.checked = {"read": 0, "flagged": 0}
+        self.checked = {"read": 0, "flagged": 0} | ({"kept_on_retry": 0} if gate.retry is not None else {})
         self.plain: Callable[[], AbstractContextManager[Any]] = partial(adapter_off, chat) if adapter else nullcontext
         self.unit = direction / direction.norm()
         # ``known``: projections already taken with no adapter attached (``projections``), decided on once
@@ -329,14 +340,24 @@ class GatedChat:
         mitigated = [i for i, m in enumerate(self.inside(prompts)) if m]
         if self.check is None or not mitigated:
             return replies
-        with self.plain():  # read by the model as it was: no adapter, no steering
-            flags = self.check([prompts[i] for i in mitigated], [replies[i] for i in mitigated])
-        back = [i for i, flagged in zip(mitigated, flags, strict=True) if flagged]
+        rows = {i: _read(prompts[i], replies[i], s) for i, s in zip(mitigated, self._check(prompts, replies, mitigated),
+                                                                     strict=True)}  # fmt: skip
+        back = [i for i in mitigated if rows[i]["flagged"]]
         self.checked["read"] += len(mitigated)
         self.checked["flagged"] += len(back)
+        if back and self.gate.retry is not None:  # a second try behind the gate, with the retry's system prompt
+            with self.adapted():
+                again = self.chat.generate([prompts[i] for i in back], max_new_tokens=max_new_tokens,
+                                           batch_size=batch_size, system=self.gate.retry, **kwargs)  # fmt: skip
+            tried = dict(zip(back, again, strict=True))
+            for i, s in zip(back, self._check(prompts, tried, back), strict=True):
+                rows[i]["retry"] = {k: v for k, v in _read(prompts[i], tried[i], s).items() if k != "prompt"}
+                if not rows[i]["retry"]["flagged"]:
+                    replies[i] = tried[i]
+            back = [i for i in back if rows[i]["retry"]["flagged"]]
+            self.checked["kept_on_retry"] += len(tried) - len(back)
         if self.check_log is not None:
-            read = [(prompts[i], replies[i], f) for i, f in zip(mitigated, flags, strict=True)]
-            write_check_log(self.check_log, read)
+            write_check_log(self.check_log, [rows[i] for i in mitigated])
         if back:
             with self.plain():
                 again = self.chat.generate([prompts[i] for i in back], max_new_tokens=max_new_tokens,
@@ -344,6 +365,12 @@ class GatedChat:
             for i, reply in zip(back, again, strict=True):
                 replies[i] = reply
         return replies
+
+    def _check(self, prompts: Sequence[str], replies: Sequence[str] | Mapping[int, str], idx: list[int]) -> list[float]:
+        """The check's score of each reply at ``idx``, read by the model as it was: no adapter, no steering."""
+        assert self.check is not None
+        with self.plain():
+            return list(self.check([prompts[i] for i in idx], [replies[i] for i in idx]))
 
     def next_token_logprobs(self, prompts: Sequence[str]) -> torch.Tensor:
         """The reply's first-token log-probabilities, each row from the model that answers it."""
@@ -369,12 +396,24 @@ class GatedChat:
         return {"adapter": sum(mask), "unmitigated": len(mask) - sum(mask)}
 
 
-def write_check_log(path: Path, rows: Sequence[tuple[str, str, bool]]) -> None:
-    """Append each (prompt, mitigated reply, flagged) the answer check read: one JSON line each."""
+def _read(prompt: str, reply: str, score: float) -> dict[str, Any]:
+    """A reply as the check read it: a score above 0 flags it."""
+    return {"prompt": prompt, "reply": reply, "flagged": score > 0, "score": round(float(score), 4)}
+
+
+def replaced(row: Mapping[str, Any]) -> bool:
+    """Whether a check-log row's reply went to the model as it was: flagged, and flagged again if retried."""
+    retry = row.get("retry")
+    return bool(row.get("flagged")) and (retry is None or bool(retry.get("flagged")))
+
+
+def write_check_log(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append each reply the answer check read (prompt, mitigated reply, flagged, score, and the retry's if
+    one was made): one JSON line each."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
-        for prompt, reply, flagged in rows:
-            f.write(json.dumps({"prompt": prompt, "reply": reply, "flagged": flagged}, ensure_ascii=False) + "\n")
+        for row in rows:
+            f.write(json.dumps(dict(row), ensure_ascii=False) + "\n")
 
 
 def read_check_log(path: Path) -> dict[str, dict[str, Any]]:
@@ -384,11 +423,13 @@ def read_check_log(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def check_counts(path: Path, labels: Mapping[str, str]) -> dict[str, dict[str, int]]:
-    """What the answer check read and flagged, per label of ``labels`` (prompt -> label), from its log."""
+    """What the answer check read and flagged, and how many flagged replies a retry kept, per label of
+    ``labels`` (prompt -> label), from its log."""
     out: dict[str, dict[str, int]] = {}
     for prompt, row in read_check_log(path).items():
         if prompt in labels:
-            group = out.setdefault(labels[prompt], {"read": 0, "flagged": 0})
+            group = out.setdefault(labels[prompt], {"read": 0, "flagged": 0, "kept_on_retry": 0})
             group["read"] += 1
             group["flagged"] += bool(row.get("flagged"))
+            group["kept_on_retry"] += bool(row.get("flagged")) and not replaced(row)
     return dict(sorted(out.items()))

@@ -460,6 +460,7 @@ def method_folder(cfg: MitigateConfig) -> str:
     guarded += f"-refusing{cfg.gate_refusing:g}" if cfg.gate and cfg.gate_refusing is not None else ""
     guarded += system_suffix(cfg.gate_system) if cfg.gate else ""
     guarded += "-checked" if cfg.gate and cfg.answer_check else ""
+    guarded += "-retry" + system_suffix(cfg.check_retry) if cfg.gate and cfg.check_retry is not None else ""
     guarded += f"-{cfg.steer_positions}" if cfg.method == "steer" and cfg.steer_positions != "all" else ""
     if cfg.soup:
         return cfg.soup[0] + "-soup" + scaled + guarded
@@ -620,7 +621,9 @@ def run_mitigation(
             gate, gate_vector = classifier_gate(harm_probe, cfg.gate), harm_probe.vector
         else:
             gate = run_gate(read_rows(run.root / "boundary" / "boundary.jsonl"), cfg.gate, layer)
-        gate = replace(gate, refusing=cfg.gate_refusing, system=gate_system(cfg.gate_system))
+        gate = replace(
+            gate, refusing=cfg.gate_refusing, system=gate_system(cfg.gate_system), retry=gate_system(cfg.check_retry)
+        )
     train_rows, held, ablation_rows = split_boundary(run, cfg)
     langs = sorted({r["lang"] for r in train_rows + held} | {"en"})
     eval_records = _eval_sets(run, held, cfg, langs)
@@ -755,7 +758,7 @@ def run_mitigation(
         if gate is not None:  # the unmitigated model decides, per input, whether the adapter answers it
             check = None
             if answer_probe is not None:  # read with the model as it was: GatedChat calls it with nothing applied
-                check = partial(answer_probe.flags, chat)
+                check = partial(answer_probe.scores, chat)
                 (folder / ANSWER_CHECK).mkdir(parents=True, exist_ok=True)
                 answer_probe.save(folder / ANSWER_CHECK)  # deployed with the folder (rass.mitigate.apply)
                 info["answer_check"] = {"probe": answer_probe.stats, "fit_seconds": probe_seconds}
