@@ -111,6 +111,7 @@ def test_with_checked_only_a_setting_whose_replies_no_answer_check_read_may_not_
         (run.root / "mitigate" / name / VALIDATION_METRICS).write_text(json.dumps(r))
     done = CliRunner().invoke(app, ["choose", "--run", str(run.root), "--checked-only"], env={"COLUMNS": "160"})
     assert done.exit_code == 0 and "chosen: steer-checked" in done.stdout, done.output
+    assert "tied on every criterion" not in done.stdout  # the frames prompt's KL is higher
     saved = json.loads((run.root / "mitigate" / "choice-validation.json").read_text())
     assert saved[0]["checked"] is True and last_rule(run.root / "mitigate") == Rule(checked=True)
 
@@ -334,3 +335,16 @@ def test_a_cohort_too_small_to_tell_a_halving_from_chance_says_so_and_a_large_on
     # none before: over-refusal cannot fall on these items at all
     assert "refused none of the 48 benign validation items" in str(resolution(cohort_with(0)))
     assert resolution({"settings": []}) is None
+
+
+def test_a_choice_that_ties_the_next_setting_on_every_criterion_says_the_name_decided() -> None:
+    results = [("b-checked", result(side(2, 20, 18), kl=0.1, method="steer", answer_check=True)),
+               ("a-checked-retry", result(side(2, 20, 18), kl=0.1, method="steer", answer_check=True,
+                                          check_retry="frames")),
+               ("c-checked", result(side(2, 20, 18), kl=0.3, method="steer", answer_check=True, steer_alpha=2.0))]  # fmt: skip
+    cohort = rank({"before-a": results}, Rule(checked=True))[0]
+    assert cohort["chosen"] == ["a-checked-retry"]
+    assert verdict(cohort) == ("chosen: a-checked-retry; tied on every criterion with b-checked: the folder name "
+                               "decided, not the items")  # fmt: skip
+    untied = rank({"before-a": results[1:]}, Rule(checked=True))[0]
+    assert verdict(untied) == "chosen: a-checked-retry"

@@ -293,7 +293,19 @@ def verdict(cohort: dict[str, Any]) -> str:
     trade = (f"; note: it answers {_num(traded)} harmful requests the model refused before, and refuses others "
              "instead (see each item before reading its count as kept)" if traded and traded > best["harmful_lost"]
              else "")  # fmt: skip
-    return f"chosen: {', '.join(chosen)}" + (_ship(cohort) if len(chosen) > 1 else "") + trade
+    return f"chosen: {', '.join(chosen)}" + (_ship(cohort) if len(chosen) > 1 else "") + trade + _tie(cohort)
+
+
+def _tie(cohort: dict[str, Any]) -> str:
+    """A note when the next eligible setting equals the choice on every criterion of the rule: then the folder
+    name decided, and the validation items cannot say which of the two is better."""
+    first, *rest = cohort["settings"]
+    keys = ("benign_refused", "harmful_refused", "kl")
+    tied = [s for s in rest if s["eligible"] and all(s[k] == first[k] for k in keys)]
+    if not tied:
+        return ""
+    names = ", ".join(", ".join(s["folders"]) for s in tied)
+    return f"; tied on every criterion with {names}: the folder name decided, not the items"
 
 
 def resolution(cohort: dict[str, Any]) -> str | None:
