@@ -414,6 +414,9 @@ def test_an_answer_check_behind_the_gate_sends_each_flagged_reply_to_the_model_b
     assert kept == sum(r["flagged"] and not replaced(r) for r in relog.values())
     assert Gate.from_record(read_json(retried / "gate.json")).retry == FRAMES  # deployed with the folder
     assert "answered again with the retry's system prompt" in read_mitigation(retried).describe()
+    with answering(qwen_tiny, retried) as (_, answerer):  # rass chat retries as the evaluation did
+        prompts = [r["prompt"] for r in reafter.values()]
+        assert answerer.generate(prompts, max_new_tokens=4) == [r["response"] for r in reafter.values()]
     # without its probe the folder is refused before anything loads
     (folder / "answer-check" / "probe.json").unlink()
     with pytest.raises(RassError, match="answer check whose probe answer-check/ is missing"):
