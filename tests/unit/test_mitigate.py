@@ -429,12 +429,17 @@ def test_the_answer_checks_log_counts_each_prompt_once_as_last_read_and_skips_a_
     from rass.mitigate.gate import check_counts, write_check_log
 
     log = tmp_path / "after" / "answer-check.jsonl"
-    write_check_log(log, [("a", "x", True), ("b", "y", False)])
-    write_check_log(log, [("a", "x", False), ("c", "z", True)])  # resumed: "a" read again
+
+    def row(prompt: str, reply: str, flagged: bool) -> dict[str, object]:
+        return {"prompt": prompt, "reply": reply, "flagged": flagged, "score": 1.0 if flagged else -1.0}
+
+    write_check_log(log, [row("a", "x", True), row("b", "y", False)])
+    write_check_log(log, [row("a", "x", False), row("c", "z", True)])  # resumed: "a" read again
     with log.open("a") as f:
         f.write('{"prompt": "d", "rep')
     labels = {"a": "benign", "b": "benign", "c": "harmful", "d": "harmful"}
-    assert check_counts(log, labels) == {"benign": {"read": 2, "flagged": 0}, "harmful": {"read": 1, "flagged": 1}}
+    assert check_counts(log, labels) == {"benign": {"read": 2, "flagged": 0, "kept_on_retry": 0},
+                                         "harmful": {"read": 1, "flagged": 1, "kept_on_retry": 0}}  # fmt: skip
     assert check_counts(tmp_path / "none.jsonl", labels) == {}
 
 
