@@ -407,6 +407,11 @@ def replaced(row: Mapping[str, Any]) -> bool:
     return bool(row.get("flagged")) and (retry is None or bool(retry.get("flagged")))
 
 
+def kept_on_retry(row: Mapping[str, Any]) -> bool:
+    """Whether a check-log row was flagged but its retry was kept (read as not harmful the second time)."""
+    return bool(row.get("flagged")) and not replaced(row)
+
+
 def write_check_log(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     """Append each reply the answer check read (prompt, mitigated reply, flagged, score, and the retry's if
     one was made): one JSON line each."""
@@ -431,5 +436,5 @@ def check_counts(path: Path, labels: Mapping[str, str]) -> dict[str, dict[str, i
             group = out.setdefault(labels[prompt], {"read": 0, "flagged": 0, "kept_on_retry": 0})
             group["read"] += 1
             group["flagged"] += bool(row.get("flagged"))
-            group["kept_on_retry"] += bool(row.get("flagged")) and not replaced(row)
+            group["kept_on_retry"] += kept_on_retry(row)
     return dict(sorted(out.items()))

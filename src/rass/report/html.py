@@ -303,7 +303,7 @@ def _changed_items(d: Doc, name: str, folder: Path, result: dict[str, Any]) -> N
 def _checked_replies(d: Doc, name: str, after_dir: Path, record: dict[str, Any]) -> None:
     """What the answer check did, and the mitigated replies it replaced: what a researcher reads to trust it."""
     from rass.mitigate.answer_probe import check_line
-    from rass.mitigate.gate import CHECK_LOG, read_check_log, replaced
+    from rass.mitigate.gate import CHECK_LOG, kept_on_retry, read_check_log, replaced
 
     d.p(f"{name}: {check_line(record)} ({after_dir.name}/{CHECK_LOG})", muted=True)
     last = read_check_log(after_dir / CHECK_LOG)
@@ -312,7 +312,7 @@ def _checked_replies(d: Doc, name: str, after_dir: Path, record: dict[str, Any])
         d.p(f"{name}: the mitigated replies the answer check read as harmful (replaced by the model before's answer)")
         d.table(["prompt", "mitigated reply, not given"], rows)
     kept = [[p[:200], str(r.get("reply", ""))[:200], str(r["retry"].get("reply", ""))[:200]]
-            for p, r in last.items() if r.get("flagged") and not replaced(r)]  # fmt: skip
+            for p, r in last.items() if kept_on_retry(r)]  # fmt: skip
     if kept:
         d.p(f"{name}: flagged replies answered again with the retry's system prompt and kept (read as not harmful)")
         d.table(["prompt", "first reply, not given", "reply given"], kept)
