@@ -178,6 +178,14 @@ def mitigate(
             "only, to choose settings (anchors, steps) on without reading test. They never share an item.",
         ),
     ] = "test",
+    eval_langs: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated shipped languages to evaluate (e.g. fr,de,ja), or core for every MORBench-core "
+            "language; default: the run's boundary-prompt languages and en. Only the evaluation changes: the same "
+            "setting is measured on other items, written to metrics[-validation]-langs-<langs>.json beside the rest.",
+        ),
+    ] = None,
     rubric_model: Annotated[
         str | None, typer.Option(help="SPEC of a model that checks comply targets for correctness (sft/dpo).")
     ] = None,
@@ -317,7 +325,7 @@ def mitigate(
 ) -> None:
     """Train a LoRA adapter (sft/dpo) or apply conditional steering, and evaluate before/after."""
     from rass.mitigate.changes import change_counts, paired_line, paired_tests
-    from rass.mitigate.config import ConfigProblem, MitigateConfig, check_config
+    from rass.mitigate.config import ConfigProblem, MitigateConfig, check_config, parse_eval_langs
     from rass.mitigate.goals import goal_check, goal_line
     from rass.mitigate.runner import data_summary, run_mitigation
     from rass.models.chat import ChatModel
@@ -338,7 +346,7 @@ def mitigate(
                          guard=guard, gate=gate, gate_by=gate_by, steer_floor=steer_floor,
                          steer_alpha=steer_alpha, gate_refusing=gate_refusing, gate_system=gate_system,
                          steer_positions=steer_positions, answer_check=answer_check,
-                         check_retry=check_retry)  # fmt: skip
+                         check_retry=check_retry, eval_langs=parse_eval_langs(eval_langs))  # fmt: skip
     try:  # every option that cannot run is refused here, before the run folder is even read
         check_config(cfg)
     except ConfigProblem as exc:
@@ -424,7 +432,8 @@ def mitigate(
     data = res.get("data")
     if data:  # what the training saw, and what the gates removed (e.g. quoting prompts without a teacher)
         console.print(data_summary(data))
-    console.print(f"evaluation split: {eval_split}")
+    console.print(f"evaluation split: {eval_split}" + (f", languages {', '.join(cfg.eval_langs)}" if cfg.eval_langs
+                                                        else ""))  # fmt: skip
     for group, key in (("heldout_boundary", "over_refusal"), ("morbench_core", "over_refusal"),
                        ("morbench_core", "harmful_refusal"), ("heldout_harmful", "harmful_refusal")):  # fmt: skip
         b, a = res["before"][group], res["after"][group]

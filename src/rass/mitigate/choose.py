@@ -21,6 +21,7 @@ from rass.mitigate.changes import KIND_NAMES, paired_line, paired_tests, result_
 from rass.mitigate.goals import harmful_refused, refused
 
 VALIDATION_METRICS = "metrics-validation.json"
+VALIDATION_GLOB = "*/metrics-validation*.json"
 CHOICE = "choice-validation.json"  # the last ``rass choose`` of a run: its ranking and its rule
 DEFAULT_MAX_LOST = 1
 RESOLVED_P = 0.05  # a halving of the benign refusals at this p or above cannot be told from chance
@@ -138,7 +139,8 @@ def shared_settings(results: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, 
 
 def validation_results(mitigate_dir: Path) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """The validation results under ``mitigate_dir``, grouped by the "before" evaluation they share."""
-    found = sorted(mitigate_dir.glob(f"*/{VALIDATION_METRICS}")) if mitigate_dir.is_dir() else []
+    # metrics-validation-langs-….json: the same settings on other languages, a cohort of their own
+    found = sorted(mitigate_dir.glob(VALIDATION_GLOB)) if mitigate_dir.is_dir() else []
     cohorts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for path in found:
         result = _load(path)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from rass.data.seeds import seed_langs
 from rass.errors import RassError
 from rass.mitigate.data import ANCHOR_EDGES, ANCHOR_SPREADS
 from rass.mitigate.gate import GATE_SIGNALS
@@ -25,7 +26,8 @@ LATER: dict[str, Any] = {"eval_split": "test", "anchor_ratio": 1.0, "anchor_cove
                          "lookalike_pool": "probe", "anchor_edge": "logodds", "adapter_scale": 1.0,
                          "guard": 0.0, "gate": 0.0, "gate_by": "direction", "steer_floor": 1.0,
                          "gate_refusing": None, "gate_system": None,
-                         "steer_positions": "all", "answer_check": False, "check_retry": None}  # fmt: skip
+                         "steer_positions": "all", "answer_check": False, "check_retry": None,
+                         "eval_langs": None}  # fmt: skip
 
 
 @dataclass
@@ -71,6 +73,10 @@ class MitigateConfig:
     eval_limit: int = 3  # MORBench-core items per language x kind (CPU-sized; 12+ on a GPU)
     eval_max_new_tokens: int = 48
     eval_split: str = "test"  # "validation": choose settings (anchors, steps) without reading the test items
+    # the languages evaluated (shipped seed languages, e.g. every MORBench-core one); None: the languages the
+    # run's boundary prompts are in, and en. Only the evaluation reads it: training, the gate and the answer
+    # check are the same at any value, so one setting can be measured on other languages without another training
+    eval_langs: list[str] | None = None
     steer_alpha: float = 1.0
     # steer: where the direction is subtracted: "all" positions, or "last": the last prompt position and the
     # generated ones, the prompt read as it is (rass.mitigate.steer)
@@ -142,6 +148,16 @@ def check_name(name: str) -> None:
         )
 
 
+def parse_eval_langs(text: str | None) -> list[str] | None:
+    """``--eval-langs``: "fr, de" → ["de", "fr"]; "core" → every shipped seed language (MORBench-core's);
+    None → None (the run's languages). Unknown or no languages are left for check_config to name."""
+    if text is None:
+        return None
+    if text.strip() == "core":
+        return seed_langs()
+    return sorted({x.strip() for x in text.split(",") if x.strip()})
+
+
 class ConfigProblem(RassError):
     """A setting that cannot run, with the command-line option it comes from (the CLI names it)."""
 
@@ -174,6 +190,11 @@ def check_config(cfg: MitigateConfig) -> None:
         (cfg.lookalike_pool != "probe" and not trains, "--lookalike-pool",
          f"look-alikes are training data: use sft or dpo, not {cfg.method}"),
         (not cfg.anchor_ratio > 0, "--anchor-ratio", f"the anchor ratio must be above 0, got {cfg.anchor_ratio:g}"),
+        (cfg.eval_langs is not None and not set(cfg.eval_langs) <= set(seed_langs()), "--eval-langs",
+         f"no shipped seeds in {', '.join(sorted(set(cfg.eval_langs or []) - set(seed_langs())))}; the "
+         f"evaluation languages are the shipped ones: {', '.join(seed_langs())} (or core for all)"),
+        (cfg.eval_langs is not None and not cfg.eval_langs, "--eval-langs",
+         "no evaluation languages given: name shipped ones, e.g. fr,de, or core for all"),
         (cfg.eval_split not in EVAL_SPLITS, "--eval-split",
          f"unknown evaluation split {cfg.eval_split!r}; use {' or '.join(EVAL_SPLITS)}"),
         (cfg.adapter_scale != 1.0 and not (trains and cfg.adapter_scale > 0), "--adapter-scale",

@@ -205,8 +205,30 @@ def steer_band(run: RunDir, cfg: MitigateConfig, train: Sequence[dict[str, Any]]
     return lo, hi
 
 
+def eval_langs(cfg: MitigateConfig, langs: Sequence[str]) -> list[str]:
+    """The languages evaluated: ``cfg.eval_langs`` when given, else the run's ``langs``."""
+    return sorted(set(cfg.eval_langs)) if cfg.eval_langs else list(langs)
+
+
+def metrics_name(cfg: MitigateConfig) -> str:
+    """``metrics.json`` (the test), ``metrics-validation.json``, and ``-langs-de.fr`` before ``.json`` for an
+    evaluation of other languages than the run's: one setting's evaluations on other items sit side by side."""
+    split = "" if cfg.eval_split == "test" else f"-{cfg.eval_split}"
+    return f"metrics{split}{langs_suffix(cfg)}.json"
+
+
+def plot_name(metrics: str) -> str:
+    """The before/after plot written beside the metrics file ``metrics``."""
+    return metrics.replace("metrics", "before_after", 1).removesuffix(".json") + ".png"
+
+
+def langs_suffix(cfg: MitigateConfig) -> str:
+    return "-langs-" + ".".join(eval_langs(cfg, [])) if cfg.eval_langs else ""
+
+
 def _eval_sets(run: RunDir, held: list[dict[str, Any]], cfg: MitigateConfig, langs: Sequence[str]) -> list[Any]:
-    """The evaluation items of ``cfg.eval_split``, with the id prefixes ``_group_metrics`` reads.
+    """The evaluation items of ``cfg.eval_split`` in ``cfg.eval_langs`` (or the run's ``langs``), with the id
+    prefixes ``_group_metrics`` reads.
 
     Each shipped seed belongs to one split, and ``cfg.eval_split`` reads only its own: the first
     ``eval_limit`` MORBench-core items of each language and kind (core holds the validation and test
@@ -223,6 +245,8 @@ def _eval_sets(run: RunDir, held: list[dict[str, Any]], cfg: MitigateConfig, lan
         return (r.lang, r.kind)
 
     fields = PromptRecord.__dataclass_fields__
+    langs = eval_langs(cfg, langs)
+    held = [r for r in held if r["lang"] in langs]
     core = cap_per_lang([c for c in core_records(langs) if c.split == cfg.eval_split], cfg.eval_limit, key=by_group)
     in_core = {c.id for c in core}
     harmful = cap_per_lang(
@@ -562,7 +586,7 @@ def validation_overlap(run: RunDir, ids: Sequence[str]) -> int:
     not clean held-out numbers, and the CLI says so.
     """
     seen: set[str] = set()
-    for path in sorted(run.root.glob("mitigate/*/metrics-validation.json")):
+    for path in sorted(run.root.glob("mitigate/*/metrics-validation*.json")):
         before = (read_json_if(path) or {}).get("before_dir")
         if before:
             seen |= {r["id"] for r in read_rows(run.root / "mitigate" / before / "judged.jsonl")}
@@ -801,8 +825,8 @@ def run_mitigation(
     result["paired"] = paired_tests(result["changes"])  # whether the flips are more than chance
     from rass.mitigate.plots import before_after
 
-    # the validation's numbers sit beside the reported ones, never in their place
-    suffix = "" if cfg.eval_split == "test" else f"-{cfg.eval_split}"
-    before_after(result, folder / f"before_after{suffix}.png")
-    write_json(folder / f"metrics{suffix}.json", result)
+    # the validation's numbers (and other languages') sit beside the reported ones, never in their place
+    name = metrics_name(cfg)
+    before_after(result, folder / plot_name(name))
+    write_json(folder / name, result)
     return result

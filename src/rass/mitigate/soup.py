@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # train_from (a soup trains nothing)
 EVAL_FIELDS = ("eval_split", "eval_limit", "eval_max_new_tokens", "name", "soup", "gen_batch", "adapter_scale",
                "guard", "gate", "gate_by", "gate_refusing", "gate_system", "train_from",
-               "answer_check", "check_retry")  # fmt: skip
+               "answer_check", "check_retry", "eval_langs")  # fmt: skip
 STAMP = "rass_soup"  # adapter_config.json key naming the members, so another soup never reuses the folder
 
 

@@ -218,10 +218,14 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
         d.img(folder / "by_language.png", "per-language rates")
         out.append((f"Evaluation: {folder.name}", d))
     d = Doc()
-    found = sorted((run / "mitigate").glob("*/metrics.json")) if (run / "mitigate").is_dir() else []
-    mitigations = [p for p in found if not p.parent.name.startswith("before-")]  # shared "before" evaluations
+    found = sorted((run / "mitigate").glob("*/metrics*.json")) if (run / "mitigate").is_dir() else []
+    # the test's: metrics.json, and metrics-langs-….json for other languages (validation has its own tables);
+    # not the shared "before" evaluations' own metrics.json
+    mitigations = [p for p in found if not p.parent.name.startswith("before-") and not p.name.startswith(
+        "metrics-validation")]  # fmt: skip
     skipped = read_json_if(run / "mitigate" / "skipped.json")
-    methods = [(p.parent.name, read_json_if(p)) for p in mitigations]
+    paths = {p.parent.name + p.stem.removeprefix("metrics"): p for p in mitigations}  # a label per evaluation
+    methods = [(name, read_json_if(p)) for name, p in paths.items()]
     # methods evaluated on the same items and settings share one "before"; a method run with another
     # eval limit has its own, and gets its own table rather than a wrong baseline
     cohorts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -271,11 +275,14 @@ def sections(run: Path) -> list[tuple[str, Doc]]:
                 d.p(f"{name}: the system prompt behind the gate: \u201c{g['system_prompt']}\u201d", muted=True)
             if g.get("reach"):
                 d.p(f"{name}: {reach_line(g['reach'], who)}", muted=True)
+        folder = paths[name].parent
         if m.get("answer_check"):
-            _checked_replies(d, name, run / "mitigate" / name / str(m.get("after_dir")), m["answer_check"])
+            _checked_replies(d, name, folder / str(m.get("after_dir")), m["answer_check"])
         d.p(f"{name}: {goal_line(goal_check(m['before'], m['after']))}")
-        _changed_items(d, name, run / "mitigate" / name, m)
-        d.img(run / "mitigate" / name / "before_after.png", f"{name} before and after")
+        _changed_items(d, name, folder, m)
+        from rass.mitigate.runner import plot_name
+
+        d.img(folder / plot_name(paths[name].name), f"{name} before and after")
     if not mitigations:
         d.p(f"No mitigation in this run{': ' + skipped['reason'] if skipped else ''}.", muted=True)
     _validation_tables(d, run / "mitigate")
