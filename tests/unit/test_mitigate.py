@@ -242,6 +242,46 @@ def test_steer_mitigation_before_and_after_on_a_tiny_run(tmp_path: Path, qwen_ti
     assert (run.root / "mitigate" / "steer" / "metrics.json").read_text() == reported  # beside it, not over it
 
 
+def test_eval_langs_measures_one_setting_on_other_languages_beside_its_other_evaluations(
+    tmp_path: Path, qwen_tiny: ChatModel
+) -> None:
+    from rass.mitigate.choose import validation_results
+    from rass.mitigate.config import MitigateConfig, parse_eval_langs
+    from rass.mitigate.runner import run_mitigation
+    from rass.report.html import build_report
+
+    assert parse_eval_langs(" fr, de,fr") == ["de", "fr"] and parse_eval_langs(None) is None
+    assert parse_eval_langs("core") == ["ar", "de", "en", "es", "fr", "ja", "ru", "zh"]  # MORBench-core's eight
+    run = _tiny_run(tmp_path / "run", qwen_tiny)
+    setting = {"method": "steer", "eval_limit": 2, "eval_max_new_tokens": 4, "heldout_fraction": 0.5,
+               "band_from": "probe", "band_quantiles": (0.1, 0.9)}  # fmt: skip
+    folder = run.root / "mitigate" / "steer"
+    results = {}
+    for split in ("validation", "test"):
+        results[split, None] = run_mitigation(qwen_tiny, run, MitigateConfig(**setting, eval_split=split))
+        own = {p.name: p.read_text() for p in folder.glob("metrics*.json")}
+        results[split, "de.fr"] = run_mitigation(
+            qwen_tiny, run, MitigateConfig(**setting, eval_split=split, eval_langs=["de", "fr"])
+        )
+        assert {p.name: p.read_text() for p in folder.glob("metrics*.json") if p.name in own} == own  # untouched
+    assert (folder / "metrics-validation-langs-de.fr.json").is_file() and (
+        folder / "metrics-langs-de.fr.json"
+    ).is_file()
+    assert (folder / "before_after-langs-de.fr.png").is_file()
+    for split in ("validation", "test"):
+        own, other = results[split, None], results[split, "de.fr"]
+        assert set(other["before"]["core_by_lang"]) == {"de", "fr"} and "de" not in own["before"]["core_by_lang"]
+        assert other["band"] == own["band"]  # the same setting, measured on other items
+        assert other["before_dir"] != own["before_dir"] and other["after_dir"] != own["after_dir"]
+        judged = read_rows(run.root / "mitigate" / other["before_dir"] / "judged.jsonl")
+        assert {r["lang"] for r in judged} == {"de", "fr"}  # held-out prompts of other languages left out too
+    cohorts = validation_results(run.root / "mitigate")
+    assert sorted(cohorts) == sorted(results[s, "de.fr"]["before_dir"] if k else results[s, None]["before_dir"]
+                                     for s, k in results if s == "validation")  # fmt: skip
+    text = build_report(run.root)[1].read_text()
+    assert "steer-langs-de.fr:" in text and "steer:" in text  # both test evaluations reported, each labelled
+
+
 def test_a_gated_steer_steers_only_inputs_at_or_below_the_gate_and_above_the_floor(
     tmp_path: Path, qwen_tiny: ChatModel
 ) -> None:
@@ -2024,6 +2064,8 @@ def test_explained_refusals_are_what_training_reads_while_the_cached_anchors_kee
         ({"gate": 0.1, "answer_check": True, "check_retry": " "},
          ["--gate", "0.1", "--answer-check", "--check-retry", " "], "--check-retry"),
         ({"gate": 0.1, "steer_floor": 0.5}, ["--gate", "0.1", "--steer-floor", "0.5"], "--steer-floor"),
+        ({"eval_langs": ["fr", "xx"]}, ["--eval-langs", "fr,xx"], "--eval-langs"),
+        ({"eval_langs": []}, ["--eval-langs", " , "], "--eval-langs"),
         ({"method": "steer", "gate": 0.1, "steer_floor": 1.5},
          ["--method", "steer", "--gate", "0.1", "--steer-floor", "1.5"], "--steer-floor"),
     ],
