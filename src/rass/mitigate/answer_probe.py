@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rass.errors import RassError
+from rass.mitigate.gate import flags
 from rass.mitigate.harm_probe import LinearProbe
 from rass.runs import read_rows
 from rass.stats import auroc
@@ -63,8 +64,8 @@ class AnswerProbe(LinearProbe):
         return (acts @ self.vector + self.offset).tolist()
 
     def flags(self, chat: ChatModel, prompts: Sequence[str], replies: Sequence[str]) -> list[bool]:
-        """Which replies read harmful."""
-        return [s > 0 for s in self.scores(chat, prompts, replies)]
+        """Which replies read harmful (the gate's rule, rass.mitigate.gate.flags)."""
+        return [flags(s) for s in self.scores(chat, prompts, replies)]
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ def fit_answer_probe(chat: ChatModel, direction: torch.Tensor, layer: int, langs
     held = [(s, kind) for s, (seed, _, kind) in zip(score, kept, strict=True) if seed.record.split != "train"]
 
     def share(kind: str) -> float | None:
-        group = [s > 0 for s, k in held if k == kind]
+        group = [flags(s) for s, k in held if k == kind]
         return round(sum(group) / len(group), 4) if group else None
 
     def separation(against: set[str]) -> float | None:

@@ -396,9 +396,15 @@ class GatedChat:
         return {"adapter": sum(mask), "unmitigated": len(mask) - sum(mask)}
 
 
+def flags(score: float) -> bool:
+    """The check's one rule: a score above 0 reads harmful. Its scores are a logistic probe's log-odds, fitted
+    with both sides weighing half (rass.mitigate.answer_probe), so 0 is where either side is as likely."""
+    return float(score) > 0
+
+
 def _read(prompt: str, reply: str, score: float) -> dict[str, Any]:
-    """A reply as the check read it: a score above 0 flags it."""
-    return {"prompt": prompt, "reply": reply, "flagged": score > 0, "score": round(float(score), 4)}
+    """A reply as the check read it."""
+    return {"prompt": prompt, "reply": reply, "flagged": flags(score), "score": round(float(score), 4)}
 
 
 def replaced(row: Mapping[str, Any]) -> bool:
