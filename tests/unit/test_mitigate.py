@@ -245,7 +245,7 @@ def test_steer_mitigation_before_and_after_on_a_tiny_run(tmp_path: Path, qwen_ti
 def test_eval_langs_measures_one_setting_on_other_languages_beside_its_other_evaluations(
     tmp_path: Path, qwen_tiny: ChatModel
 ) -> None:
-    from rass.mitigate.choose import validation_results
+    from rass.mitigate.choose import cohort_title, rank, validation_results
     from rass.mitigate.config import MitigateConfig, parse_eval_langs
     from rass.mitigate.runner import run_mitigation
     from rass.report.html import build_report
@@ -278,6 +278,8 @@ def test_eval_langs_measures_one_setting_on_other_languages_beside_its_other_eva
     cohorts = validation_results(run.root / "mitigate")
     assert sorted(cohorts) == sorted(results[s, "de.fr"]["before_dir"] if k else results[s, None]["before_dir"]
                                      for s, k in results if s == "validation")  # fmt: skip
+    titles = sorted(cohort_title(c) for c in rank(cohorts))  # each cohort says which languages it read
+    assert [t.endswith("(de, fr)") for t in titles].count(True) == 1
     text = build_report(run.root)[1].read_text()
     assert "steer-langs-de.fr:" in text and "steer:" in text  # both test evaluations reported, each labelled
 

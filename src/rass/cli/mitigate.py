@@ -487,7 +487,7 @@ def choose(
     chosen setting's seed to ship, ranked by the same rule."""
     from rich.table import Table
 
-    from rass.mitigate.choose import CHOICE, HEADERS, Rule, cohort_lines, table
+    from rass.mitigate.choose import CHOICE, HEADERS, Rule, cohort_lines, cohort_title, table
     from rass.mitigate.choose import choose as rank
     from rass.runs import RunDir, write_json
 
@@ -495,7 +495,7 @@ def choose(
     rule = Rule(max_lost, max_answered, checked_only)
     cohorts = rank(run.root / "mitigate", rule)
     for cohort in cohorts:
-        shown = Table(title=f"validation against {cohort['before_dir']}")
+        shown = Table(title=cohort_title(cohort))
         for h in HEADERS:
             shown.add_column(h, overflow="fold")
         for row in table(cohort):

@@ -26,7 +26,7 @@ CHOICE = "choice-validation.json"  # the last ``rass choose`` of a run: its rank
 DEFAULT_MAX_LOST = 1
 RESOLVED_P = 0.05  # a halving of the benign refusals at this p or above cannot be told from chance
 # what a setting is: its config less where and how fast it ran (the split is validation for all of them)
-_NOT_SETTING = {"seed", "eval_split", "name", "gen_batch", "train_from"}
+_NOT_SETTING = {"seed", "eval_split", "eval_langs", "name", "gen_batch", "train_from"}
 
 
 @dataclass
@@ -250,7 +250,8 @@ def rank(cohorts: dict[str, list[tuple[str, dict[str, Any]]]], rule: Rule = Rule
         seeds = compare([(n, r) for n, r in results if n in chosen.folders], rule, by_seed=True) if chosen else []
         ship = seeds[0].folders[0] if seeds else None
         ship_changes = dict(results)[ship].get("changes") if ship else None
-        out.append({"before_dir": before, "max_lost": rule.max_lost, "max_answered": rule.max_answered,
+        langs = sorted(results[0][1]["before"].get("core_by_lang") or {})  # the items' languages, not a setting
+        out.append({"before_dir": before, "langs": langs, "max_lost": rule.max_lost, "max_answered": rule.max_answered,
                     "checked": rule.checked,
                     "chosen": chosen.folders if chosen else None, "shared": shared_settings(results),
                     "ship": ship, "ship_what": shipped(ship, dict(results)[ship]) if ship else None,
@@ -273,6 +274,12 @@ def shipped(folder: str, result: dict[str, Any]) -> str:
     what += f" with the guard in {folder}/guard.json (steering at inference)" if result.get("guard") else ""
     gate = f"the gate in {folder}/gate.json (the model before answers prompts above it)"
     return what + ((" and " if result.get("guard") else " with ") + gate if result.get("gate") else "")
+
+
+def cohort_title(cohort: dict[str, Any]) -> str:
+    """Which items a cohort was measured on: its "before" evaluation and their languages (--eval-langs)."""
+    langs = cohort.get("langs")  # rankings saved before cohorts kept them have none
+    return f"validation against {cohort['before_dir']}" + (f" ({', '.join(langs)})" if langs else "")
 
 
 def verdict(cohort: dict[str, Any]) -> str:

@@ -585,8 +585,10 @@ def validation_overlap(run: RunDir, ids: Sequence[str]) -> int:
     a run that chose settings that way reads them again in a test evaluation, whose numbers are then
     not clean held-out numbers, and the CLI says so.
     """
+    from rass.mitigate.choose import VALIDATION_GLOB
+
     seen: set[str] = set()
-    for path in sorted(run.root.glob("mitigate/*/metrics-validation*.json")):
+    for path in sorted((run.root / "mitigate").glob(VALIDATION_GLOB)):
         before = (read_json_if(path) or {}).get("before_dir")
         if before:
             seen |= {r["id"] for r in read_rows(run.root / "mitigate" / before / "judged.jsonl")}

@@ -331,6 +331,7 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     from rass.mitigate.choose import (
         HEADERS,
         cohort_lines,
+        cohort_title,
         last_rule,
         rank,
         table,
@@ -350,6 +351,8 @@ def _validation_tables(d: Doc, mitigate_dir: Path) -> None:
     if problem:
         d.p(f"Not ranked: {problem}", muted=True)
     for cohort in cohorts:
+        if len(cohorts) > 1:  # the same settings on other items (e.g. --eval-langs): say which
+            d.p(cohort_title(cohort))
         d.table(list(HEADERS), table(cohort))
         for style, line in cohort_lines(cohort):
             d.p(line, muted=style in ("muted", "warn"))
