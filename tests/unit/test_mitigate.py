@@ -459,6 +459,18 @@ def test_an_answer_check_behind_the_gate_sends_each_flagged_reply_to_the_model_b
     with answering(qwen_tiny, retried) as (_, answerer):  # rass chat retries as the evaluation did
         prompts = [r["prompt"] for r in reafter.values()]
         assert answerer.generate(prompts, max_new_tokens=4) == [r["response"] for r in reafter.values()]
+    # on languages the probe was never fitted on, the check says so and how often it flags benign replies there
+    from rass.mitigate.answer_probe import check_line
+
+    other = run_mitigation(qwen_tiny, run, MitigateConfig(**setting, answer_check=True, eval_langs=["ja"]))
+    record = other["answer_check"]
+    assert "unfitted_langs" not in res["answer_check"]  # its own languages: nothing to say
+    assert record["unfitted_langs"] == ["ja"] and "ja" not in record["fitted_langs"]
+    assert set(record["benign_by_lang"]) <= {"ja"}
+    assert sum(c["read"] for c in record["benign_by_lang"].values()) == record["checked"].get("benign", {}).get(
+        "read", 0
+    )
+    assert "it also read ja (benign flagged per language: " in check_line(record)
     # without its probe the folder is refused before anything loads
     (folder / "answer-check" / "probe.json").unlink()
     with pytest.raises(RassError, match="answer check whose probe answer-check/ is missing"):

@@ -229,9 +229,16 @@ def check_line(record: dict[str, Any]) -> str:
         return "-" if x is None else format(x, pattern)
 
     shares = [f"{num(x, '.1%')} of {KINDS[kind]}" for kind, x in flagged.items()]
+    unfitted = ""
+    if record.get("unfitted_langs"):  # --eval-langs beyond the languages it was fitted on
+        benign = record.get("benign_by_lang") or {}
+        rates = ", ".join(f"{lang} {c['flagged']} of {c['read']}" for lang, c in benign.items())
+        unfitted = (f"; fitted on {', '.join(record['fitted_langs'])} replies, it also read "
+                    f"{', '.join(record['unfitted_langs'])} (benign flagged per language: "
+                    f"{rates or 'none read'})")  # fmt: skip
     return (
         f"answer check: flagged {read} mitigated replies, answered instead by the model as it was{retried} "
         f"(probe on "
         f"validation replies: AUROC {num(valid['auroc_harmful_vs_lookalike'], '.3f')} harmful against look-alike "
-        f"answers, flags {', '.join(shares[:-1])} and {shares[-1]})"
+        f"answers, flags {', '.join(shares[:-1])} and {shares[-1]}){unfitted}"
     )
