@@ -433,11 +433,11 @@ def read_check_log(path: Path) -> dict[str, dict[str, Any]]:
     return {row["prompt"]: row for row in read_rows(path) if isinstance(row, dict) and "prompt" in row}
 
 
-def check_counts(path: Path, labels: Mapping[str, str]) -> dict[str, dict[str, int]]:
+def check_counts(log: Path | Mapping[str, dict[str, Any]], labels: Mapping[str, str]) -> dict[str, dict[str, int]]:
     """What the answer check read and flagged, and how many flagged replies a retry kept, per label of
-    ``labels`` (prompt -> label), from its log."""
+    ``labels`` (prompt -> label), from its log (the file, or ``read_check_log``'s rows when counted more than once)."""
     out: dict[str, dict[str, int]] = {}
-    for prompt, row in read_check_log(path).items():
+    for prompt, row in (read_check_log(log) if isinstance(log, Path) else log).items():
         if prompt in labels:
             group = out.setdefault(labels[prompt], {"read": 0, "flagged": 0, "kept_on_retry": 0})
             group["read"] += 1

@@ -636,6 +636,7 @@ def run_mitigation(
             projections_and_scores,
             reach,
             reach_line,
+            read_check_log,
             run_gate,
         )
 
@@ -804,12 +805,13 @@ def run_mitigation(
         after = measure(after_dir, gated)
         if answer_probe is not None:  # from the log: a resumed evaluation's earlier replies count too
             labels = {r.text: r.label for r in eval_records}
-            info["answer_check"]["checked"] = check_counts(after_dir / CHECK_LOG, labels)
+            log = read_check_log(after_dir / CHECK_LOG)  # read once, counted by label and by language
+            info["answer_check"]["checked"] = check_counts(log, labels)
             unfitted = sorted(set(eval_langs(cfg, langs)) - set(langs))
             if unfitted:  # the probe never saw replies in these: say how often it flags them, per language
                 info["answer_check"]["fitted_langs"], info["answer_check"]["unfitted_langs"] = list(langs), unfitted
                 by_lang = {r.text: r.lang for r in eval_records if r.label == "benign"}
-                info["answer_check"]["benign_by_lang"] = check_counts(after_dir / CHECK_LOG, by_lang)
+                info["answer_check"]["benign_by_lang"] = check_counts(log, by_lang)
         info["kl_harmless"] = round(mean_kl(base_lp, (gated or chat).next_token_logprobs(probe)), 5)
         if gated is not None:  # how many inputs of each kind the adapter answered
             info["gate"]["adapter_answers"] = {
